@@ -1,0 +1,73 @@
+"""MCTS (heuristic policy + value) against an exhaustive solver on all 1362 solvable Game of 24
+puzzles, timed in the same run. Usage: python benchmarks/game24_speed.py [--budget 1000]
+
+The exhaustive solver is a plain depth-first search over every pair and operation with exact
+fractions, stopping at its first solution (the fair reference: it also just needs one answer).
+"""
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import time
+from fractions import Fraction
+from itertools import combinations_with_replacement
+
+import numpy as np
+
+import mcts_reason
+from mcts_reason.budget import Budget
+from puzzles.game24 import Game24
+
+
+def exhaustive(nums: list[Fraction]) -> bool:
+    if len(nums) == 1:
+        return nums[0] == 24
+    for i in range(len(nums)):
+        for j in range(i + 1, len(nums)):
+            a, b = nums[i], nums[j]
+            rest = nums[:i] + nums[i + 1:j] + nums[j + 1:]
+            outs = [a + b, a * b, abs(a - b)]
+            if b:
+                outs.append(a / b)
+            if a:
+                outs.append(b / a)
+            for r in outs:
+                if exhaustive(rest + [r]):
+                    return True
+    return False
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--budget", type=int, default=1000)
+    args = ap.parse_args()
+    puzzle = Game24()
+    instances = [" ".join(map(str, c)) for c in combinations_with_replacement(range(1, 14), 4)]
+    ex_times, mc_times, solvable = [], [], []
+    for inst in instances:
+        nums = [Fraction(int(x)) for x in inst.split()]
+        t = time.perf_counter()
+        ok = exhaustive(nums)
+        dt = time.perf_counter() - t
+        if ok:
+            solvable.append(inst)
+            ex_times.append(dt)
+    solved = 0
+    for inst in solvable:
+        t = time.perf_counter()
+        r = mcts_reason.solve(puzzle, inst, budget=Budget(simulations=args.budget), seed=0)
+        mc_times.append(time.perf_counter() - t)
+        solved += r.solved and puzzle.verify(inst, r.answer)
+    tot_ex, tot_mc = sum(ex_times), sum(mc_times)
+    print(f"date {time.strftime('%Y-%m-%d')}  python {platform.python_version()}  "
+          f"machine {platform.machine()} {platform.processor() or ''}".rstrip())
+    print(f"solvable puzzles: {len(solvable)} (of {len(instances)} multisets)")
+    print(f"MCTS solved (verified): {solved}/{len(solvable)}")
+    print(f"exhaustive: total {tot_ex:.3f} s, median {statistics.median(ex_times)*1e3:.3f} ms")
+    print(f"MCTS:       total {tot_mc:.3f} s, median {statistics.median(mc_times)*1e3:.3f} ms")
+    print(f"ratio MCTS/exhaustive total: {tot_mc / tot_ex:.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+"""One accounting for every algorithm: `Budget` (caps), `Usage` (counters), `Meter` (both + clock).
+
+Every search checks the meter *before* each charged operation, so a cap is never exceeded: a
+search that cannot afford the next policy or value call stops and returns what it has verified.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field, fields
+
+# Budget field -> how to read the matching amount off a Usage.
+_SPENT = {
+    "simulations": lambda u: u.simulations,
+    "expansions": lambda u: u.expansions,
+    "nodes": lambda u: u.nodes,
+    "policy_calls": lambda u: u.policy_calls,
+    "value_calls": lambda u: u.value_calls,
+    "model_calls": lambda u: u.model_calls,
+    "tokens": lambda u: u.prompt_tokens + u.completion_tokens,
+    "cost": lambda u: u.cost,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """Hard caps; None means uncapped. `seconds` is wall-clock time for the whole search."""
+
+    simulations: int | None = None
+    expansions: int | None = None
+    nodes: int | None = None
+    policy_calls: int | None = None
+    value_calls: int | None = None
+    model_calls: int | None = None
+    tokens: int | None = None
+    cost: float | None = None
+    seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0):
+                raise ValueError(f"budget {f.name} must be a non-negative number, got {v!r}")
+
+    def caps(self) -> dict[str, float]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{k}={v}" for k, v in self.caps().items())
+        return f"Budget({inner})"
+
+
+@dataclass(slots=True)
+class Usage:
+    """What a search spent and what it saw. The same counters for every algorithm."""
+
+    simulations: int = 0
+    expansions: int = 0
+    nodes: int = 0
+    policy_calls: int = 0
+    value_calls: int = 0
+    model_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+    seconds: float = 0.0
+    value_cache_hits: int = 0
+    invalid_proposals: int = 0
+    rejected_answers: int = 0
+    faults: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["seconds"] = round(self.seconds, 6)
+        return d
+
+    def __repr__(self) -> str:
+        nz = {k: v for k, v in self.to_dict().items() if v}
+        return "Usage(" + ", ".join(f"{k}={v}" for k, v in nz.items()) + ")"
+
+
+class Meter:
+    """A budget, the usage against it, and the clock. Shared by search, policy and value."""
+
+    __slots__ = ("budget", "usage", "_start", "_clock")
+
+    def __init__(self, budget: Budget, *, clock=time.perf_counter) -> None:
+        self.budget = budget
+        self.usage = Usage()
+        self._clock = clock
+        self._start = clock()
+
+    def elapsed(self) -> float:
+        return self._clock() - self._start
+
+    def can(self, kind: str, n: float = 1) -> bool:
+        """True when spending `n` more of `kind` keeps every relevant cap (and time) intact."""
+        if self.budget.seconds is not None and self.elapsed() >= self.budget.seconds:
+            return False
+        cap = getattr(self.budget, kind)
+        return cap is None or _SPENT[kind](self.usage) + n <= cap
+
+    def spend(self, kind: str, n: int = 1) -> None:
+        setattr(self.usage, kind, getattr(self.usage, kind) + n)
+
+    def fault(self, kind: str) -> None:
+        self.usage.faults[kind] = self.usage.faults.get(kind, 0) + 1
+
+    def exhausted(self) -> str | None:
+        """Name of the first cap already reached (no more of it may be spent), else None."""
+        if self.budget.seconds is not None and self.elapsed() >= self.budget.seconds:
+            return "seconds"
+        for kind, cap in self.budget.caps().items():
+            if kind != "seconds" and _SPENT[kind](self.usage) >= cap:
+                return kind
+        return None
+
+    def finish(self) -> Usage:
+        self.usage.seconds = self.elapsed()
+        return self.usage
+
+    def __repr__(self) -> str:
+        return f"Meter({self.budget!r}, {self.usage!r})"

@@ -1,0 +1,108 @@
+"""The `mcts-reason` command: thin wrappers over the library."""
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from . import __version__, solve as run_search
+from .budget import Budget
+from .components import POLICIES, VALUES, make_policy, make_value
+from .registry import available, load
+from .search import ALGORITHMS
+
+EXIT_NO_SOLUTION = 1
+
+
+def _load_puzzle(name: str):
+    try:
+        return load(name)
+    except KeyError as e:
+        raise click.BadParameter(e.args[0], param_hint="'PUZZLE'") from None
+
+
+def _spent(usage) -> str:
+    d = usage.to_dict()
+    keys = ("simulations", "expansions", "nodes", "policy_calls", "value_calls", "model_calls",
+            "prompt_tokens", "completion_tokens", "invalid_proposals")
+    parts = [f"{k}={d[k]}" for k in keys if d[k] or k in ("simulations", "policy_calls",
+                                                        "value_calls", "nodes")]
+    parts.append(f"seconds={usage.seconds:.3f}")
+    return " ".join(parts)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="mcts-reason")
+def cli() -> None:
+    """Tree search over text reasoning steps for puzzles."""
+
+
+@cli.command("puzzles")
+def puzzles_cmd() -> None:
+    """List the registered puzzles."""
+    for name, ep in sorted(available().items()):
+        try:
+            desc = ep.load().description
+        except Exception as e:  # a broken third-party plugin must not hide the others
+            desc = f"(failed to load: {type(e).__name__}: {e})"
+        click.echo(f"{name:12s} {desc}")
+
+
+@cli.command("solve")
+@click.argument("puzzle")
+@click.argument("instance")
+@click.option("--algo", type=click.Choice(sorted(ALGORITHMS)), default="mcts", show_default=True,
+              help="Search algorithm.")
+@click.option("--policy", "policy_name", type=click.Choice(POLICIES), default="heuristic",
+              show_default=True, help="Who proposes next steps.")
+@click.option("--value", "value_name", default="heuristic", show_default=True,
+              help=f"Who scores partial states: {', '.join(VALUES)}.")
+@click.option("--budget", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Simulations (MCTS) / node expansions cap: the simple default budget.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Seed of the numpy Generator; the same seed gives the same tree.")
+@click.option("--c-puct", type=click.FloatRange(min=0), default=1.5, show_default=True,
+              help="Exploration constant of the selection rule.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
+def solve_cmd(puzzle, instance, algo, policy_name, value_name, budget, seed, c_puct, as_json):
+    """Solve one INSTANCE of PUZZLE, e.g.  mcts-reason solve game24 "4 9 10 13"."""
+    p = _load_puzzle(puzzle)
+    try:
+        p.parse_instance(instance)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="'INSTANCE'") from None
+    try:
+        value = make_value(p, value_name)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="'--value'") from None
+    policy = make_policy(p, policy_name)
+    options = {"c": c_puct} if algo.startswith("mcts") else {}
+    result = run_search(p, instance, algo=algo, policy=policy, value=value,
+                        budget=Budget(simulations=budget), seed=seed, **options)
+    if as_json:
+        click.echo(json.dumps(result.to_dict()))
+    else:
+        click.echo(f"{p.name} {instance}")
+        for i, step in enumerate(result.steps, 1):
+            click.echo(f"  step {i}: {step}")
+        if result.solved:
+            click.echo(f"answer: {result.answer}  (verified)")
+        click.echo(f"spent: {_spent(result.usage)}")
+    if not result.solved:
+        if result.proved_unsolvable:
+            msg = "no solution: proved unsolvable (the whole search tree was exhausted)"
+        elif result.stop_reason == "exhausted":
+            msg = "no solution found: the policy proposed nothing more to try"
+        else:
+            msg = f"no solution found within budget ({result.stop_reason}; {_spent(result.usage)})"
+        click.echo(msg, err=True)
+        sys.exit(EXIT_NO_SOLUTION)
+
+
+def main() -> None:
+    cli(prog_name="mcts-reason")
+
+
+if __name__ == "__main__":
+    main()

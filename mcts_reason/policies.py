@@ -1,0 +1,44 @@
+"""Puzzle-agnostic policies. Each puzzle brings its own heuristic policy; LLM policies live in llm/."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+class UniformPolicy:
+    """Every legal step, equal priors: the no-knowledge baseline (exhaustive)."""
+
+    exhaustive = True
+
+    def propose(self, puzzle: Any, state: Any, *, k: int | None,
+                rng: np.random.Generator) -> list[tuple[Any, float]]:
+        steps = list(puzzle.legal_steps(state))
+        return [(s, 1.0) for s in steps]
+
+    def __repr__(self) -> str:
+        return "UniformPolicy()"
+
+
+class NoisyPolicy:
+    """Wraps a policy; with probability `p` per call replaces its priors by uniform ones.
+
+    Stands in for a weak model when comparing algorithms: the same noise for every algorithm
+    because it is drawn from the search's own seeded generator.
+    """
+
+    def __init__(self, inner: Any, p: float) -> None:
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"noise probability must be in [0, 1], got {p}")
+        self.inner, self.p = inner, p
+        self.exhaustive = inner.exhaustive
+
+    def propose(self, puzzle: Any, state: Any, *, k: int | None,
+                rng: np.random.Generator) -> list[tuple[Any, float]]:
+        out = self.inner.propose(puzzle, state, k=k, rng=rng)
+        if out and rng.random() < self.p:
+            return [(s, 1.0) for s, _ in out]
+        return out
+
+    def __repr__(self) -> str:
+        return f"NoisyPolicy({self.inner!r}, p={self.p})"

@@ -1,0 +1,127 @@
+"""What every search algorithm shares: charged policy/value calls, the transposition table,
+and the final verification of an answer. One place, so every algorithm is charged the same way."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..budget import Budget, Meter, Usage
+from ..tree import Node
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    """The outcome of one search. `answer` is set only when `Puzzle.verify` accepted it."""
+
+    puzzle: str
+    instance: str
+    algo: str
+    solved: bool
+    answer: str | None
+    steps: tuple[str, ...]
+    usage: Usage
+    stop_reason: str
+    proved_unsolvable: bool = False
+    root: Node | None = field(default=None, repr=False, compare=False)
+
+    def to_dict(self) -> dict:
+        return {"puzzle": self.puzzle, "instance": self.instance, "algo": self.algo,
+                "solved": self.solved, "answer": self.answer, "steps": list(self.steps),
+                "stop_reason": self.stop_reason, "proved_unsolvable": self.proved_unsolvable,
+                "usage": self.usage.to_dict()}
+
+
+class Context:
+    """A search run's shared machinery.
+
+    `propose` and `evaluate` are the only ways an algorithm may call the policy and the value
+    function: they check the budget first (returning None when it would be exceeded), charge the
+    call, merge proposals that lead to the same state, and keep the transposition table (state ->
+    value), so the same state is never evaluated twice in one search.
+    """
+
+    def __init__(self, puzzle: Any, instance: str, *, policy: Any, value: Any, budget: Budget,
+                 rng: np.random.Generator, algo: str) -> None:
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError("rng must be a numpy.random.Generator")
+        self.puzzle = puzzle
+        self.instance = instance
+        self.policy = policy
+        self.value = value
+        self.rng = rng
+        self.algo = algo
+        self.meter = Meter(budget)
+        self.values: dict[Any, float] = {}
+        self.lost: set[Any] = set()   # states proven unsolvable (only with an exhaustive policy)
+        self.initial = puzzle.parse_instance(instance)
+        self.exhaustive = bool(getattr(policy, "exhaustive", False))
+        self._nodes = 0
+        for part in (policy, value):
+            if part is not None and hasattr(part, "bind"):
+                part.bind(self.meter)
+
+    # -- charged operations -------------------------------------------------------------------
+    def propose(self, state: Any, *, k: int | None = None) -> list[tuple[Any, Any, float]] | None:
+        """[(step, next_state, prior)] with priors summing to 1, or None if over budget."""
+        if not (self.meter.can("policy_calls") and self.meter.can("expansions")):
+            return None
+        self.meter.spend("policy_calls")
+        self.meter.spend("expansions")
+        raw = self.policy.propose(self.puzzle, state, k=k, rng=self.rng)
+        merged: dict[Any, list] = {}
+        for step, prior in raw:
+            nxt = self.puzzle.apply(state, step)
+            if nxt in merged:
+                merged[nxt][2] += max(float(prior), 0.0)
+            else:
+                merged[nxt] = [step, nxt, max(float(prior), 0.0)]
+        total = sum(m[2] for m in merged.values())
+        n = len(merged)
+        return [(s, nxt, (p / total) if total > 0 else 1.0 / n) for s, nxt, p in merged.values()]
+
+    def evaluate(self, states: Sequence[Any]) -> list[float] | None:
+        """Values for `states`, from the table where known; None if the new ones are over budget."""
+        missing = list(dict.fromkeys(s for s in states if s not in self.values))
+        hits = len(states) - len(missing)
+        if missing:
+            if not self.meter.can("value_calls", len(missing)):
+                return None
+            self.meter.spend("value_calls", len(missing))
+            for s, v in zip(missing, self.value.evaluate(self.puzzle, missing, rng=self.rng)):
+                self.values[s] = min(1.0, max(0.0, float(v)))
+        self.meter.usage.value_cache_hits += hits
+        return [self.values[s] for s in states]
+
+    def new_node(self, state: Any, *, step: Any = None, parent: Node | None = None,
+                 prior: float = 1.0) -> Node:
+        node = Node(state, step=step, parent=parent, prior=prior, order=self._nodes)
+        self._nodes += 1
+        self.meter.spend("nodes")
+        return node
+
+    def can_add_nodes(self, n: int) -> bool:
+        return self.meter.can("nodes", n)
+
+    # -- results --------------------------------------------------------------------------------
+    def result(self, steps: Sequence[Any] | None, *, stop_reason: str, proved: bool = False,
+               root: Node | None = None) -> SearchResult:
+        """Build the result; a step chain is reported solved only if `verify` accepts its answer."""
+        usage = self.meter.finish()
+        answer, texts, solved = None, (), False
+        if steps is not None:
+            state, out = self.initial, []
+            for step in steps:
+                out.append(self.puzzle.render_step(state, step))
+                state = self.puzzle.apply(state, step)
+            candidate = self.puzzle.answer(self.initial, list(steps))
+            if self.puzzle.is_solved(state) and self.puzzle.verify(self.instance, candidate):
+                answer, texts, solved = candidate, tuple(out), True
+            else:
+                usage.rejected_answers += 1
+                stop_reason = "answer failed verification"
+        return SearchResult(puzzle=self.puzzle.name, instance=self.instance, algo=self.algo,
+                            solved=solved, answer=answer, steps=texts, usage=usage,
+                            stop_reason=stop_reason, proved_unsolvable=proved and not solved,
+                            root=root)

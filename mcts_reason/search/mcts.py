@@ -1,0 +1,191 @@
+"""Monte Carlo tree search over text steps: select (PUCT or UCT) -> expand -> evaluate -> backup.
+
+Exact results are backed up as well as values: a solved child makes its parent (and so the root)
+a proven win, which ends the search; with an exhaustive policy a node whose children are all lost
+is itself lost, and lost states go into a table shared by every path, so budget is never spent
+revisiting a proven loss. Policies that sample steps (exhaustive=False) get progressive widening:
+a node may hold at most ceil(pw_c * N ** pw_alpha) children, and is re-asked for more as N grows.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import numpy as np
+
+from ..budget import Budget
+from ..tree import LOSS, UNKNOWN, WIN, Node
+from .common import Context, SearchResult
+
+
+def puct_score(parent: Node, child: Node, c: float, fpu: float) -> float:
+    """AlphaZero's PUCT: Q + c * P * sqrt(N_parent) / (1 + N_child), with virtual loss."""
+    n = child.visits + child.virtual_loss
+    q = child.value_sum / n if n else fpu
+    big_n = parent.visits + parent.virtual_loss
+    return q + c * child.prior * math.sqrt(max(1, big_n)) / (1 + n)
+
+
+def uct_score(parent: Node, child: Node, c: float, fpu: float) -> float:
+    """UCB1 applied to trees (Kocsis & Szepesvari): Q + c * sqrt(ln N_parent / N_child).
+    Unvisited children come first, in prior order."""
+    n = child.visits + child.virtual_loss
+    if n == 0:
+        return 1e9 + child.prior
+    big_n = parent.visits + parent.virtual_loss
+    return child.value_sum / n + c * math.sqrt(math.log(max(1, big_n)) / n)
+
+
+SELECTION: dict[str, Callable[[Node, Node, float, float], float]] = {
+    "puct": puct_score,
+    "uct": uct_score,
+}
+
+
+class MCTS:
+    """One search. Use `search(...)` unless you need the object (tests, parallel mode)."""
+
+    def __init__(self, ctx: Context, *, c: float, selection: str, pw_c: float, pw_alpha: float,
+                 samples: int | None, max_stale: int = 2) -> None:
+        if selection not in SELECTION:
+            raise ValueError(f"unknown selection rule {selection!r}; choose from {sorted(SELECTION)}")
+        if c < 0 or pw_c <= 0 or not 0 < pw_alpha <= 1:
+            raise ValueError("need c >= 0, pw_c > 0 and 0 < pw_alpha <= 1")
+        self.ctx = ctx
+        self.c = c
+        self.score = SELECTION[selection]
+        self.pw_c, self.pw_alpha = pw_c, pw_alpha
+        self.samples = samples
+        self.max_stale = max_stale
+        self.root = ctx.new_node(ctx.initial)
+        self.win: Node | None = None
+        puzzle = ctx.puzzle
+        if puzzle.is_solved(ctx.initial):
+            self.root.status, self.win = WIN, self.root
+        elif puzzle.is_dead_end(ctx.initial):
+            self.root.status = LOSS
+
+    # -- the four phases -----------------------------------------------------------------------
+    def select(self) -> Node:
+        """Descend from the root to the node to expand (a fresh leaf, or one due for widening)."""
+        node = self.root
+        while True:
+            if not node.expanded or self._wants_widening(node):
+                return node
+            live = [ch for ch in node.children if ch.status != LOSS]
+            fpu = node.q
+            node = max(live, key=lambda ch: self.score(node, ch, self.c, fpu))
+
+    def _wants_widening(self, node: Node) -> bool:
+        if self.ctx.exhaustive or node.saturated:
+            return False
+        live = sum(ch.status != LOSS for ch in node.children)
+        allowed = math.ceil(self.pw_c * (node.visits + 1) ** self.pw_alpha)
+        return live == 0 or len(node.children) < allowed
+
+    def expand(self, node: Node) -> bool:
+        """Ask the policy for (more) children of `node`. False when the budget refuses."""
+        ctx = self.ctx
+        proposals = ctx.propose(node.state, k=self.samples)
+        if proposals is None:
+            return False
+        node.expanded = True
+        known = {ch.state for ch in node.children}
+        fresh = [(s, nxt, p) for s, nxt, p in proposals if nxt not in known]
+        if fresh and not ctx.can_add_nodes(len(fresh)):
+            fresh = fresh[: max(0, int(ctx.meter.budget.nodes - ctx.meter.usage.nodes))]
+        # New proposals share the prior mass with the existing children by count.
+        scale = len(fresh) / (len(fresh) + len(node.children)) if node.children else 1.0
+        for ch in node.children:
+            ch.prior *= (1.0 - scale) if fresh else 1.0
+        total = sum(p for _, _, p in fresh) or 1.0
+        puzzle = ctx.puzzle
+        for step, nxt, p in fresh:
+            child = ctx.new_node(nxt, step=step, parent=node, prior=scale * p / total)
+            node.children.append(child)
+            if puzzle.is_solved(nxt):
+                child.status = WIN
+                if self.win is None:
+                    self.win = child
+            elif nxt in ctx.lost or puzzle.is_dead_end(nxt):
+                child.status = LOSS
+        node.stale += not fresh
+        node.saturated = ctx.exhaustive or node.stale >= self.max_stale
+        if self.win is not None:
+            for n in self.win.path():
+                n.status = WIN
+        else:
+            self._propagate_loss(node)
+        return True
+
+    def _propagate_loss(self, node: Node | None) -> None:
+        while node is not None and node.status == UNKNOWN and node.expanded and node.saturated \
+                and all(ch.status == LOSS for ch in node.children):
+            node.status = LOSS
+            if self.ctx.exhaustive:
+                self.ctx.lost.add(node.state)
+            node = node.parent
+
+    @staticmethod
+    def backup(node: Node, value: float) -> None:
+        while node is not None:
+            node.visits += 1
+            node.value_sum += value
+            node = node.parent
+
+    # -- the loop ------------------------------------------------------------------------------
+    def run(self) -> SearchResult:
+        ctx, meter = self.ctx, self.ctx.meter
+        stop = None
+        while self.root.status == UNKNOWN:
+            stop = meter.exhausted()
+            if stop is None and not meter.can("simulations"):
+                stop = "simulations"
+            if stop:
+                break
+            meter.spend("simulations")
+            leaf = self.select()
+            if not self.expand(leaf):
+                stop = meter.exhausted() or "policy_calls"
+                break
+            if self.win is not None:
+                break
+            if leaf.status == LOSS:
+                self.backup(leaf, 0.0)
+                continue
+            if leaf.value is None:
+                values = ctx.evaluate([leaf.state])
+                if values is None:
+                    stop = "value_calls"
+                    break
+                leaf.value = values[0]
+            self.backup(leaf, leaf.value)
+        return self.finish(stop)
+
+    def finish(self, stop: str | None) -> SearchResult:
+        if self.win is not None:
+            steps = [n.step for n in self.win.path()[1:]]
+            return self.ctx.result(steps, stop_reason="solved", root=self.root)
+        if self.root.status == LOSS:
+            return self.ctx.result(None, stop_reason="exhausted", proved=self.ctx.exhaustive,
+                                   root=self.root)
+        return self.ctx.result(None, stop_reason=f"budget: {stop}", root=self.root)
+
+
+def search(puzzle: Any, instance: str, *, policy: Any, value: Any, budget: Budget,
+           rng: np.random.Generator, c: float = 1.5, selection: str = "puct",
+           pw_c: float = 2.0, pw_alpha: float = 0.5, samples: int | None = None) -> SearchResult:
+    """Run MCTS on `instance` until it is solved, proven unsolvable, or the budget runs out.
+
+    Args:
+      c: exploration constant of the selection rule.
+      selection: "puct" (priors, AlphaZero) or "uct" (UCB1, priors only order unvisited children).
+      pw_c, pw_alpha: progressive widening for sampling policies (ignored for exhaustive ones).
+      samples: `k` passed to the policy on each expansion (None: the policy's own default).
+    Raises:
+      ValueError: for a bad instance or bad parameters.
+    """
+    ctx = Context(puzzle, instance, policy=policy, value=value, budget=budget, rng=rng,
+                  algo="mcts" if selection == "puct" else f"mcts-{selection}")
+    return MCTS(ctx, c=c, selection=selection, pw_c=pw_c, pw_alpha=pw_alpha,
+                samples=samples).run()

@@ -1,0 +1,100 @@
+"""Search-tree nodes: plain data with visit/value statistics, plus export to networkx."""
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+UNKNOWN, WIN, LOSS = 0, 1, -1
+_STATUS_NAME = {UNKNOWN: "unknown", WIN: "win", LOSS: "loss"}
+
+
+class Node:
+    """One state in the search tree.
+
+    Attributes:
+      state: the puzzle state (immutable, hashable).
+      step: the step from the parent that produced `state` (None at the root).
+      parent: the parent Node, or None.
+      children: list of child Nodes, in creation order.
+      prior: the policy's prior for `step`, normalised over the parent's children.
+      visits: number of backups through this node (N).
+      value_sum: sum of backed-up values (W); mean value Q = W / N.
+      value: this state's own evaluation (None until evaluated).
+      status: WIN (solved below), LOSS (no solution below, as far as the policy can list), UNKNOWN.
+      expanded: True once the policy has been asked for this node's children.
+      saturated: True when the policy cannot propose anything new here (no further widening).
+      depth: number of steps from the root.
+      order: creation index in the tree (0 for the root).
+      virtual_loss: pending in-flight evaluations through this node (parallel MCTS).
+    """
+
+    __slots__ = ("state", "step", "parent", "children", "prior", "visits", "value_sum", "value",
+                 "status", "expanded", "saturated", "depth", "order", "virtual_loss", "stale")
+
+    def __init__(self, state: Any, *, step: Any = None, parent: "Node | None" = None,
+                 prior: float = 1.0, order: int = 0) -> None:
+        self.state = state
+        self.step = step
+        self.parent = parent
+        self.children: list[Node] = []
+        self.prior = prior
+        self.visits = 0
+        self.value_sum = 0.0
+        self.value: float | None = None
+        self.status = UNKNOWN
+        self.expanded = False
+        self.saturated = False
+        self.depth = 0 if parent is None else parent.depth + 1
+        self.order = order
+        self.virtual_loss = 0
+        self.stale = 0
+
+    @property
+    def q(self) -> float:
+        return self.value_sum / self.visits if self.visits else 0.0
+
+    def path(self) -> list["Node"]:
+        """Nodes from the root down to this one."""
+        out, node = [], self
+        while node is not None:
+            out.append(node)
+            node = node.parent
+        return out[::-1]
+
+    def iter(self) -> Iterator["Node"]:
+        """Every node of the subtree, depth first, children in creation order."""
+        stack = [self]
+        while stack:
+            node = stack.pop()
+            yield node
+            stack.extend(reversed(node.children))
+
+    def __repr__(self) -> str:
+        return (f"Node(depth={self.depth}, N={self.visits}, Q={self.q:.3f}, P={self.prior:.3f}, "
+                f"status={_STATUS_NAME[self.status]}, children={len(self.children)})")
+
+
+def principal_path(root: Node) -> list[Node]:
+    """The path a reader should look at: to a win if there is one, else by most visits."""
+    node, path = root, [root]
+    while node.children:
+        wins = [c for c in node.children if c.status == WIN]
+        node = wins[0] if wins else max(node.children, key=lambda c: (c.visits, c.q, -c.order))
+        path.append(node)
+    return path
+
+
+def to_networkx(root: Node, puzzle: Any, *, solution: list[Node] | None = None):
+    """The tree as a `networkx.DiGraph`, node ids = creation order, with per-node statistics."""
+    import networkx as nx
+
+    on_path = {id(n) for n in solution or ()}
+    graph = nx.DiGraph()
+    for node in root.iter():
+        step_text = "" if node.parent is None else puzzle.render_step(node.parent.state, node.step)
+        graph.add_node(node.order, step=step_text, state=puzzle.render(node.state),
+                       visits=node.visits, value=round(node.q, 6), prior=round(node.prior, 6),
+                       status=_STATUS_NAME[node.status], depth=node.depth, order=node.order,
+                       solution=id(node) in on_path)
+        if node.parent is not None:
+            graph.add_edge(node.parent.order, node.order)
+    return graph
