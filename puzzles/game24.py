@@ -16,50 +16,89 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-TARGET = Fraction(24)
+TARGET = 24
 N_NUMBERS = 4
 LOW, HIGH = 1, 13
 
-State = tuple  # tuple[Fraction, ...], sorted ascending
+State = tuple  # tuple[int | Fraction, ...], sorted ascending
+Number = "int | Fraction"   # whole numbers are kept as int (fast), others as Fraction: exact either way
 
 
 @dataclass(frozen=True, slots=True)
 class Step:
     """`a op b = result`; a and b are numbers of the state the step is taken from."""
 
-    a: Fraction
+    a: int | Fraction
     op: str
-    b: Fraction
-    result: Fraction
+    b: int | Fraction
+    result: int | Fraction
 
     def __repr__(self) -> str:
         return f"Step({fmt(self.a)} {self.op} {fmt(self.b)} = {fmt(self.result)})"
 
 
-def fmt(x: Fraction) -> str:
+def fmt(x) -> str:
+    if type(x) is int:
+        return str(x)
     return str(x.numerator) if x.denominator == 1 else f"{x.numerator}/{x.denominator}"
 
 
-def combine(a: Fraction, op: str, b: Fraction) -> Fraction | None:
+def norm(x):
+    """A whole Fraction as int, anything else unchanged (equal values hash equal either way)."""
+    return x.numerator if type(x) is Fraction and x.denominator == 1 else x
+
+
+def div(a, b):
+    """Exact a / b for b != 0: an int when it divides, else a Fraction."""
+    if type(a) is int and type(b) is int:
+        return a // b if a % b == 0 else Fraction(a, b)
+    return norm(Fraction(a) / b)
+
+
+def combine(a, op: str, b):
     """a op b under the step rules: None for division by zero or a negative result."""
     if op == "+":
-        return a + b
+        return norm(a + b)
     if op == "-":
-        return a - b if a >= b else None
+        return norm(a - b) if a >= b else None
     if op == "*":
-        return a * b
+        return norm(a * b)
     if op == "/":
-        return a / b if b != 0 else None
+        return div(a, b) if b != 0 else None
     return None
 
 
-def _results(a: Fraction, b: Fraction) -> set[Fraction]:
-    out = {a + b, a * b, abs(a - b)}
+def _results(a, b) -> set:
+    out = {norm(a + b), norm(a * b), norm(abs(a - b))}
     if b:
-        out.add(a / b)
+        out.add(div(a, b))
     if a:
-        out.add(b / a)
+        out.add(div(b, a))
     return out
+
+
+def _makes(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    """Does one operation on a = an/ad and b = bn/bd give 24? Cross-multiplied integers only,
+    so no Fraction is built on this hot path (exact all the same)."""
+    an, ad = a
+    bn, bd = b
+    s, t, big = an * bd, bn * ad, TARGET * ad * bd
+    return (s + t == big or s - t == big or t - s == big or an * bn == big
+            or (bn != 0 and an * bd == TARGET * ad * bn) or (an != 0 and bn * ad == TARGET * bd * an))
+
+
+def _nd_sum(xs) -> tuple[int, int]:
+    n, d = 0, 1
+    for xn, xd in xs:
+        n, d = n * xd + xn * d, d * xd
+    return n, d
+
+
+def _nd_prod(xs) -> tuple[int, int]:
+    n, d = 1, 1
+    for xn, xd in xs:
+        n, d = n * xn, d * xd
+    return n, d
 
 
 def _remove(state: State, *xs: Fraction) -> list[Fraction] | None:
@@ -96,11 +135,12 @@ def _tokens(text: str) -> list[str] | None:
 
 def _num(tokens: Sequence[str]) -> Fraction | None:
     """A number from 1 token (int) or 3 tokens (int / int); None if not that shape."""
-    if len(tokens) == 1 and tokens[0].isdigit():
-        return Fraction(int(tokens[0]))
-    if len(tokens) == 3 and tokens[0].isdigit() and tokens[1] == "/" and tokens[2].isdigit():
+    if len(tokens) == 1 and tokens[0].isdigit() and len(tokens[0]) <= 12:
+        return int(tokens[0])
+    if len(tokens) == 3 and tokens[0].isdigit() and tokens[1] == "/" and tokens[2].isdigit() \
+            and len(tokens[0]) <= 12 and len(tokens[2]) <= 12:
         d = int(tokens[2])
-        return Fraction(int(tokens[0]), d) if d else None
+        return div(int(tokens[0]), d) if d else None
     return None
 
 
@@ -109,11 +149,11 @@ def _parse_number(text: str) -> Fraction | None:
     if not m or len(text) > 40:
         return None
     d = int(m.group(2)) if m.group(2) else 1
-    return Fraction(int(m.group(1)), d) if d else None
+    return div(int(m.group(1)), d) if d else None
 
 
 # -- heuristics ---------------------------------------------------------------------------------
-_FRIENDLY = frozenset(Fraction(x) for x in (1, 2, 3, 4, 6, 8, 12, 24))
+_FRIENDLY = frozenset((1, 2, 3, 4, 6, 8, 12, 24))
 
 
 def estimate(nums: Sequence[Fraction]) -> float:
@@ -127,26 +167,24 @@ def estimate(nums: Sequence[Fraction]) -> float:
     n = len(nums)
     if n == 1:
         return 1.0 if nums[0] == TARGET else 0.0
+    nd = [(x.numerator, x.denominator) for x in nums]
     if n == 2:
-        return 1.0 if TARGET in _results(nums[0], nums[1]) else 0.0
-    if sum(nums) == TARGET or math.prod(nums) == TARGET:
-        return 0.95
-    for i, x in enumerate(nums):
-        rest = nums[:i] + nums[i + 1:]
-        if len(rest) == 2 or i == 0 or x != nums[i - 1]:
-            rs, rp = sum(rest), math.prod(rest)
-            comps = {TARGET - x, TARGET + x, x - TARGET, TARGET * x}
-            if x:
-                comps.add(TARGET / x)
-                comps.add(x / TARGET)
-            if rs in comps or rp in comps:
-                return 0.85
-    if all(x.denominator == 1 and x >= 1 for x in nums):
+        return 1.0 if _makes(nd[0], nd[1]) else 0.0
+    for total in (_nd_sum(nd), _nd_prod(nd)):
+        if total[0] == TARGET * total[1]:
+            return 0.95
+    for i, x in enumerate(nd):
+        if i and x == nd[i - 1]:
+            continue
+        rest = nd[:i] + nd[i + 1:]
+        if _makes(x, _nd_sum(rest)) or _makes(x, _nd_prod(rest)):
+            return 0.85
+    if all(type(x) is int and x >= 1 for x in nums):
         bound = math.prod(max(x, 2) for x in nums)
         if bound < TARGET:
             return 0.02
     friendly = sum(x in _FRIENDLY for x in nums) / n
-    whole = sum(x.denominator == 1 for x in nums) / n
+    whole = sum(type(x) is int for x in nums) / n
     return 0.1 + 0.3 * friendly + 0.1 * whole
 
 
@@ -196,6 +234,30 @@ def solvable(nums: tuple) -> bool:
     return False
 
 
+@lru_cache(maxsize=None)
+def _paths(nums: tuple) -> tuple[int, int]:
+    """(solving, all) complete step sequences from `nums` under the step rules."""
+    if len(nums) == 1:
+        return (1 if nums[0] == TARGET else 0), 1
+    wins = total = 0
+    for step in Game24().legal_steps(nums):
+        rest = _remove(nums, step.a, step.b)
+        w, t = _paths(tuple(sorted(rest + [step.result])))
+        wins, total = wins + w, total + t
+    return wins, total
+
+
+@lru_cache(maxsize=1)
+def _ranked() -> dict[str, float]:
+    """Solvable instance -> share of solving step paths (the project's difficulty measure)."""
+    out = {}
+    for text in Game24().instances():
+        wins, total = _paths(tuple(int(x) for x in text.split()))
+        if wins:
+            out[text] = wins / total
+    return out
+
+
 class Game24OracleValue:
     """Exact solvability as the value (1 or 0). For ablations only: it is a full solver."""
 
@@ -226,25 +288,25 @@ class Game24:
         bad = [x for x in nums if not LOW <= x <= HIGH]
         if bad:
             raise ValueError(f"game24 instance {text!r}: numbers must be {LOW}-{HIGH}, got {bad[0]}")
-        return tuple(sorted(Fraction(x) for x in nums))
+        return tuple(sorted(nums))
 
     def legal_steps(self, state: State) -> list[Step]:
         steps: list[Step] = []
         n = len(state)
-        seen: set[tuple[Fraction, Fraction]] = set()
+        seen: set = set()
         for i in range(n):
             for j in range(i + 1, n):
                 lo, hi = state[i], state[j]        # state is sorted: lo <= hi
                 if (lo, hi) in seen:
                     continue
                 seen.add((lo, hi))
-                steps.append(Step(hi, "+", lo, hi + lo))
-                steps.append(Step(hi, "-", lo, hi - lo))
-                steps.append(Step(hi, "*", lo, hi * lo))
+                steps.append(Step(hi, "+", lo, norm(hi + lo)))
+                steps.append(Step(hi, "-", lo, norm(hi - lo)))
+                steps.append(Step(hi, "*", lo, norm(hi * lo)))
                 if lo:
-                    steps.append(Step(hi, "/", lo, hi / lo))
+                    steps.append(Step(hi, "/", lo, div(hi, lo)))
                 if hi and hi != lo:
-                    steps.append(Step(lo, "/", hi, lo / hi))
+                    steps.append(Step(lo, "/", hi, div(lo, hi)))
         return steps
 
     def parse_step(self, state: State, text: str) -> Step | None:
@@ -337,6 +399,51 @@ class Game24:
 
     def extra_values(self) -> dict:
         return {"oracle": Game24OracleValue}
+
+    # -- instance sets --------------------------------------------------------------------------
+    def named_sets(self) -> dict[str, str]:
+        return {
+            "all": "all 1362 solvable multisets of four numbers 1-13",
+            "hard100": "the 100 solvable ones with the smallest share of solving step paths",
+            "easy100": "the 100 solvable ones with the largest share of solving step paths",
+            "unsolvable": "the 458 multisets of four numbers 1-13 that cannot make 24",
+            "every": "all 1820 multisets of four numbers 1-13, solvable or not",
+        }
+
+    def instance_set(self, name: str) -> list[str]:
+        every = list(self.instances())
+        if name == "every":
+            return every
+        if name == "unsolvable":
+            return [t for t in every if not solvable(self.parse_instance(t))]
+        ranked = _ranked()
+        if name == "all":
+            return [t for t in every if t in ranked]
+        if name == "hard100":
+            return sorted(ranked, key=lambda t: (ranked[t], t))[:100]
+        if name == "easy100":
+            return sorted(ranked, key=lambda t: (-ranked[t], t))[:100]
+        raise ValueError(f"unknown game24 set {name!r}; known: {', '.join(self.named_sets())}")
+
+    def difficulty(self, instance: str) -> float:
+        """1 - the share of complete step sequences that reach 24 (1.0 = unsolvable)."""
+        wins, total = _paths(self.parse_instance(instance))
+        return 1.0 - wins / total
+
+    def generate(self, n: int, *, rng: np.random.Generator, level: str = "any") -> list[str]:
+        """`n` solvable instances drawn with `rng`; `level` easy/medium/hard picks a difficulty
+        tercile (by `difficulty`), any draws from all 1362."""
+        ranked = _ranked()
+        pool = sorted(ranked, key=lambda t: (-ranked[t], t))
+        third = len(pool) // 3
+        levels = {"easy": pool[:third], "medium": pool[third:2 * third], "hard": pool[2 * third:],
+                  "any": sorted(pool)}
+        if level not in levels:
+            raise ValueError(f"unknown level {level!r}; known: {', '.join(levels)}")
+        if n < 0:
+            raise ValueError("n must be >= 0")
+        chosen = levels[level]
+        return [chosen[int(i)] for i in rng.choice(len(chosen), size=n, replace=n > len(chosen))]
 
     def instances(self) -> Iterator[str]:
         """Every multiset of four numbers 1-13 (solvable or not), in lexicographic order."""
