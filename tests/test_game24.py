@@ -225,3 +225,11 @@ def test_named_sets_agree_with_reference():
         min(G.difficulty(t) for t in hard)
     with pytest.raises(ValueError, match="known"):
         G.instance_set("nope")
+
+
+def test_successors_agree_with_apply():
+    from puzzles.game24 import successors
+    for nums in [(4, 9, 10, 13), (1, 1, 1, 1), (F(3, 4), F(1), F(6)), (F(1, 4), F(6)), (F(0), 2, 2)]:
+        s = state(*nums)
+        for step, nxt in successors(s):
+            assert G.apply(s, step) == nxt and list(nxt) == sorted(nxt)
