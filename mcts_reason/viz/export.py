@@ -90,5 +90,9 @@ def read_tree(path: str | os.PathLike) -> nx.DiGraph:
     if fmt == ".json":
         return _node_link_graph(json.loads(Path(path).read_text(encoding="utf-8")))
     if fmt == ".graphml":
-        return nx.read_graphml(path, node_type=int)
+        graph = nx.read_graphml(path, node_type=int)
+        for key in ("node_default", "edge_default"):   # added by the GraphML reader, not ours
+            if not graph.graph.get(key):
+                graph.graph.pop(key, None)
+        return graph
     raise ValueError(f"cannot read a tree back from {fmt} (only .json and .graphml)")

@@ -87,7 +87,7 @@
   }
 
   function edgePath(p, c) {
-    const y1 = p.y + radius(p), y2 = c.y - radius(c), my = (y1 + y2) / 2;
+    const y1 = p.y + radius(p) + 20, y2 = c.y - radius(c), my = (y1 + y2) / 2;
     return "M" + p.x + " " + y1 + "C" + p.x + " " + my + " " + c.x + " " + my + " " + c.x + " " + y2;
   }
 
