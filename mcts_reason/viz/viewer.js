@@ -4,7 +4,7 @@
 (function () {
   const INITIAL_DEPTH = 1;     // nodes shallower than this start expanded (plus the principal line)
   const EXPAND_LIMIT = 5000;   // "Expand level" refuses to show more nodes than this at once
-  const DX = 86, DY = 92, MARGIN = 40, LABEL_CHARS = 14, MAX_RESULTS = 200;
+  const DX = 26, DY = 96, MARGIN = 40, LABEL_CHARS = 16, MAX_RESULTS = 200;
   const SVGNS = "http://www.w3.org/2000/svg";
 
   const raw = JSON.parse(document.getElementById("tree-data").textContent);
@@ -26,6 +26,11 @@
   for (const n of nodes) n.children.sort((a, b) => a.id - b.id);
   const maxVisits = nodes.reduce((m, n) => Math.max(m, n.visits), 1);
   const solved = !!meta.solved;
+  // Colour spans the values this search actually saw, so low-value trees still show contrast.
+  const seen = nodes.filter((n) => n.visits > 0).map((n) => n.value);
+  let vLo = seen.length ? seen.reduce((a, b) => Math.min(a, b)) : 0;
+  let vHi = seen.length ? seen.reduce((a, b) => Math.max(a, b)) : 1;
+  if (!(vHi - vLo > 1e-9)) { vLo = 0; vHi = 1; }
 
   const svg = document.getElementById("tree");
   const canvas = document.getElementById("canvas");
@@ -48,34 +53,41 @@
 
   function colour(n) {
     if (n.visits === 0) return "#c8c8c8";
-    const v = Math.max(0, Math.min(1, n.value));
+    const v = Math.max(0, Math.min(1, (n.value - vLo) / (vHi - vLo)));
     return "hsl(" + Math.round(120 * v) + ",70%," + (v > 0.6 ? 42 : 50) + "%)";
   }
 
   function radius(n) { return 4 + 12 * Math.sqrt(n.visits / maxVisits); }
 
-  // Tidy-enough layout: leaves take consecutive columns in depth-first order, a parent sits
-  // centred over its first and last visible child. Iterative, so deep trees cannot blow the stack.
+  // Tidy-enough layout in one depth-first pass: leaves take consecutive columns (narrow, as their
+  // labels are slanted; wider where the dot is big), a parent sits centred over its first and last
+  // visible child, and the next subtree starts right of an open node's label. Iterative, so deep
+  // trees cannot overflow the stack. Returns the visible nodes in depth-first order.
   function layout() {
     const order = [];
-    const stack = [root];
+    const stack = [[root, false]];
+    let cursor = MARGIN, maxDepth = 0;
     while (stack.length) {
-      const n = stack.pop();
+      const [n, done] = stack.pop();
+      if (done) {
+        n.x = (n.children[0].x + n.children[n.children.length - 1].x) / 2;
+        cursor = Math.max(cursor, n.x + radius(n) + 10 + 6.6 * shortLabel(n).length);
+        continue;
+      }
       order.push(n);
-      if (n.expanded) for (let i = n.children.length - 1; i >= 0; i--) stack.push(n.children[i]);
-    }
-    let column = 0, maxDepth = 0;
-    for (const n of order) {
       n.y = MARGIN + 10 + (n.depth - root.depth) * DY;
       maxDepth = Math.max(maxDepth, n.depth - root.depth);
-      if (!n.expanded) n.x = MARGIN + DX / 2 + column++ * DX;
+      if (n.expanded) {
+        stack.push([n, true]);
+        for (let i = n.children.length - 1; i >= 0; i--) stack.push([n.children[i], false]);
+      } else {
+        const w = Math.max(DX, 2 * radius(n) + 8);
+        n.x = cursor + w / 2;
+        cursor += w;
+      }
     }
-    for (let i = order.length - 1; i >= 0; i--) {
-      const n = order[i];
-      if (n.expanded) n.x = (n.children[0].x + n.children[n.children.length - 1].x) / 2;
-    }
-    width = 2 * MARGIN + column * DX;
-    height = 2 * MARGIN + 30 + maxDepth * DY;
+    width = cursor + MARGIN + 90;
+    height = 2 * MARGIN + 90 + maxDepth * DY;
     return order;
   }
 
@@ -87,7 +99,7 @@
   }
 
   function edgePath(p, c) {
-    const y1 = p.y + radius(p) + 20, y2 = c.y - radius(c), my = (y1 + y2) / 2;
+    const y1 = p.y + radius(p), y2 = c.y - radius(c), my = (y1 + y2) / 2;
     return "M" + p.x + " " + y1 + "C" + p.x + " " + my + " " + c.x + " " + my + " " + c.x + " " + y2;
   }
 
@@ -122,10 +134,13 @@
       el("circle", { class: "halo", r: r + 7 }, ng);
       if (n.status === "win" || n.status === "loss") el("circle", { class: "ring", r: r + 3.5 }, ng);
       el("circle", { class: "dot", r: r, fill: colour(n) }, ng);
-      const label = el("text", { y: r + 15 }, ng);
+      // Open nodes: label to the right; leaves and closed nodes: slanted label below.
+      const label = n.expanded
+        ? el("text", { class: "open", x: r + 5, y: 4 }, ng)
+        : el("text", { class: "slant", transform: "translate(-2," + (r + 7) + ") rotate(40)" }, ng);
       label.textContent = shortLabel(n);
       if (n.children.length && !n.expanded) {
-        const more = el("text", { class: "more", x: r + 4, y: 4 }, ng);
+        const more = el("text", { class: "more", x: 0, y: -r - 4 }, ng);
         more.textContent = "+" + n.children.length;
       }
       const tip = el("title", {}, ng);
@@ -168,7 +183,7 @@
     dl.replaceChildren();
     const rows = [
       ["step", n === root ? "(root)" : n.step], ["state", n.state], ["visits", String(n.visits)],
-      ["value", fmt(n.value, 4)], ["prior", fmt(n.prior, 4)], ["status", n.status],
+      ["value", n.visits ? fmt(n.value, 4) : "– (not visited)"], ["prior", fmt(n.prior, 4)], ["status", n.status],
       ["depth", String(n.depth)], ["order", String(n.id)], ["children", String(n.children.length)],
       ["solution", n.solution ? "yes" : "no"],
     ];
@@ -297,8 +312,20 @@
     canvas.scrollTop = 0;
   }
 
+  // A link can name a node to open at: tree.html#node=42 (its creation order).
+  function fromHash() {
+    const m = /^#node=(\d+)$/.exec(location.hash);
+    const n = m && byId.get(Number(m[1]));
+    if (n) { focusNode(n); scrollTo(n); }
+  }
+  window.addEventListener("hashchange", fromHash);
+
+  document.getElementById("legend-lo").textContent = vLo.toFixed(2);
+  document.getElementById("legend-mid").textContent = ((vLo + vHi) / 2).toFixed(2);
+  document.getElementById("legend-hi").textContent = vHi.toFixed(2);
   initialExpansion();
   render();
   home();
+  fromHash();
   document.body.dataset.ready = "1";
 })();
