@@ -236,6 +236,9 @@ class Game24HeuristicValue:
         return "Game24HeuristicValue()"
 
 
+_new_step = tuple.__new__    # Step(...) without NamedTuple's keyword handling (hot path)
+
+
 def successors(state: State) -> list[tuple[Step, State]]:
     """Every legal step from `state` with the state it leads to, in one pass (the hot path of
     the heuristic policy; `legal_steps` and `apply` agree with it, see the tests)."""
@@ -249,12 +252,13 @@ def successors(state: State) -> list[tuple[Step, State]]:
                 continue
             seen.add((lo, hi))
             rest = state[:i] + state[i + 1:j] + state[j + 1:]
-            steps = [Step(hi, "+", lo, norm(hi + lo)), Step(hi, "-", lo, norm(hi - lo)),
-                     Step(hi, "*", lo, norm(hi * lo))]
+            make = _new_step
+            steps = [make(Step, (hi, "+", lo, norm(hi + lo))), make(Step, (hi, "-", lo, norm(hi - lo))),
+                     make(Step, (hi, "*", lo, norm(hi * lo)))]
             if lo:
-                steps.append(Step(hi, "/", lo, div(hi, lo)))
+                steps.append(make(Step, (hi, "/", lo, div(hi, lo))))
             if hi and hi != lo:
-                steps.append(Step(lo, "/", hi, div(lo, hi)))
+                steps.append(make(Step, (lo, "/", hi, div(lo, hi))))
             for step in steps:
                 r = step.result
                 k = bisect_left(rest, r)

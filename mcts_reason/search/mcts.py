@@ -114,7 +114,7 @@ class MCTS:
                 child.status = WIN
                 if self.win is None:
                     self.win = child
-            elif nxt in lost or puzzle.is_dead_end(nxt):
+            elif (lost and nxt in lost) or puzzle.is_dead_end(nxt):
                 child.status = LOSS
         node.stale += not fresh
         node.saturated = ctx.exhaustive or node.stale >= self.max_stale
