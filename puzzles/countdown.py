@@ -441,6 +441,8 @@ class Countdown:
                                                           replace=False)]
             target = int(rng.integers(target_low, target_high + 1))
             nums = sorted(smalls) + sorted(bigs)
+            if target in nums:                  # solved before the first step: not a puzzle
+                continue
             if solvable and not reachable(nums, target):
                 continue
             out.append(f"{' '.join(map(str, nums))} -> {target}")
