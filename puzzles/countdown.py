@@ -101,41 +101,49 @@ def _complements(x: int, t: int) -> list[int]:
     return [c for c in out if c > 0]
 
 
-def _pairs(numbers: tuple[int, ...]) -> dict[int, list[tuple[int, int]]]:
-    """One-operation results -> the index pairs that make them."""
-    out: dict[int, list[tuple[int, int]]] = {}
+def _pairs(numbers: tuple[int, ...]) -> dict[int, list[int]]:
+    """One-operation results -> bitmasks of the two indices that make them."""
+    out: dict[int, list[int]] = {}
     n = len(numbers)
     for i in range(n):
         a = numbers[i]
         for j in range(i + 1, n):
             for r in _pair_results(a, numbers[j]):
-                out.setdefault(r, []).append((i, j))
+                out.setdefault(r, []).append(1 << i | 1 << j)
     return out
 
 
-def _two_away(numbers, pairs, t: int, used: tuple[int, ...] = ()) -> bool:
-    """`x op (y op z) == t` for some distinct indices x, y, z outside `used`."""
+def _two_away(numbers, pairs: dict[int, list[int]], t: int) -> bool:
+    """`x op (y op z) == t` for some distinct indices x, y, z."""
     for k, x in enumerate(numbers):
-        if k in used:
-            continue
+        bit = 1 << k
         for c in _complements(x, t):
-            for i, j in pairs.get(c, ()):
-                if k != i and k != j and i not in used and j not in used:
+            for m in pairs.get(c, ()):
+                if not m & bit:
                     return True
     return False
 
 
-def _three_away(numbers, pairs, t: int) -> bool:
-    """`(a op b) op (c op d) == t` or `x op <two operations on others> == t`."""
-    for r, ijs in pairs.items():
+def _three_away(numbers, pairs: dict[int, list[int]], t: int) -> bool:
+    """`(a op b) op (c op d) == t`, or `x op v == t` with v made by two operations on others."""
+    for r, masks in pairs.items():
         for c in _complements(r, t):
-            for k, m in pairs.get(c, ()):
-                if any(k != i and k != j and m != i and m != j for i, j in ijs):
+            for m2 in pairs.get(c, ()):
+                if any(not m & m2 for m in masks):
                     return True
+    chains: dict[int, list[int]] = {}               # y op (z op w): value -> index bitmasks
+    for r, masks in pairs.items():
+        for m in masks:
+            for k, x in enumerate(numbers):
+                if not m >> k & 1:
+                    for v in _pair_results(r, x):
+                        chains.setdefault(v, []).append(m | 1 << k)
     for k, x in enumerate(numbers):
+        bit = 1 << k
         for c in _complements(x, t):
-            if _two_away(numbers, pairs, c, (k,)):
-                return True
+            for m3 in chains.get(c, ()):
+                if not m3 & bit:
+                    return True
     return False
 
 
@@ -182,8 +190,9 @@ class CountdownHeuristicValue:
 class CountdownHeuristicPolicy:
     """Every legal step, prior proportional to exp(beta * estimate(next state, deep)).
 
-    The three-operation patterns cost about as much as the rest of an expansion, and are what
-    lets the default budget solve >= 99% of solvable show-style instances (benchmarks/).
+    The three-operation patterns (`deep`) are what lets the default budget solve >= 99% of
+    solvable show-style instances (benchmarks/); they are skipped when some child is already
+    within two operations of the target, since the search goes there first anyway.
     """
 
     exhaustive = True
@@ -192,10 +201,13 @@ class CountdownHeuristicPolicy:
         self.beta, self.deep = beta, deep
 
     def propose(self, puzzle, state, *, k: int | None, rng: np.random.Generator):
-        out = []
-        for step in puzzle.legal_steps(state):
-            nxt = puzzle.apply(state, step)
-            out.append((step, math.exp(self.beta * estimate(nxt.numbers, nxt.target, self.deep))))
+        steps = puzzle.legal_steps(state)
+        nexts = [puzzle.apply(state, step) for step in steps]
+        values = [estimate(s.numbers, s.target) for s in nexts]
+        if self.deep and (not values or max(values) < 0.9):
+            # no child is within two operations of the target: look three deep
+            values = [estimate(s.numbers, s.target, True) for s in nexts]
+        out = [(step, math.exp(self.beta * v)) for step, v in zip(steps, values)]
         if k is not None:
             out.sort(key=lambda sp: -sp[1])
             out = out[:k]

@@ -420,7 +420,7 @@ class Sudoku:
                 return False
             want = set(range(1, n + 1))
             return all({grid[i] for i in unit} == want for unit in geometry(n).units)
-        except Exception:                      # verify never raises
+        except (ValueError, TypeError):        # verify never raises
             return False
 
     def heuristic_policy(self) -> SudokuHeuristicPolicy:
