@@ -168,7 +168,7 @@ def test_solved_and_dead_end_are_sound():
 
 def test_estimate_pattern_claims_are_exact():
     """The look-ahead levels (>= 0.8) claim a solution exists; 0 claims none does."""
-    for inst in MIXED:
+    for inst in MIXED + P.instance_set("unfiltered")[:8]:
         nums, target = parse(inst)
         v = estimate(tuple(sorted(nums)), target, True)
         assert 0.0 <= v <= 1.0
@@ -176,6 +176,19 @@ def test_estimate_pattern_claims_are_exact():
             assert ref_solve(nums, target) is not None, inst
         if v == 0.0:
             assert ref_solve(nums, target) is None, inst
+
+
+def test_deep_estimate_is_complete_for_four_numbers():
+    """With four numbers any solution takes at most three operations, so the three-operation
+    patterns must find every solvable instance (and the two-operation ones every 3-number one)."""
+    for inst in MIXED:
+        nums, target = parse(inst)
+        if len(nums) != 4 or target in nums:
+            continue
+        solvable = ref_solve(nums, target) is not None
+        assert (estimate(tuple(sorted(nums)), target, True) >= 0.8) == solvable, inst
+        three = tuple(sorted(nums[:3]))
+        assert (estimate(three, target) >= 0.9) == (ref_solve(list(three), target) is not None)
 
 
 # -- parsing --------------------------------------------------------------------------------------
