@@ -126,7 +126,7 @@ def conflicts(cells: Sequence[int], n: int) -> str | None:
     return None
 
 
-@lru_cache(maxsize=1 << 15)
+@lru_cache(maxsize=1 << 14)
 def propagate(cells: tuple[int, ...], n: int, hidden: bool = True) -> tuple[int, ...] | None:
     """Naked singles (and hidden singles when `hidden`) to a fixed point; None on a contradiction
     (a cell with no candidate, or a digit with no place left in some unit)."""

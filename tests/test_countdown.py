@@ -19,7 +19,7 @@ from mcts_reason.budget import Budget
 from mcts_reason.cli import cli
 from mcts_reason.registry import load
 from mcts_reason.types import Policy, Puzzle, ValueFunction
-from puzzles.countdown import Countdown, CountdownState, Step, estimate, reachable
+from puzzles.countdown import Countdown, CountdownState, estimate, reachable
 
 P = Countdown()
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
