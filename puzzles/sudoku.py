@@ -234,6 +234,16 @@ class SudokuHeuristicValue:
         return "SudokuHeuristicValue()"
 
 
+class SudokuOracleValue:
+    """Exact solvability as the value (1 or 0). For ablations only: it is a full solver."""
+
+    def evaluate(self, puzzle, states, *, rng: np.random.Generator) -> list[float]:
+        return [1.0 if count_solutions(s.cells, s.size, limit=1) else 0.0 for s in states]
+
+    def __repr__(self) -> str:
+        return "SudokuOracleValue()"
+
+
 class SudokuHeuristicPolicy:
     """The most-constrained cell's candidates, prior proportional to exp(beta * estimate(next)).
 
@@ -428,6 +438,9 @@ class Sudoku:
 
     def heuristic_value(self) -> SudokuHeuristicValue:
         return SudokuHeuristicValue()
+
+    def extra_values(self) -> dict:
+        return {"oracle": SudokuOracleValue}
 
     # -- instance sets ----------------------------------------------------------------------------
     def generate(self, n: int, *, rng: np.random.Generator, size: int = 9,

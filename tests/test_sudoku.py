@@ -388,6 +388,17 @@ def test_mcts_on_classic_and_proof_of_unsolvable():
     assert not r.solved and r.proved_unsolvable
 
 
+def test_oracle_value_agrees_with_reference():
+    from puzzles.sudoku import SudokuOracleValue
+    grids = partial_grids(12, 4, 20, 12, flips=1)
+    states = [SudokuState(4, g) for g in grids]
+    got = SudokuOracleValue().evaluate(P, states, rng=np.random.default_rng(0))
+    assert got == [1.0 if ref_solutions(g, 4, limit=1) else 0.0 for g in grids]
+    assert set(got) == {0.0, 1.0}
+    r = CliRunner().invoke(cli, ["solve", "sudoku", "...42.....1.3...", "--value", "oracle"])
+    assert r.exit_code == 0 and "1324243142133142" in r.output
+
+
 def test_same_seed_same_result():
     inst = P.instance_set("hard")[0]
     a, b = mcts_reason.solve(P, inst, seed=1), mcts_reason.solve(P, inst, seed=1)
