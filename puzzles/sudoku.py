@@ -276,8 +276,8 @@ class SudokuHeuristicPolicy:
 
 # -- generation ---------------------------------------------------------------------------------
 def random_solution(n: int, rng: np.random.Generator) -> tuple[int, ...]:
-    """A uniformly shuffled valid grid: a base pattern under random digit, row-in-band, band,
-    column-in-stack and stack permutations, and a random transpose."""
+    """A random valid grid (not uniform over all grids): a base pattern under random digit,
+    row-in-band, band, column-in-stack and stack permutations, and a random transpose."""
     geo = geometry(n)
     bh, bw = geo.box_h, geo.box_w
 
