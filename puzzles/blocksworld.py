@@ -236,14 +236,28 @@ _FACT_CLEAR = re.compile(rf"^{_blk('x')}\s+is\s+clear$")
 _FACT_EMPTY = re.compile(r"^(?:the\s+)?hand\s+is\s+empty$")
 _FACT_HOLD = re.compile(rf"^(?:the\s+)?hand\s+is\s+holding\s+{_blk('x')}$|^(?:i\s+am|you\s+are)\s+"
                         rf"holding\s+{_blk('x2')}$")
-_SECTIONS = re.compile(r"^\s*(?:initial(?:\s+state)?|init|start)\s*:\s*(?P<init>.*?)\s*[;.\n]?\s*"
-                       r"(?:goal|my\s+goal\s+is\s+to\s+have\s+that)\s*:?\s*(?P<goal>.*?)\s*[.;]?\s*$",
-                       re.IGNORECASE | re.DOTALL)
-_SPLIT = re.compile(r"\s*(?:,|;|\n|\.\s|\band\b)\s*")
+_INIT_LABEL = re.compile(r"(?:initial(?:[ \t]+state)?|init|start)[ \t]*:")
+_GOAL_LABEL = re.compile(r"\b(?:my[ \t]+goal[ \t]+is[ \t]+to[ \t]+have[ \t]+that|goal)\b[ \t]*:?")
+_SPLIT = re.compile(r",|;|\n|\.\s|\band\b")
 
 
 def _facts(text: str) -> list[str]:
-    return [f.strip().rstrip(".").strip() for f in _SPLIT.split(text.lower()) if f.strip(" .")]
+    out = []
+    for f in _SPLIT.split(text.lower()):
+        f = f.strip().strip(".").strip()
+        if f:
+            out.append(" ".join(f.split()))
+    return out
+
+
+def _sections(text: str) -> tuple[str, str] | None:
+    """(initial facts, goal facts) text, or None. Plain scanning, no backtracking regex."""
+    low = text.lower().strip()
+    m = _INIT_LABEL.match(low)
+    g = _GOAL_LABEL.search(low, m.end()) if m else None
+    if not m or not g:
+        return None
+    return low[m.end():g.start()], low[g.end():]
 
 
 def _check_name(name: str, where: str, raw: str) -> str:
@@ -332,13 +346,14 @@ class Blocksworld:
             raise ValueError("blocksworld instance is empty: give 'initial: <facts>; goal: <facts>'")
         if len(text) > 5000:
             raise ValueError("blocksworld instance is too long (over 5000 characters)")
-        m = _SECTIONS.match(text)
-        if not m:
+        sections = _sections(text)
+        if sections is None:
             raise ValueError(f"blocksworld instance {_short(text)}: expected 'initial: <facts>; "
                              f"goal: <facts>'")
+        init_text, goal_text = sections
         where: dict[str, str] = {}
         said_clear, said_empty = [], False
-        for fact in _facts(m.group("init")):
+        for fact in _facts(init_text):
             kind, x, y = _parse_fact(fact, "initial")
             if kind == "empty":
                 said_empty = True
@@ -380,7 +395,7 @@ class Blocksworld:
             if b in supports or where[b] == HAND:
                 raise ValueError(f"blocksworld instance: the {b} block is said to be clear but "
                                  f"is not")
-        goal = self._parse_goal(m.group("goal"), set(where))
+        goal = self._parse_goal(goal_text, set(where))
         return World(tuple(sorted(where.items())), goal)
 
     def _parse_goal(self, text: str, blocks: set[str]) -> Goal:

@@ -5,6 +5,7 @@ puzzles/blocksworld.py."""
 from __future__ import annotations
 
 import re
+import time
 from collections import deque
 
 import numpy as np
@@ -425,3 +426,18 @@ def test_cli_solves_the_example():
     r = CliRunner().invoke(cli, ["solve", "blocksworld", EXAMPLE])
     assert r.exit_code == 0, r.output
     assert "stack the red block on top of the blue block" in r.output and "verified" in r.output
+
+
+@pytest.mark.parametrize("text", [
+    "initial: " + " " * 4980, "initial: " + "a " * 2490, "initial: " + "; " * 2490 + "goal",
+    "initial:" + " ;\n" * 1600, "initial: the " + "red " * 1200 + "block is on the table; goal: x",
+    "initial: " + "red is on " * 490 + " goal: a", "goal: " * 800, "initial:" + "\t" * 4990,
+])
+def test_pathological_text_is_rejected_quickly(text):
+    t = time.perf_counter()
+    with pytest.raises(ValueError):
+        P.parse_instance(text)
+    s = P.parse_instance(EXAMPLE)
+    for k in range(0, len(text), 300):
+        assert P.parse_step(s, text[k:k + 300]) is None
+    assert time.perf_counter() - t < 1.0

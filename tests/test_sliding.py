@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import time
 from collections import deque
 
 import numpy as np
@@ -392,3 +393,14 @@ def test_cli_solves_an_instance():
     r = CliRunner().invoke(cli, ["solve", "sliding", "1 2 3 4 5 6 0 7 8"])
     assert r.exit_code == 0, r.output
     assert "move 7 left" in r.output and "verified" in r.output
+
+
+@pytest.mark.parametrize("text", ["move " + " " * 190 + "x", "move the tile " * 14, "1" * 199 + "x",
+                                  "move 7 " + "(" * 190, "- " * 100, "7 " * 99])
+def test_pathological_step_text_is_rejected_quickly(text):
+    s = P.parse_instance("1 2 3 4 5 6 0 7 8")
+    t = time.perf_counter()
+    assert P.parse_step(s, text) is None
+    with pytest.raises(ValueError):
+        P.parse_instance(text * 50)
+    assert time.perf_counter() - t < 1.0
