@@ -569,6 +569,14 @@ class Blocksworld:
             optimal = self.optimal_length(instance)
         return None if optimal is None else self.plan(instance, answer)[0] - optimal
 
+    def metrics(self, instance: str, answer: str, *, max_states: int | None = 2_000_000) -> dict:
+        """For benchmark records: plan length, optimal length (BFS) and gap; None where unknown."""
+        out = self.plan(instance, answer) if self.verify(instance, answer) else None
+        optimal = self.optimal_length(instance, max_states=max_states)
+        length = None if out is None else out[0]
+        gap = None if length is None or optimal is None else length - optimal
+        return {"length": length, "optimal": optimal, "gap": gap}
+
     # -- instance sets -----------------------------------------------------------------------------
     def generate(self, n: int, *, rng: np.random.Generator, blocks: int = 4) -> list[str]:
         """`n` instances with `blocks` colour-named blocks: a random initial arrangement and a
@@ -653,6 +661,7 @@ _SETS = {
     "medium": ("20 instances with 4 blocks", 4004, 20, 4),
     "hard": ("20 instances with 5 blocks", 5005, 20, 5),
     "six": ("20 instances with 6 blocks", 6006, 20, 6),
+    "eight": ("20 instances with 8 blocks", 8008, 20, 8),
 }
 
 

@@ -424,6 +424,14 @@ class Sliding:
             return None
         return self.plan(instance, answer)[0] - optimal
 
+    def metrics(self, instance: str, answer: str, *, max_nodes: int | None = 5_000_000) -> dict:
+        """For benchmark records: plan length, optimal length (IDA*) and gap; None where unknown."""
+        out = self.plan(instance, answer) if self.verify(instance, answer) else None
+        optimal = self.optimal_length(instance, max_nodes=max_nodes)
+        length = None if out is None else out[0]
+        gap = None if length is None or optimal is None else length - optimal
+        return {"length": length, "optimal": optimal, "gap": gap}
+
     # -- instance sets -----------------------------------------------------------------------------
     def generate(self, n: int, *, rng: np.random.Generator, width: int = 3,
                  depth: int = 20) -> list[str]:

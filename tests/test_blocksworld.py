@@ -441,3 +441,12 @@ def test_pathological_text_is_rejected_quickly(text):
     for k in range(0, len(text), 300):
         assert P.parse_step(s, text[k:k + 300]) is None
     assert time.perf_counter() - t < 1.0
+
+
+def test_metrics_report_length_optimum_and_gap():
+    inst = SETS["hard"][10]
+    r = mcts_reason.solve(P, inst, seed=0)
+    opt = len(ref_bfs_plan(inst))
+    assert P.metrics(inst, r.answer) == {"length": len(r.steps), "optimal": opt,
+                                         "gap": len(r.steps) - opt}
+    assert P.metrics(inst, "fly away") == {"length": None, "optimal": opt, "gap": None}

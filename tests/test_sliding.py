@@ -404,3 +404,12 @@ def test_pathological_step_text_is_rejected_quickly(text):
     with pytest.raises(ValueError):
         P.parse_instance(text * 50)
     assert time.perf_counter() - t < 1.0
+
+
+def test_metrics_report_length_optimum_and_gap(dist8):
+    inst = P.instance_set("medium8")[2]
+    tiles = tuple(int(x) for x in inst.split())
+    r = mcts_reason.solve(P, inst, seed=0)
+    m = P.metrics(inst, r.answer)
+    assert m == {"length": len(r.steps), "optimal": dist8[tiles], "gap": len(r.steps) - dist8[tiles]}
+    assert P.metrics(inst, "move 99 up") == {"length": None, "optimal": dist8[tiles], "gap": None}
