@@ -24,9 +24,9 @@ MCTS never proves a loss; the heuristic policy lists every legal step (`exhausti
 """
 from __future__ import annotations
 
+import heapq
 import math
 import re
-from collections import deque
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -541,24 +541,26 @@ class Blocksworld:
 
     # -- optimality ------------------------------------------------------------------------------
     def optimal_length(self, instance: str, *, max_states: int | None = 2_000_000) -> int | None:
-        """Length of a shortest plan by breadth-first search; None past `max_states` states."""
+        """Length of a shortest plan by A* with `remaining` (admissible: every block not yet
+        `placed` must still be taken and put somewhere); None past `max_states` states."""
         start = self.parse_instance(instance)
-        if self.is_solved(start):
-            return 0
-        dist = {start: 0}
-        queue = deque([start])
-        while queue:
-            s = queue.popleft()
+        best = {start: 0}
+        tie = 0
+        heap = [(remaining(start), 0, tie, start)]
+        while heap:
+            _, g, _, s = heapq.heappop(heap)
+            if g > best[s]:
+                continue                      # a stale entry: s was reached more cheaply since
+            if goal_holds(s, s.goal):
+                return g
             for a in legal_actions(s):
                 n = self.apply(s, a)
-                if n in dist:
-                    continue
-                if self.is_solved(n):
-                    return dist[s] + 1
-                dist[n] = dist[s] + 1
-                if max_states is not None and len(dist) > max_states:
-                    return None
-                queue.append(n)
+                if g + 1 < best.get(n, math.inf):
+                    best[n] = g + 1
+                    tie += 1
+                    heapq.heappush(heap, (g + 1 + remaining(n), g + 1, tie, n))
+            if max_states is not None and len(best) > max_states:
+                return None
         return None
 
     def gap(self, instance: str, answer: str, *, optimal: int | None = None) -> int | None:

@@ -450,3 +450,29 @@ def test_metrics_report_length_optimum_and_gap():
     assert P.metrics(inst, r.answer) == {"length": len(r.steps), "optimal": opt,
                                          "gap": len(r.steps) - opt}
     assert P.metrics(inst, "fly away") == {"length": None, "optimal": opt, "gap": None}
+
+
+def ref_distance_to_goal(facts, goal):
+    """BFS distance from a fact set to the goal (the reference, over STRIPS states)."""
+    if goal <= facts:
+        return 0
+    dist = {facts: 0}
+    queue = deque([facts])
+    while queue:
+        s = queue.popleft()
+        for _, n in ref_actions(s):
+            if n not in dist:
+                dist[n] = dist[s] + 1
+                if goal <= n:
+                    return dist[n]
+                queue.append(n)
+    raise AssertionError("unreachable goal")
+
+
+def test_remaining_is_a_lower_bound_so_the_a_star_optimum_is_exact():
+    from puzzles.blocksworld import remaining
+    for i, inst in enumerate(SETS["hard"][:10]):
+        _, goal = ref_read(inst)
+        for s in walk(inst, 10, seed=100 + i)[::3]:
+            d = ref_distance_to_goal(facts_of(s), goal)
+            assert remaining(s) <= d or P.is_solved(s)
