@@ -141,10 +141,8 @@ def placed(state: World) -> set[str]:
     """Blocks that never need to move again: their support matches the goal (or is free and
     wanted by no other block) all the way down to the table."""
     where, goal_on = state.where(), dict(state.goal.on)
+    # supports the goal reserves: for the block it puts there, or to stay clear
     wanted_below = {p for _, p in state.goal.on if p != TABLE} | set(state.goal.clear)
-    want_on = {}          # support -> the block the goal puts there
-    for b, p in state.goal.on:
-        want_on[p] = b
     done: set[str] = set()
     for b in _bottom_up(where):
         p = where[b]
@@ -155,7 +153,7 @@ def placed(state: World) -> set[str]:
         elif p == TABLE:
             ok = True
         else:
-            ok = p not in wanted_below or want_on.get(p) == b
+            ok = p not in wanted_below
         if ok and (p == TABLE or p in done):
             done.add(b)
     return done
@@ -175,7 +173,8 @@ def _bottom_up(where: dict[str, str]) -> list[str]:
 
 
 def remaining(state: World) -> int:
-    """Estimated actions left: 2 per block that must still move (take + place), 1 if held."""
+    """A lower bound on the actions left: every block not `placed` must still move at least once,
+    2 actions (take + place), or 1 if it is already in the hand."""
     done = placed(state)
     return sum(1 if p == HAND else 2 for b, p in state.pos if b not in done)
 

@@ -476,3 +476,10 @@ def test_remaining_is_a_lower_bound_so_the_a_star_optimum_is_exact():
         for s in walk(inst, 10, seed=100 + i)[::3]:
             d = ref_distance_to_goal(facts_of(s), goal)
             assert remaining(s) <= d or P.is_solved(s)
+
+
+def test_no_node_is_ever_proven_lost_despite_cycles():
+    inst = P.instance_set("eight")[5]
+    r = mcts_reason.solve(P, inst, seed=0, budget=Budget(simulations=40))
+    assert not r.solved and not r.proved_unsolvable and r.stop_reason == "budget: simulations"
+    assert all(n.status != -1 for n in r.root.iter())
