@@ -441,3 +441,11 @@ def test_no_node_is_ever_proven_lost_despite_cycles():
     r = mcts_reason.solve(P, inst, seed=0, budget=Budget(simulations=300))
     assert not r.solved and not r.proved_unsolvable and r.stop_reason == "budget: simulations"
     assert all(n.status != -1 for n in r.root.iter())
+
+
+def test_policy_without_undo_skipping_lists_every_legal_move():
+    from puzzles.sliding import SlidingHeuristicPolicy
+    s = P.apply(P.parse_instance("1 2 3 4 0 5 7 8 6"), Move(5, "left"))
+    props = SlidingHeuristicPolicy(skip_undo=False).propose(P, s, k=None,
+                                                           rng=np.random.default_rng(0))
+    assert {st for st, _ in props} == set(P.legal_steps(s))
