@@ -179,6 +179,53 @@ def remaining(state: World) -> int:
     return sum(1 if p == HAND else 2 for b, p in state.pos if b not in done)
 
 
+def shortest(start: World, *, max_states: int | None = 2_000_000) -> int | None:
+    """Length of a shortest plan from `start` by A* with `remaining` (admissible: every block
+    not yet `placed` must still be taken and put somewhere); None past `max_states` states."""
+    best = {start: 0}
+    tie = 0
+    heap = [(remaining(start), 0, tie, start)]
+    while heap:
+        _, g, _, s = heapq.heappop(heap)
+        if g > best[s]:
+            continue                      # a stale entry: s was reached more cheaply since
+        if goal_holds(s, s.goal):
+            return g
+        for a in legal_actions(s):
+            n = _apply(s, a)
+            if g + 1 < best.get(n, math.inf):
+                best[n] = g + 1
+                tie += 1
+                heapq.heappush(heap, (g + 1 + remaining(n), g + 1, tie, n))
+        if max_states is not None and len(best) > max_states:
+            return None
+    return None
+
+
+def _apply(state: World, a: Action) -> World:
+    where = state.where()
+    where[a.block] = {"pick-up": HAND, "unstack": HAND, "put-down": TABLE,
+                      "stack": a.target}[a.verb]
+    return World(tuple(sorted(where.items())), state.goal)
+
+
+class BlocksworldOracleValue:
+    """2 ** (-shortest / scale): the exact distance as the value. For ablations only (a solver)."""
+
+    def __init__(self, scale: float = 4.0) -> None:
+        self.scale = scale
+
+    def evaluate(self, puzzle, states, *, rng: np.random.Generator) -> list[float]:
+        out = []
+        for s in states:
+            d = shortest(s, max_states=200_000)
+            out.append(2.0 ** (-(remaining(s) if d is None else d) / self.scale))
+        return out
+
+    def __repr__(self) -> str:
+        return f"BlocksworldOracleValue(scale={self.scale})"
+
+
 class BlocksworldHeuristicValue:
     """2 ** (-remaining / scale), and 1 when the goal holds."""
 
@@ -464,10 +511,7 @@ class Blocksworld:
     def apply(self, state: World, step: Action) -> World:
         if not is_legal(state, step):
             raise ValueError(f"{step!r} is not legal in {state!r}")
-        where = state.where()
-        where[step.block] = {"pick-up": HAND, "unstack": HAND, "put-down": TABLE,
-                             "stack": step.target}[step.verb]
-        return World(tuple(sorted(where.items())), state.goal)
+        return _apply(state, step)
 
     def is_solved(self, state: World) -> bool:
         return goal_holds(state, state.goal)
@@ -538,29 +582,13 @@ class Blocksworld:
     def heuristic_value(self) -> BlocksworldHeuristicValue:
         return BlocksworldHeuristicValue()
 
+    def extra_values(self) -> dict:
+        return {"oracle": BlocksworldOracleValue}
+
     # -- optimality ------------------------------------------------------------------------------
     def optimal_length(self, instance: str, *, max_states: int | None = 2_000_000) -> int | None:
-        """Length of a shortest plan by A* with `remaining` (admissible: every block not yet
-        `placed` must still be taken and put somewhere); None past `max_states` states."""
-        start = self.parse_instance(instance)
-        best = {start: 0}
-        tie = 0
-        heap = [(remaining(start), 0, tie, start)]
-        while heap:
-            _, g, _, s = heapq.heappop(heap)
-            if g > best[s]:
-                continue                      # a stale entry: s was reached more cheaply since
-            if goal_holds(s, s.goal):
-                return g
-            for a in legal_actions(s):
-                n = self.apply(s, a)
-                if g + 1 < best.get(n, math.inf):
-                    best[n] = g + 1
-                    tie += 1
-                    heapq.heappush(heap, (g + 1 + remaining(n), g + 1, tie, n))
-            if max_states is not None and len(best) > max_states:
-                return None
-        return None
+        """Length of a shortest plan (A*, see `shortest`); None past `max_states` states."""
+        return shortest(self.parse_instance(instance), max_states=max_states)
 
     def gap(self, instance: str, answer: str, *, optimal: int | None = None) -> int | None:
         """Actions in `answer` beyond the optimum; None if it does not verify or no optimum."""

@@ -194,6 +194,25 @@ class SlidingHeuristicPolicy:
         return f"SlidingHeuristicPolicy(beta={self.beta}, skip_undo={self.skip_undo})"
 
 
+class SlidingOracleValue:
+    """`value_of(optimal moves left)` by IDA*: the exact distance as the value. For ablations only
+    (it is a solver); falls back to the heuristic distance past `max_nodes` expansions."""
+
+    def __init__(self, scale: float = 6.0, max_nodes: int = 200_000) -> None:
+        self.scale, self.max_nodes = scale, max_nodes
+
+    def evaluate(self, puzzle, states, *, rng: np.random.Generator) -> list[float]:
+        out = []
+        for s in states:
+            sol = ida_star(s.tiles, s.width, max_nodes=self.max_nodes)
+            d = distance(s.tiles, s.width) if sol is None else len(sol)
+            out.append(value_of(d, self.scale))
+        return out
+
+    def __repr__(self) -> str:
+        return f"SlidingOracleValue(scale={self.scale}, max_nodes={self.max_nodes})"
+
+
 # -- optimal solver -------------------------------------------------------------------------------
 def ida_star(tiles: Sequence[int], width: int, *, max_nodes: int | None = None) -> list[int] | None:
     """An optimal solution as the list of tiles moved, by IDA* with Manhattan + linear conflict.
@@ -408,6 +427,9 @@ class Sliding:
 
     def heuristic_value(self) -> SlidingHeuristicValue:
         return SlidingHeuristicValue()
+
+    def extra_values(self) -> dict:
+        return {"oracle": SlidingOracleValue}
 
     # -- optimality ------------------------------------------------------------------------------
     def optimal_length(self, instance: str, *, max_nodes: int | None = None) -> int | None:

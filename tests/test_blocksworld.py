@@ -483,3 +483,12 @@ def test_no_node_is_ever_proven_lost_despite_cycles():
     r = mcts_reason.solve(P, inst, seed=0, budget=Budget(simulations=40))
     assert not r.solved and not r.proved_unsolvable and r.stop_reason == "budget: simulations"
     assert all(n.status != -1 for n in r.root.iter())
+
+
+def test_oracle_value_is_the_exact_distance():
+    oracle = P.extra_values()["oracle"]()
+    for i, inst in enumerate(SETS["hard"][:5]):
+        _, goal = ref_read(inst)
+        for s in walk(inst, 6, seed=i)[::2]:
+            d = ref_distance_to_goal(facts_of(s), goal)
+            assert oracle.evaluate(P, [s], rng=np.random.default_rng(0)) == [2.0 ** (-d / 4.0)]

@@ -449,3 +449,13 @@ def test_policy_without_undo_skipping_lists_every_legal_move():
     props = SlidingHeuristicPolicy(skip_undo=False).propose(P, s, k=None,
                                                            rng=np.random.default_rng(0))
     assert {st for st, _ in props} == set(P.legal_steps(s))
+
+
+def test_oracle_value_is_the_exact_distance(dist8):
+    from puzzles.sliding import value_of
+    oracle = P.extra_values()["oracle"]()
+    boards = [tuple(int(x) for x in i.split()) for i in P.instance_set("medium8")[:5]]
+    got = oracle.evaluate(P, [Board(b, 3) for b in boards], rng=np.random.default_rng(0))
+    assert got == [value_of(dist8[b]) for b in boards]
+    r = CliRunner().invoke(cli, ["solve", "sliding", P.instance_set("easy8")[0], "--value", "oracle"])
+    assert r.exit_code == 0 and "verified" in r.output
