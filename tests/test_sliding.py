@@ -144,6 +144,7 @@ def test_parse_instance_reads_boards_of_each_width():
     ("1 2 3 4 5 6 8 7 0", "unsolvable"),
     ("1 2 3 4 5 6 7 8 9 10 11 12 13 15 14 0", "unsolvable"),
     ("3 2 1 0", "unsolvable"),
+    ("1 2 3 4 5 6 7 0 " + "9" * 5000, "not a tile"),
 ])
 def test_parse_instance_rejects_bad_input_with_one_line_message(bad, words):
     with pytest.raises(ValueError) as e:
