@@ -92,8 +92,11 @@ class MCTS:
         node.expanded = True
         known = {ch.state for ch in node.children}
         fresh = [(s, nxt, p) for s, nxt, p in proposals if nxt not in known]
-        if fresh and not ctx.can_add_nodes(len(fresh)):
-            fresh = fresh[: max(0, int(ctx.meter.budget.nodes - ctx.meter.usage.nodes))]
+        truncated = bool(fresh) and not ctx.can_add_nodes(len(fresh))
+        if truncated:   # the nodes cap: keep what fits; the node is then not fully listed
+            room = ctx.meter.budget.nodes - ctx.meter.usage.nodes if ctx.meter.budget.nodes \
+                is not None else 0
+            fresh = fresh[: max(0, int(room))]
         # New proposals share the prior mass with the existing children by count.
         scale = len(fresh) / (len(fresh) + len(node.children)) if node.children else 1.0
         for ch in node.children:
@@ -110,7 +113,7 @@ class MCTS:
             elif nxt in ctx.lost or puzzle.is_dead_end(nxt):
                 child.status = LOSS
         node.stale += not fresh
-        node.saturated = ctx.exhaustive or node.stale >= self.max_stale
+        node.saturated = (ctx.exhaustive or node.stale >= self.max_stale) and not truncated
         if self.win is not None:
             for n in self.win.path():
                 n.status = WIN
@@ -156,7 +159,7 @@ class MCTS:
             if leaf.value is None:
                 values = ctx.evaluate([leaf.state])
                 if values is None:
-                    stop = "value_calls"
+                    stop = meter.exhausted() or "value_calls"
                     break
                 leaf.value = values[0]
             self.backup(leaf, leaf.value)
@@ -187,5 +190,7 @@ def search(puzzle: Any, instance: str, *, policy: Any, value: Any, budget: Budge
     """
     ctx = Context(puzzle, instance, policy=policy, value=value, budget=budget, rng=rng,
                   algo="mcts" if selection == "puct" else f"mcts-{selection}")
+    if not ctx.can_add_nodes(1):   # not even room for the root
+        return ctx.result(None, stop_reason=ctx.stop("nodes"))
     return MCTS(ctx, c=c, selection=selection, pw_c=pw_c, pw_alpha=pw_alpha,
                 samples=samples).run()
