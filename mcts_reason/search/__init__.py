@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import beam, bfs, dfs, mcts, sample
+from ..budget import Budget
 from .common import Context, SearchResult
 
 
@@ -23,4 +24,13 @@ ALGORITHMS = {
     "greedy": sample.greedy,
 }
 
-__all__ = ["ALGORITHMS", "Context", "SearchResult"]
+
+
+def simple_budget(algo: str, n: int) -> Budget:
+    """The one-number budget (`--budget N`): N simulations for MCTS, N node expansions (policy
+    calls on a state) for every other algorithm. An MCTS simulation expands at most one node, so
+    the two count the same unit of work; the other algorithms do not run simulations."""
+    return Budget(simulations=n) if algo.startswith("mcts") else Budget(expansions=n)
+
+
+__all__ = ["ALGORITHMS", "Context", "SearchResult", "simple_budget"]
