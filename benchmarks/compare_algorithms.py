@@ -30,16 +30,20 @@ from puzzles.game24 import Game24, _ranked
 
 FOURNUMS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "game24_4nums.csv"
 
+# The MCTS row the margin is computed from: the best MCTS setting on the dev set.
+PRIMARY = "mcts (dev-tuned: c=0.5, expand_after=1)"
+
 # The reported configurations: ToT defaults for the ToT baselines plus each algorithm's best
 # setting of its main knob on the dev set (see GRID; baselines get the same tuning as MCTS).
 CONFIGS: dict[str, tuple[str, dict]] = {
-    "mcts (PUCT, c=1.5)": ("mcts", {}),
-    "mcts-uct": ("mcts-uct", {}),
+    PRIMARY: ("mcts", {"c": 0.5, "expand_after": 1}),
+    "mcts (defaults: c=1.5)": ("mcts", {}),
+    "mcts-uct (defaults)": ("mcts-uct", {}),
     "bfs (ToT, b=5)": ("bfs", {}),
     "bfs (b=1)": ("bfs", {"n_select": 1}),
+    "bfs (b=10)": ("bfs", {"n_select": 10}),
     "dfs (ToT, threshold 0.05)": ("dfs", {}),
     "beam (width 5)": ("beam", {}),
-    "beam (width 1)": ("beam", {"beam_width": 1}),
     "best-of-n": ("best-of-n", {}),
     "greedy": ("greedy", {}),
 }
@@ -47,8 +51,6 @@ CONFIGS: dict[str, tuple[str, dict]] = {
 GRID: dict[str, tuple[str, dict]] = {
     **{f"mcts c={c}": ("mcts", {"c": c}) for c in (0.5, 1.0, 1.5, 3.0)},
     **{f"mcts c={c} expand_after=1": ("mcts", {"c": c, "expand_after": 1}) for c in (0.5, 1.0)},
-    **{f"mcts c={c} backup=max": ("mcts", {"c": c, "backup": "max"}) for c in (0.5, 1.5)},
-    "mcts c=1.5 child_values": ("mcts", {"child_values": True}),
     **{f"mcts-uct c={c}": ("mcts-uct", {"c": c}) for c in (0.5, 1.5)},
     **{f"bfs b={b}": ("bfs", {"n_select": b}) for b in (1, 2, 5, 10)},
     **{f"dfs threshold={t}": ("dfs", {"threshold": t}) for t in (0.0, 0.05, 0.2, 0.4)},
@@ -107,7 +109,7 @@ def table(name, instances, configs, budgets, noise, seeds) -> str:
             cells.append((pct, mean_calls))
             if not algo.startswith("mcts"):
                 best_base[k] = max(best_base[k], pct)
-        if label.startswith("mcts ("):
+        if label == PRIMARY:
             mcts_row = [c[0] for c in cells]
         rows.append(f"| {label} | " + " | ".join(f"{p:.1f} ({m:.0f})" for p, m in cells) + " |")
         print(f"  {name} {label}: " + " ".join(f"{p:.1f}" for p, _ in cells), file=sys.stderr,
@@ -118,7 +120,7 @@ def table(name, instances, configs, budgets, noise, seeds) -> str:
     tail = []
     if mcts_row is not None:
         tail.append("| best baseline | " + " | ".join(f"{x:.1f}" for x in best_base) + " |")
-        tail.append("| **MCTS − best baseline** | " + " | ".join(
+        tail.append("| **MCTS (dev-tuned) − best baseline** | " + " | ".join(
             f"**{m - x:+.1f}**" for m, x in zip(mcts_row, best_base)) + " |")
     return "\n".join([head, *rows, *tail])
 

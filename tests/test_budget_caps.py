@@ -58,18 +58,21 @@ budgets = st.builds(
     seconds=st.one_of(st.none(), st.just(0.0), st.floats(0.001, 0.05)))
 
 
-@pytest.mark.parametrize("algo", sorted(ALGORITHMS))
+RUNS = [(algo, {}) for algo in sorted(ALGORITHMS)] + [("mcts", {"expand_after": 1, "c": 0.5})]
+
+
+@pytest.mark.parametrize("algo,options", RUNS, ids=[f"{a}{o or ''}" for a, o in RUNS])
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(budget=budgets, inst=st.sampled_from(INSTANCES), seed=st.integers(0, 2**16),
        noise=st.sampled_from([0.0, 0.5]))
-def test_no_cap_is_ever_exceeded(algo, budget, inst, seed, noise):
+def test_no_cap_is_ever_exceeded(algo, options, budget, inst, seed, noise):
     if algo == "best-of-n" and not any(getattr(budget, c) is not None for c in
                                        ("simulations", "expansions", "policy_calls", "calls",
                                         "seconds")):
         budget = Budget(**budget.caps(), calls=300)
     policy = NoisyPolicy(Game24HeuristicPolicy(), noise)
     r = ALGORITHMS[algo](GAME, inst, policy=policy, value=Game24HeuristicValue(), budget=budget,
-                         rng=np.random.default_rng(seed))
+                         rng=np.random.default_rng(seed), **options)
     u = r.usage
     spent = {"simulations": u.simulations, "expansions": u.expansions, "nodes": u.nodes,
              "policy_calls": u.policy_calls, "value_calls": u.value_calls, "calls": u.calls}

@@ -46,8 +46,7 @@ class MCTS:
     """One search. Use `search(...)` unless you need the object (tests, parallel mode)."""
 
     def __init__(self, ctx: Context, *, c: float, selection: str, pw_c: float, pw_alpha: float,
-                 samples: int | None, max_stale: int = 2, child_values: bool = False,
-                 backup: str = "mean", expand_after: int = 0) -> None:
+                 samples: int | None, max_stale: int = 2, expand_after: int = 0) -> None:
         if selection not in SELECTION:
             raise ValueError(f"unknown selection rule {selection!r}; choose from {sorted(SELECTION)}")
         if c < 0 or pw_c <= 0 or not 0 < pw_alpha <= 1:
@@ -58,14 +57,9 @@ class MCTS:
         self.pw_c, self.pw_alpha = pw_c, pw_alpha
         self.samples = samples
         self.max_stale = max_stale
-        self.child_values = child_values
-        self.expand_after = expand_after
         if isinstance(expand_after, bool) or not isinstance(expand_after, int) or expand_after < 0:
             raise ValueError(f"expand_after must be a non-negative integer, got {expand_after!r}")
-        if backup not in ("mean", "max"):
-            raise ValueError(f"unknown backup rule {backup!r}; choose from ['max', 'mean']")
-        self.backup_rule = backup
-        self._back = self.backup if backup == "mean" else self.backup_max
+        self.expand_after = expand_after
         self.root = ctx.new_node(ctx.initial)
         self.win: Node | None = None
         puzzle = ctx.puzzle
@@ -82,11 +76,8 @@ class MCTS:
             if not node.expanded or self._wants_widening(node):
                 return node
             live = [ch for ch in node.children if ch.status != LOSS]
-            # First-play urgency: the parent's mean (with max backup, whose parent Q is its best
-            # child's, the parent's own value); a child valued on expansion starts at its value.
-            fpu = node.q if self.backup_rule == "mean" or node.value is None else node.value
-            node = max(live, key=lambda ch: self.score(
-                node, ch, self.c, fpu if ch.value is None else ch.value))
+            fpu = node.q
+            node = max(live, key=lambda ch: self.score(node, ch, self.c, fpu))
 
     def _wants_widening(self, node: Node) -> bool:
         if self.ctx.exhaustive or node.saturated:
@@ -124,8 +115,6 @@ class MCTS:
                     self.win = child
             elif nxt in ctx.lost or puzzle.is_dead_end(nxt):
                 child.status = LOSS
-        if self.child_values and self.win is None:
-            self._value_children(node.children[len(node.children) - len(fresh):])
         node.stale += not fresh
         node.saturated = (ctx.exhaustive or node.stale >= self.max_stale) and not truncated
         if self.win is not None:
@@ -134,14 +123,6 @@ class MCTS:
         else:
             self._propagate_loss(node)
         return True
-
-    def _value_children(self, children: list[Node]) -> None:
-        """Score fresh children in one batch, so selection ranks unvisited siblings by value
-        (a child's value is then never asked again when it becomes a leaf). Over budget: skip."""
-        todo = [ch for ch in children if ch.status == UNKNOWN and ch.value is None]
-        values = self.ctx.evaluate([ch.state for ch in todo]) if todo else None
-        for ch, v in zip(todo, values or ()):
-            ch.value = v
 
     def _propagate_loss(self, node: Node | None) -> None:
         while node is not None and node.status == UNKNOWN and node.expanded and node.saturated \
@@ -157,25 +138,6 @@ class MCTS:
             node.visits += 1
             node.value_sum += value
             node = node.parent
-
-    @staticmethod
-    def backup_max(node: Node, value: float) -> None:
-        """Max backup for puzzles (a state is solvable if *any* child is): a node's Q is the best
-        Q among its visited children that are not proven lost (its own value until it has any),
-        recomputed on the path, so a proven-lost branch stops propping up its ancestors and a
-        few failed siblings do not drag a promising parent down the way a mean does."""
-        first = True
-        while node is not None:
-            node.visits += 1
-            kids = [ch.q for ch in node.children if ch.visits and ch.status != LOSS]
-            if kids:
-                q = max(kids)
-            elif first or node.value is None:
-                q = value if node.status != LOSS else 0.0
-            else:
-                q = node.value
-            node.value_sum = q * node.visits
-            node, first = node.parent, False
 
     # -- the loop ------------------------------------------------------------------------------
     def run(self) -> SearchResult:
@@ -197,7 +159,7 @@ class MCTS:
             if self.win is not None:
                 break
             if leaf.status == LOSS:
-                self._back(leaf, 0.0)
+                self.backup(leaf, 0.0)
                 continue
             if leaf.value is None:
                 values = ctx.evaluate([leaf.state])
@@ -205,7 +167,7 @@ class MCTS:
                     stop = meter.exhausted() or "value_calls"
                     break
                 leaf.value = values[0]
-            self._back(leaf, leaf.value)
+            self.backup(leaf, leaf.value)
         return self.finish(stop)
 
     def finish(self, stop: str | None) -> SearchResult:
@@ -221,7 +183,6 @@ class MCTS:
 def search(puzzle: Any, instance: str, *, policy: Any, value: Any, budget: Budget,
            rng: np.random.Generator, c: float = 1.5, selection: str = "puct",
            pw_c: float = 2.0, pw_alpha: float = 0.5, samples: int | None = None,
-           child_values: bool = False, backup: str = "mean",
            expand_after: int = 0) -> SearchResult:
     """Run MCTS on `instance` until it is solved, proven unsolvable, or the budget runs out.
 
@@ -230,9 +191,6 @@ def search(puzzle: Any, instance: str, *, policy: Any, value: Any, budget: Budge
       selection: "puct" (priors, AlphaZero) or "uct" (UCB1, priors only order unvisited children).
       pw_c, pw_alpha: progressive widening for sampling policies (ignored for exhaustive ones).
       samples: `k` passed to the policy on each expansion (None: the policy's own default).
-      child_values: score every new child on expansion (one batched value call per child) and
-        start unvisited children at their value instead of the parent's mean.
-      backup: "mean" (AlphaZero) or "max" (a node is worth its best live child; see backup_max).
       expand_after: expand a leaf (a policy call) only once it has been visited this many times;
         before that a visit only values it. 0 (default): expand on the first visit, as AlphaZero
         does. 1: value first, so a leaf the value function rates poorly never costs a policy
@@ -245,5 +203,4 @@ def search(puzzle: Any, instance: str, *, policy: Any, value: Any, budget: Budge
     if not ctx.can_add_nodes(1):   # not even room for the root
         return ctx.result(None, stop_reason=ctx.stop("nodes"))
     return MCTS(ctx, c=c, selection=selection, pw_c=pw_c, pw_alpha=pw_alpha,
-                samples=samples, child_values=child_values, backup=backup,
-                expand_after=expand_after).run()
+                samples=samples, expand_after=expand_after).run()
