@@ -133,12 +133,12 @@ def main() -> None:
     ap.add_argument("--noise", type=float, default=0.5)
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--grid", action="store_true", help="run the tuning grid instead")
-    ap.add_argument("--only", default=None, help="comma-separated config labels to run")
+    ap.add_argument("--only", default=None, help="semicolon-separated config labels to run")
     args = ap.parse_args()
     budgets = [int(x) for x in args.budgets.split(",")]
     configs = GRID if args.grid else CONFIGS
     if args.only:
-        configs = {k: v for k, v in configs.items() if k in args.only.split(",")}
+        configs = {k: v for k, v in configs.items() if k in args.only.split(";")}
     t0 = time.time()
     parts = []
     for name, instances in instance_sets(args.sets.split(",")).items():
