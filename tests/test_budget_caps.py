@@ -11,7 +11,7 @@ from mcts_reason.policies import NoisyPolicy
 from mcts_reason.search import ALGORITHMS
 from puzzles.game24 import Game24, Game24HeuristicPolicy, Game24HeuristicValue
 
-from conftest import independent_value
+from search_helpers import independent_value
 
 GAME = Game24()
 INSTANCES = list(GAME.instances())          # every multiset, solvable or not

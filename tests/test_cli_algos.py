@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from mcts_reason.cli import cli
 from mcts_reason.search import ALGORITHMS
 
-from conftest import independent_value
+from search_helpers import independent_value
 
 
 def solve(*args):

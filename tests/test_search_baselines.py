@@ -12,7 +12,7 @@ from mcts_reason.search import ALGORITHMS, simple_budget
 from mcts_reason.values import RolloutValue
 from puzzles.game24 import Game24HeuristicPolicy, Game24HeuristicValue, solvable
 
-from conftest import EASY, UNSOLVABLE, independent_value
+from search_helpers import EASY, UNSOLVABLE, g24, independent_value  # noqa: F401 (fixture)
 
 ALGOS = sorted(ALGORITHMS)
 SEARCHERS = [a for a in ALGOS if a != "greedy"]   # greedy gets one chain, it may fail
@@ -48,7 +48,8 @@ def test_greedy_follows_the_highest_prior_and_reports_only_verified_answers(g24)
         for text in r.steps:          # each step is the argmax-prior proposal (first on ties)
             props = policy.propose(g24, state, k=None, rng=np.random.default_rng(0))
             merged: dict = {}
-            for s, p in props:
+            for item in props:       # (step, prior) or (step, prior, next_state)
+                s, p = item[0], item[1]
                 nxt = g24.apply(state, s)
                 merged.setdefault(nxt, [s, 0.0])[1] += p
             best = max(merged.values(), key=lambda sp: sp[1])
@@ -137,8 +138,9 @@ def test_same_policy_object_gives_the_same_priors_to_every_algorithm(g24):
     assert all(o == first for o in outputs.values())
     # ... and each algorithm's tree holds exactly the normalised, state-merged priors
     merged: dict = {}
-    for step, p in first:
-        merged[g24.apply(root_state, step)] = merged.get(g24.apply(root_state, step), 0.0) + p
+    for item in first:               # (step, prior) or (step, prior, next_state)
+        nxt = g24.apply(root_state, item[0])
+        merged[nxt] = merged.get(nxt, 0.0) + item[1]
     total = sum(merged.values())
     for algo, (seen, root) in trees.items():
         for state, outs in seen.items():    # any state two algorithms asked about: same answer
@@ -209,3 +211,22 @@ def test_uniform_policy_works_with_every_algorithm(g24):
     for algo in SEARCHERS:
         r = run(g24, "2 2 2 12", algo, policy=UniformPolicy())
         assert r.solved and independent_value("2 2 2 12", r.answer)
+
+
+def test_noisy_policy_keeps_steps_and_next_states_and_flattens_priors(g24):
+    class Triples:
+        exhaustive = True
+
+        def propose(self, puzzle, state, *, k, rng):
+            return [(s, float(i + 1), puzzle.apply(state, s))
+                    for i, s in enumerate(puzzle.legal_steps(state))]
+    state = g24.parse_instance("4 9 10 13")
+    inner = Triples().propose(g24, state, k=None, rng=np.random.default_rng(0))
+    always = NoisyPolicy(Triples(), 1.0).propose(g24, state, k=None, rng=np.random.default_rng(0))
+    assert [(s, n) for s, _, n in always] == [(s, n) for s, _, n in inner]
+    assert {p for _, p, _ in always} == {1.0}
+    never = NoisyPolicy(Triples(), 0.0).propose(g24, state, k=None, rng=np.random.default_rng(0))
+    assert never == inner
+    pairs = NoisyPolicy(Game24HeuristicPolicy(), 1.0).propose(g24, state, k=None,
+                                                              rng=np.random.default_rng(0))
+    assert all(p == 1.0 for _, p, *rest in pairs)

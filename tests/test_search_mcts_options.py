@@ -8,7 +8,7 @@ from mcts_reason.budget import Budget
 from mcts_reason.search import ALGORITHMS, mcts
 from puzzles.game24 import solvable
 
-from conftest import EASY, independent_value
+from search_helpers import EASY, g24, independent_value  # noqa: F401 (fixture)
 
 
 def run(g24, inst, budget, **options):

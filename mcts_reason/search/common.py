@@ -102,6 +102,10 @@ class Context:
         self.meter.usage.value_cache_hits += hits
         return [self.values[s] for s in states]
 
+    def stop(self, default: str) -> str:
+        """`budget: <the cap that stopped us>` for a refused operation."""
+        return f"budget: {self.meter.exhausted() or default}"
+
     def new_node(self, state: Any, *, step: Any = None, parent: Node | None = None,
                  prior: float = 1.0) -> Node:
         node = Node(state, step=step, parent=parent, prior=prior, order=self._nodes)
@@ -111,10 +115,6 @@ class Context:
 
     def can_add_nodes(self, n: int) -> bool:
         return self.meter.can("nodes", n)
-
-    def stop(self, default: str) -> str:
-        """`budget: <the cap that stopped us>` for a refused operation."""
-        return f"budget: {self.meter.exhausted() or default}"
 
     # -- results --------------------------------------------------------------------------------
     def result(self, steps: Sequence[Any] | None, *, stop_reason: str, proved: bool = False,

@@ -15,7 +15,7 @@ from .common import Context, SearchResult
 
 def new_root(ctx: Context) -> Node | None:
     """The root node, or None when the budget has no room for even one node."""
-    if not ctx.can_add_nodes(1):
+    if not ctx.meter.can("nodes"):
         return None
     root = ctx.new_node(ctx.initial)
     if ctx.puzzle.is_solved(root.state):
@@ -41,7 +41,7 @@ def expand(ctx: Context, node: Node, *, k: int | None = None) -> tuple[list[Node
     for step, nxt, prior in proposals:
         if nxt in known:
             continue
-        if not ctx.can_add_nodes(1):
+        if not ctx.meter.can("nodes"):
             return kids, True
         child = ctx.new_node(nxt, step=step, parent=node, prior=prior)
         if puzzle.is_solved(nxt):
@@ -59,7 +59,7 @@ def child(ctx: Context, node: Node, step: Any, nxt: Any, prior: float) -> Node |
     for ch in node.children:
         if ch.state == nxt:
             return ch
-    if not ctx.can_add_nodes(1):
+    if not ctx.meter.can("nodes"):
         return None
     ch = ctx.new_node(nxt, step=step, parent=node, prior=prior)
     if ctx.puzzle.is_solved(nxt):

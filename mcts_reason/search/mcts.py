@@ -200,7 +200,7 @@ def search(puzzle: Any, instance: str, *, policy: Any, value: Any, budget: Budge
     """
     ctx = Context(puzzle, instance, policy=policy, value=value, budget=budget, rng=rng,
                   algo="mcts" if selection == "puct" else f"mcts-{selection}")
-    if not ctx.can_add_nodes(1):   # not even room for the root
+    if not ctx.meter.can("nodes"):   # not even room for the root
         return ctx.result(None, stop_reason=ctx.stop("nodes"))
     return MCTS(ctx, c=c, selection=selection, pw_c=pw_c, pw_alpha=pw_alpha,
                 samples=samples, expand_after=expand_after).run()

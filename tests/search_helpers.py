@@ -1,4 +1,7 @@
-"""Shared fixtures and an independent answer checker for the search tests."""
+"""Shared fixtures and an independent answer checker for the search tests.
+
+Not a conftest.py, so it merges beside other branches' test set-up; test modules import the
+`g24` fixture from here."""
 from __future__ import annotations
 
 import ast
