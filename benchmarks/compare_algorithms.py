@@ -60,7 +60,7 @@ GRID: dict[str, tuple[str, dict]] = {
 }
 
 
-def instance_sets(names: list[str]) -> dict[str, list[str]]:
+def instance_sets(names: list[str], fournums: Path = FOURNUMS) -> dict[str, list[str]]:
     game, out = Game24(), {}
     ranked = _ranked()
     by_share = sorted(ranked, key=lambda t: (ranked[t], t))
@@ -70,10 +70,10 @@ def instance_sets(names: list[str]) -> dict[str, list[str]]:
         elif name == "dev":
             out[name] = by_share[100:200]
         elif name == "4nums":
-            if not FOURNUMS.exists():
-                print(f"skipping 4nums: {FOURNUMS} not found", file=sys.stderr)
+            if not fournums.exists():
+                print(f"skipping 4nums: {fournums} not found", file=sys.stderr)
                 continue
-            with open(FOURNUMS, newline="") as f:
+            with open(fournums, newline="") as f:
                 rows = [r for r in csv.DictReader(f) if 901 <= int(r["Rank"]) <= 1000]
             out[name] = [" ".join(sorted(r["Puzzles"].split(), key=int)) for r in rows]
         else:
@@ -133,6 +133,8 @@ def main() -> None:
     ap.add_argument("--noise", type=float, default=0.5)
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--grid", action="store_true", help="run the tuning grid instead")
+    ap.add_argument("--fournums", type=Path, default=FOURNUMS,
+                    help="the 4nums.com table (read in place, never copied)")
     ap.add_argument("--only", default=None, help="semicolon-separated config labels to run")
     args = ap.parse_args()
     budgets = [int(x) for x in args.budgets.split(",")]
@@ -141,7 +143,7 @@ def main() -> None:
         configs = {k: v for k, v in configs.items() if k in args.only.split(";")}
     t0 = time.time()
     parts = []
-    for name, instances in instance_sets(args.sets.split(",")).items():
+    for name, instances in instance_sets(args.sets.split(","), args.fournums).items():
         parts.append(table(name, instances, configs, budgets, args.noise, args.seeds))
     print("\n\n".join(parts))
     print(f"\n({time.time() - t0:.0f} s on {platform.machine()}, Python "
