@@ -5,6 +5,7 @@ policy call's priors replaced by uniform ones with probability p: a weak-model s
 Usage:
   python benchmarks/compare_algorithms.py                       # the committed table
   python benchmarks/compare_algorithms.py --grid --sets dev     # the tuning run on the dev set
+  python benchmarks/compare_algorithms.py --value-noise 0.3     # a weak value function too
 
 Sets: `hard100` (the project's 100 hardest by share of solving step paths), `4nums` (ranks
 901-1000 of ../shared/data/game24_4nums.csv, the Tree-of-Thoughts test set, read in place; skipped
@@ -48,6 +49,15 @@ CONFIGS: dict[str, tuple[str, dict]] = {
     "greedy": ("greedy", {}),
 }
 
+# With a noisy (non-deterministic) value the ToT baselines sample each state n_evaluate=3 times
+# by default; one sample each buys more states for the same calls, so both are reported.
+VALUE_NOISE_EXTRA: dict[str, tuple[str, dict]] = {
+    "bfs (b=1, n_evaluate=1)": ("bfs", {"n_select": 1, "n_evaluate": 1}),
+    "bfs (b=5, n_evaluate=1)": ("bfs", {"n_evaluate": 1}),
+    "dfs (threshold 0.05, n_evaluate=1)": ("dfs", {"n_evaluate": 1}),
+    "beam (width 5, n_evaluate=1)": ("beam", {"n_evaluate": 1}),
+}
+
 GRID: dict[str, tuple[str, dict]] = {
     **{f"mcts c={c}": ("mcts", {"c": c}) for c in (0.5, 1.0, 1.5, 3.0)},
     **{f"mcts c={c} expand_after=1": ("mcts", {"c": c, "expand_after": 1}) for c in (0.5, 1.0)},
@@ -58,6 +68,22 @@ GRID: dict[str, tuple[str, dict]] = {
     "best-of-n": ("best-of-n", {}),
     "greedy": ("greedy", {}),
 }
+
+
+class NoisyValue:
+    """Wraps a value function; with probability `q` per state replaces its value by a uniform
+    draw from the search's generator (a weak-judge stand-in, benchmark-only). Not deterministic,
+    so the ToT baselines sample it `n_evaluate` (3) times per state, as ToT does an LLM judge."""
+
+    def __init__(self, inner, q: float) -> None:
+        self.inner, self.q = inner, q
+
+    def evaluate(self, puzzle, states, *, rng):
+        out = self.inner.evaluate(puzzle, states, rng=rng)
+        return [float(rng.random()) if rng.random() < self.q else v for v in out]
+
+    def __repr__(self) -> str:
+        return f"NoisyValue({self.inner!r}, q={self.q})"
 
 
 def instance_sets(names: list[str], fournums: Path = FOURNUMS) -> dict[str, list[str]]:
@@ -81,13 +107,17 @@ def instance_sets(names: list[str], fournums: Path = FOURNUMS) -> dict[str, list
     return out
 
 
-def run_cell(game, instances, algo, options, *, calls, noise, seeds) -> tuple[int, int, float]:
+def run_cell(game, instances, algo, options, *, calls, noise, seeds,
+             value_noise=0.0) -> tuple[int, int, float]:
     """(solved, runs, mean calls spent) for one algorithm at one budget."""
     solved = runs = spent = 0
     for i, inst in enumerate(instances):
         for s in range(seeds):
             policy = NoisyPolicy(game.heuristic_policy(), noise)
-            r = ALGORITHMS[algo](game, inst, policy=policy, value=game.heuristic_value(),
+            value = game.heuristic_value()
+            if value_noise:
+                value = NoisyValue(value, value_noise)
+            r = ALGORITHMS[algo](game, inst, policy=policy, value=value,
                                  budget=Budget(calls=calls), rng=np.random.default_rng([s, i]),
                                  **options)
             assert r.usage.calls <= calls
@@ -97,14 +127,15 @@ def run_cell(game, instances, algo, options, *, calls, noise, seeds) -> tuple[in
     return solved, runs, spent / runs
 
 
-def table(name, instances, configs, budgets, noise, seeds) -> str:
+def table(name, instances, configs, budgets, noise, seeds, value_noise=0.0) -> str:
     game = Game24()
     rows, best_base, mcts_row = [], [0.0] * len(budgets), None
     for label, (algo, options) in configs.items():
         cells = []
         for k, b in enumerate(budgets):
             solved, runs, mean_calls = run_cell(game, instances, algo, options, calls=b,
-                                                noise=noise, seeds=seeds)
+                                                noise=noise, seeds=seeds,
+                                                value_noise=value_noise)
             pct = 100.0 * solved / runs
             cells.append((pct, mean_calls))
             if not algo.startswith("mcts"):
@@ -114,7 +145,9 @@ def table(name, instances, configs, budgets, noise, seeds) -> str:
         rows.append(f"| {label} | " + " | ".join(f"{p:.1f} ({m:.0f})" for p, m in cells) + " |")
         print(f"  {name} {label}: " + " ".join(f"{p:.1f}" for p, _ in cells), file=sys.stderr,
               flush=True)
-    head = (f"**{name}** ({len(instances)} puzzles x {seeds} seeds, noise p={noise}): % solved "
+    vnote = f", value noise q={value_noise}" if value_noise else ""
+    head = (f"**{name}** ({len(instances)} puzzles x {seeds} seeds, noise p={noise}{vnote}): "
+            f"% solved "
             f"(mean calls spent)\n\n| algorithm | " + " | ".join(f"{b} calls" for b in budgets)
             + " |\n|---|" + "---|" * len(budgets))
     tail = []
@@ -132,6 +165,8 @@ def main() -> None:
                     help="comma-separated caps on policy + value calls")
     ap.add_argument("--noise", type=float, default=0.5)
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--value-noise", type=float, default=0.0,
+                    help="also make the value function unreliable (see NoisyValue)")
     ap.add_argument("--grid", action="store_true", help="run the tuning grid instead")
     ap.add_argument("--fournums", type=Path, default=FOURNUMS,
                     help="the 4nums.com table (read in place, never copied)")
@@ -139,12 +174,15 @@ def main() -> None:
     args = ap.parse_args()
     budgets = [int(x) for x in args.budgets.split(",")]
     configs = GRID if args.grid else CONFIGS
+    if args.value_noise and not args.grid:
+        configs = {**configs, **VALUE_NOISE_EXTRA}
     if args.only:
         configs = {k: v for k, v in configs.items() if k in args.only.split(";")}
     t0 = time.time()
     parts = []
     for name, instances in instance_sets(args.sets.split(","), args.fournums).items():
-        parts.append(table(name, instances, configs, budgets, args.noise, args.seeds))
+        parts.append(table(name, instances, configs, budgets, args.noise, args.seeds,
+                           args.value_noise))
     print("\n\n".join(parts))
     print(f"\n({time.time() - t0:.0f} s on {platform.machine()}, Python "
           f"{platform.python_version()})")
