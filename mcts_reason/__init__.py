@@ -6,7 +6,7 @@ from typing import Any
 import numpy as np
 
 from .budget import Budget, Meter, Usage
-from .search import ALGORITHMS, SearchResult
+from .search import ALGORITHMS, SearchResult, simple_budget
 from .tree import Node, principal_path, to_networkx
 
 __version__ = "0.1.0"
@@ -19,7 +19,8 @@ def solve(puzzle: Any, instance: str, *, algo: str = "mcts", policy: Any = None,
     """Search for a verified solution of `instance`.
 
     `puzzle` is a Puzzle object or a registered name; `policy`/`value` default to the puzzle's
-    heuristics; `budget` defaults to 1000 simulations. The same seed gives the same tree.
+    heuristics; `budget` defaults to `simple_budget(algo, 1000)` (1000 MCTS simulations, or 1000
+    node expansions for the other algorithms). The same seed gives the same tree.
     """
     if isinstance(puzzle, str):
         from .registry import load
@@ -30,7 +31,7 @@ def solve(puzzle: Any, instance: str, *, algo: str = "mcts", policy: Any = None,
         puzzle, instance,
         policy=policy if policy is not None else puzzle.heuristic_policy(),
         value=value if value is not None else puzzle.heuristic_value(),
-        budget=budget if budget is not None else DEFAULT_BUDGET,
+        budget=budget if budget is not None else simple_budget(algo, 1000),
         rng=np.random.default_rng(seed), **options)
 
 

@@ -15,21 +15,33 @@ _SPENT = {
     "nodes": lambda u: u.nodes,
     "policy_calls": lambda u: u.policy_calls,
     "value_calls": lambda u: u.value_calls,
+    "calls": lambda u: u.policy_calls + u.value_calls,
     "model_calls": lambda u: u.model_calls,
     "tokens": lambda u: u.prompt_tokens + u.completion_tokens,
     "cost": lambda u: u.cost,
 }
 
+# A policy or value call also draws on these shared caps. `calls` (policy + value calls) is known
+# before the call, so it is checked with the call's own size; a model call's tokens and cost are
+# only known after it returns, so those caps refuse the next call once they are reached.
+_ALSO_EXACT = {"policy_calls": ("calls",), "value_calls": ("calls",)}
+_ALSO_AFTER = ("model_calls", "tokens", "cost")
+
 
 @dataclass(frozen=True, slots=True)
 class Budget:
-    """Hard caps; None means uncapped. `seconds` is wall-clock time for the whole search."""
+    """Hard caps; None means uncapped. `seconds` is wall-clock time for the whole search.
+
+    `calls` caps policy + value calls together: the matched-compute knob for comparing
+    algorithms that split their calls differently between the policy and the value function.
+    """
 
     simulations: int | None = None
     expansions: int | None = None
     nodes: int | None = None
     policy_calls: int | None = None
     value_calls: int | None = None
+    calls: int | None = None
     model_calls: int | None = None
     tokens: int | None = None
     cost: float | None = None
@@ -68,8 +80,14 @@ class Usage:
     rejected_answers: int = 0
     faults: dict[str, int] = field(default_factory=dict)
 
+    @property
+    def calls(self) -> int:
+        """Policy + value calls: what the `calls` cap counts."""
+        return self.policy_calls + self.value_calls
+
     def to_dict(self) -> dict:
         d = asdict(self)
+        d["calls"] = self.calls
         d["seconds"] = round(self.seconds, 6)
         return d
 
@@ -94,10 +112,19 @@ class Meter:
 
     def can(self, kind: str, n: float = 1) -> bool:
         """True when spending `n` more of `kind` keeps every relevant cap (and time) intact."""
-        if self.budget.seconds is not None and self.elapsed() >= self.budget.seconds:
+        budget, usage = self.budget, self.usage
+        if budget.seconds is not None and self.elapsed() >= budget.seconds:
             return False
-        cap = getattr(self.budget, kind)
-        return cap is None or _SPENT[kind](self.usage) + n <= cap
+        for k in (kind, *_ALSO_EXACT.get(kind, ())):
+            cap = getattr(budget, k)
+            if cap is not None and _SPENT[k](usage) + n > cap:
+                return False
+        if kind in _ALSO_EXACT:
+            for k in _ALSO_AFTER:
+                cap = getattr(budget, k)
+                if cap is not None and _SPENT[k](usage) >= cap:
+                    return False
+        return True
 
     def spend(self, kind: str, n: int = 1) -> None:
         setattr(self.usage, kind, getattr(self.usage, kind) + n)

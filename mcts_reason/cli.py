@@ -10,7 +10,7 @@ from . import __version__, solve as run_search
 from .budget import Budget
 from .components import POLICIES, VALUES, make_policy, make_value
 from .registry import available, load
-from .search import ALGORITHMS
+from .search import ALGORITHMS, simple_budget
 
 EXIT_NO_SOLUTION = 1
 
@@ -24,7 +24,8 @@ def _load_puzzle(name: str):
 
 def _spent(usage) -> str:
     d = usage.to_dict()
-    keys = ("simulations", "expansions", "nodes", "policy_calls", "value_calls", "model_calls",
+    keys = ("simulations", "expansions", "nodes", "policy_calls", "value_calls", "calls",
+            "model_calls",
             "prompt_tokens", "completion_tokens", "invalid_proposals")
     parts = [f"{k}={d[k]}" for k in keys if d[k] or k in ("simulations", "policy_calls",
                                                         "value_calls", "nodes")]
@@ -55,6 +56,12 @@ def _write_tree(result, puzzle, path: str) -> None:
                                  param_hint="'--tree'") from None
 
 
+def _budget(algo: str, n: int, **caps) -> Budget:
+    """`--budget` mapped per algorithm (see `simple_budget`), plus the `--max-*` caps given."""
+    simple = simple_budget(algo, n).caps()
+    return Budget(**simple, **{k: v for k, v in caps.items() if v is not None})
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="mcts-reason")
 def cli() -> None:
@@ -82,7 +89,18 @@ def puzzles_cmd() -> None:
 @click.option("--value", "value_name", default="heuristic", show_default=True,
               help=f"Who scores partial states: {', '.join(VALUES)}.")
 @click.option("--budget", type=click.IntRange(min=1), default=1000, show_default=True,
-              help="Simulations (MCTS) / node expansions cap: the simple default budget.")
+              help="The simple budget: simulations for mcts/mcts-uct, node expansions (policy "
+                   "calls on a state) for the other algorithms.")
+@click.option("--max-calls", type=click.IntRange(min=0), default=None,
+              help="Cap on policy + value calls together (matched compute across algorithms).")
+@click.option("--max-tokens", type=click.IntRange(min=0), default=None,
+              help="Cap on prompt + completion tokens (model-backed policies/values).")
+@click.option("--max-cost", type=click.FloatRange(min=0), default=None,
+              help="Cap on model cost in dollars (model-backed policies/values).")
+@click.option("--max-seconds", type=click.FloatRange(min=0), default=None,
+              help="Cap on wall-clock seconds for the search.")
+@click.option("--max-nodes", type=click.IntRange(min=0), default=None,
+              help="Cap on search-tree nodes created.")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Seed of the numpy Generator; the same seed gives the same tree.")
 @click.option("--c-puct", type=click.FloatRange(min=0), default=1.5, show_default=True,
@@ -91,8 +109,8 @@ def puzzles_cmd() -> None:
 @click.option("--tree", "tree_path", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Also write the search tree to PATH: .json (networkx node-link), .graphml, "
                    "or .html (a self-contained offline viewer).")
-def solve_cmd(puzzle, instance, algo, policy_name, value_name, budget, seed, c_puct, as_json,
-              tree_path):
+def solve_cmd(puzzle, instance, algo, policy_name, value_name, budget, max_calls, max_tokens,
+              max_cost, max_seconds, max_nodes, seed, c_puct, as_json, tree_path):
     """Solve one INSTANCE of PUZZLE, e.g.  mcts-reason solve game24 "4 9 10 13"."""
     p = _load_puzzle(puzzle)
     try:
@@ -108,7 +126,9 @@ def solve_cmd(puzzle, instance, algo, policy_name, value_name, budget, seed, c_p
         _check_tree_path(tree_path)
     options = {"c": c_puct} if algo.startswith("mcts") else {}
     result = run_search(p, instance, algo=algo, policy=policy, value=value,
-                        budget=Budget(simulations=budget), seed=seed, **options)
+                        budget=_budget(algo, budget, calls=max_calls, tokens=max_tokens,
+                                       cost=max_cost, seconds=max_seconds, nodes=max_nodes),
+                        seed=seed, **options)
     if tree_path is not None:
         _write_tree(result, p, tree_path)
     if as_json:
@@ -124,9 +144,11 @@ def solve_cmd(puzzle, instance, algo, policy_name, value_name, budget, seed, c_p
         if result.proved_unsolvable:
             msg = "no solution: proved unsolvable (the whole search tree was exhausted)"
         elif result.stop_reason == "exhausted":
-            msg = "no solution found: the policy proposed nothing more to try"
-        else:
+            msg = "no solution found: the search had nothing more to try"
+        elif result.stop_reason.startswith("budget"):
             msg = f"no solution found within budget ({result.stop_reason}; {_spent(result.usage)})"
+        else:
+            msg = f"no solution found ({result.stop_reason}; {_spent(result.usage)})"
         click.echo(msg, err=True)
         sys.exit(EXIT_NO_SOLUTION)
 

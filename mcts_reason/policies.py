@@ -37,7 +37,7 @@ class NoisyPolicy:
                 rng: np.random.Generator) -> list[tuple[Any, float]]:
         out = self.inner.propose(puzzle, state, k=k, rng=rng)
         if out and rng.random() < self.p:
-            return [(s, 1.0) for s, _ in out]
+            return [(item[0], 1.0, *item[2:]) for item in out]   # keeps a next state if given
         return out
 
     def __repr__(self) -> str:

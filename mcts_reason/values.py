@@ -39,6 +39,8 @@ class RolloutValue:
 class ConstantValue:
     """Every state worth `v`: turns MCTS into prior-guided search (for ablations)."""
 
+    deterministic = True   # the same state always gets the same value: no need to resample
+
     def __init__(self, v: float = 0.5) -> None:
         self.v = v
 

@@ -229,6 +229,8 @@ def estimate(nums: Sequence[Fraction]) -> float:
 class Game24HeuristicValue:
     """`estimate` on each state: cheap and honest, not a solver."""
 
+    deterministic = True   # the same state always gets the same value: no need to resample
+
     def evaluate(self, puzzle, states, *, rng: np.random.Generator) -> list[float]:
         return [estimate(s) for s in states]
 
@@ -339,6 +341,8 @@ def _ranked() -> dict[str, float]:
 
 class Game24OracleValue:
     """Exact solvability as the value (1 or 0). For ablations only: it is a full solver."""
+
+    deterministic = True   # the same state always gets the same value: no need to resample
 
     def evaluate(self, puzzle, states, *, rng: np.random.Generator) -> list[float]:
         return [1.0 if solvable(tuple(s)) else 0.0 for s in states]

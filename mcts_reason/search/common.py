@@ -89,18 +89,30 @@ class Context:
         n = len(merged)
         return [(s, nxt, 1.0 / n) for s, nxt, _ in merged.values()]
 
-    def evaluate(self, states: Sequence[Any]) -> list[float] | None:
-        """Values for `states`, from the table where known; None if the new ones are over budget."""
+    def evaluate(self, states: Sequence[Any], *, samples: int = 1) -> list[float] | None:
+        """Values for `states`, from the table where known; None if the new ones are over budget.
+
+        `samples` > 1 asks the value function that many times per new state (one charged value
+        call each) and stores the mean, as Tree-of-Thoughts does with a sampling LLM judge.
+        """
         missing = list(dict.fromkeys(s for s in states if s not in self.values))
         hits = len(states) - len(missing)
         if missing:
-            if not self.meter.can("value_calls", len(missing)):
+            n = len(missing) * samples
+            if not self.meter.can("value_calls", n):
                 return None
-            self.meter.spend("value_calls", len(missing))
-            for s, v in zip(missing, self.value.evaluate(self.puzzle, missing, rng=self.rng)):
-                self.values[s] = min(1.0, max(0.0, float(v)))
+            self.meter.spend("value_calls", n)
+            asked = [s for s in missing for _ in range(samples)]
+            raw = self.value.evaluate(self.puzzle, asked, rng=self.rng)
+            for i, s in enumerate(missing):
+                vs = [min(1.0, max(0.0, float(v))) for v in raw[i * samples:(i + 1) * samples]]
+                self.values[s] = sum(vs) / samples
         self.meter.usage.value_cache_hits += hits
         return [self.values[s] for s in states]
+
+    def stop(self, default: str) -> str:
+        """`budget: <the cap that stopped us>` for a refused operation."""
+        return f"budget: {self.meter.exhausted() or default}"
 
     def new_node(self, state: Any, *, step: Any = None, parent: Node | None = None,
                  prior: float = 1.0) -> Node:

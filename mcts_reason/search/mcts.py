@@ -46,7 +46,7 @@ class MCTS:
     """One search. Use `search(...)` unless you need the object (tests, parallel mode)."""
 
     def __init__(self, ctx: Context, *, c: float, selection: str, pw_c: float, pw_alpha: float,
-                 samples: int | None, max_stale: int = 2) -> None:
+                 samples: int | None, max_stale: int = 2, expand_after: int = 0) -> None:
         if selection not in SELECTION:
             raise ValueError(f"unknown selection rule {selection!r}; choose from {sorted(SELECTION)}")
         if c < 0 or pw_c <= 0 or not 0 < pw_alpha <= 1:
@@ -57,6 +57,9 @@ class MCTS:
         self.pw_c, self.pw_alpha = pw_c, pw_alpha
         self.samples = samples
         self.max_stale = max_stale
+        if isinstance(expand_after, bool) or not isinstance(expand_after, int) or expand_after < 0:
+            raise ValueError(f"expand_after must be a non-negative integer, got {expand_after!r}")
+        self.expand_after = expand_after
         self.root = ctx.new_node(ctx.initial)
         self.win: Node | None = None
         puzzle = ctx.puzzle
@@ -108,7 +111,9 @@ class MCTS:
         else:
             fresh = proposals
         puzzle, lost = ctx.puzzle, ctx.lost
-        for child in ctx.add_children(node, fresh):
+        kids = ctx.add_children(node, fresh)
+        truncated = len(kids) < len(fresh)   # the nodes cap: this node is not fully listed
+        for child in kids:
             nxt = child.state
             if puzzle.is_solved(nxt):
                 child.status = WIN
@@ -117,7 +122,7 @@ class MCTS:
             elif (lost and nxt in lost) or puzzle.is_dead_end(nxt):
                 child.status = LOSS
         node.stale += not fresh
-        node.saturated = ctx.exhaustive or node.stale >= self.max_stale
+        node.saturated = (ctx.exhaustive or node.stale >= self.max_stale) and not truncated
         if self.win is not None:
             for n in self.win.path():
                 n.status = WIN
@@ -152,7 +157,9 @@ class MCTS:
                 break
             meter.spend("simulations")
             leaf = self.select()
-            if not self.expand(leaf):
+            if leaf.visits < self.expand_after and not leaf.expanded and leaf is not self.root:
+                pass        # not yet: value it first, expand when selected again
+            elif not self.expand(leaf):
                 stop = meter.exhausted() or "policy_calls"
                 break
             if self.win is not None:
@@ -163,7 +170,7 @@ class MCTS:
             if leaf.value is None:
                 values = ctx.evaluate([leaf.state])
                 if values is None:
-                    stop = "value_calls"
+                    stop = meter.exhausted() or "value_calls"
                     break
                 leaf.value = values[0]
             self.backup(leaf, leaf.value)
@@ -181,7 +188,8 @@ class MCTS:
 
 def search(puzzle: Any, instance: str, *, policy: Any, value: Any, budget: Budget,
            rng: np.random.Generator, c: float = 1.5, selection: str = "puct",
-           pw_c: float = 2.0, pw_alpha: float = 0.5, samples: int | None = None) -> SearchResult:
+           pw_c: float = 2.0, pw_alpha: float = 0.5, samples: int | None = None,
+           expand_after: int = 0) -> SearchResult:
     """Run MCTS on `instance` until it is solved, proven unsolvable, or the budget runs out.
 
     Args:
@@ -189,10 +197,16 @@ def search(puzzle: Any, instance: str, *, policy: Any, value: Any, budget: Budge
       selection: "puct" (priors, AlphaZero) or "uct" (UCB1, priors only order unvisited children).
       pw_c, pw_alpha: progressive widening for sampling policies (ignored for exhaustive ones).
       samples: `k` passed to the policy on each expansion (None: the policy's own default).
+      expand_after: expand a leaf (a policy call) only once it has been visited this many times;
+        before that a visit only values it. 0 (default): expand on the first visit, as AlphaZero
+        does. 1: value first, so a leaf the value function rates poorly never costs a policy
+        call (the expansion threshold of Coulom 2006).
     Raises:
       ValueError: for a bad instance or bad parameters.
     """
     ctx = Context(puzzle, instance, policy=policy, value=value, budget=budget, rng=rng,
                   algo="mcts" if selection == "puct" else f"mcts-{selection}")
+    if not ctx.meter.can("nodes"):   # not even room for the root
+        return ctx.result(None, stop_reason=ctx.stop("nodes"))
     return MCTS(ctx, c=c, selection=selection, pw_c=pw_c, pw_alpha=pw_alpha,
-                samples=samples).run()
+                samples=samples, expand_after=expand_after).run()

@@ -1,0 +1,75 @@
+"""Tree-of-Thoughts breadth-first search (Yao et al. 2023, `ToT-BFS`).
+
+At each depth every frontier state is expanded with one policy call (`n_generate` proposals for a
+sampling policy), every new candidate is scored by the value function (`n_evaluate` samples for a
+stochastic judge, see `expand.value_samples`), and the `n_select` best candidates form the next
+frontier. Candidates that the puzzle declares solved end the search at once; dead ends are
+dropped without a value call. Candidates reached from two frontier states are kept once (their
+value is the same state's value), so duplicates never crowd out a different state.
+
+It is a fixed-cost algorithm: once the frontier is empty it stops, even with budget left. Only an
+exhaustive policy with nothing ever dropped (no `n_select` cut, no `n_generate` cut, no cap) makes
+"no solution" a proof.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..budget import Budget
+from ..tree import LOSS, WIN
+from .common import Context, SearchResult
+from .expand import check_positive, expand, new_root, solved, trivial, value_samples
+
+
+def search(puzzle: Any, instance: str, *, policy: Any, value: Any, budget: Budget,
+           rng: np.random.Generator, n_select: int = 5, n_generate: int | None = None,
+           n_evaluate: int | None = None, max_depth: int | None = None) -> SearchResult:
+    """Run ToT-BFS on `instance` until solved, the frontier runs out, or the budget does.
+
+    Args:
+      n_select: the beam `b`: candidates kept per depth (ToT's Game of 24 runs use 5).
+      n_generate: `k` passed to the policy per expansion (None: the policy's own default).
+      n_evaluate: value samples per new state (ignored for deterministic values; default 3).
+      max_depth: stop after this many steps (None: until the puzzle ends every line).
+    Raises:
+      ValueError: for a bad instance or bad parameters.
+    """
+    check_positive("n_select", n_select, allow_none=False)
+    check_positive("n_generate", n_generate)
+    check_positive("max_depth", max_depth)
+    samples = value_samples(value, n_evaluate)
+    ctx = Context(puzzle, instance, policy=policy, value=value, budget=budget, rng=rng, algo="bfs")
+    root = new_root(ctx)
+    done = trivial(ctx, root)
+    if done is not None:
+        return done
+    complete = ctx.exhaustive and n_generate is None
+    frontier, depth = [root], 0
+    while frontier and (max_depth is None or depth < max_depth):
+        candidates: dict[Any, Any] = {}
+        for parent in frontier:
+            out = expand(ctx, parent, k=n_generate)
+            if out is None:
+                return ctx.result(None, stop_reason=ctx.stop("policy_calls"), root=root)
+            kids, truncated = out
+            for ch in kids:
+                if ch.status == WIN:
+                    return solved(ctx, ch, root)
+                if ch.status != LOSS:
+                    candidates.setdefault(ch.state, ch)
+            if truncated:
+                return ctx.result(None, stop_reason=ctx.stop("nodes"), root=root)
+        live = list(candidates.values())
+        values = ctx.evaluate([ch.state for ch in live], samples=samples) if live else []
+        if values is None:
+            return ctx.result(None, stop_reason=ctx.stop("value_calls"), root=root)
+        for ch, v in zip(live, values):
+            ch.value = v
+        ranked = sorted(live, key=lambda ch: (-ch.value, -ch.prior, ch.order))
+        complete = complete and len(ranked) <= n_select
+        frontier, depth = ranked[:n_select], depth + 1
+    ended = not frontier
+    return ctx.result(None, stop_reason="exhausted" if ended else "max_depth",
+                      proved=complete and ended, root=root)

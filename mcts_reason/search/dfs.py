@@ -1,0 +1,81 @@
+"""Tree-of-Thoughts depth-first search (Yao et al. 2023, `ToT-DFS`).
+
+Expand the most promising state first: a state's children (one policy call) are scored by the
+value function, children valued below `threshold` are pruned, and the rest are explored deepest
+first in order of value (ties by prior). When a line runs out the search backtracks to the next
+best sibling of the nearest ancestor. A state already expanded is not expanded again (its
+subtree was searched in full when it was first reached), which only saves budget.
+
+Anytime: it runs until solved, the tree is exhausted, or the budget runs out. With an exhaustive
+policy and nothing ever pruned or cut, an exhausted tree is a proof that there is no solution.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..budget import Budget
+from ..tree import LOSS, WIN
+from .common import Context, SearchResult
+from .expand import check_positive, expand, new_root, solved, trivial, value_samples
+
+
+def search(puzzle: Any, instance: str, *, policy: Any, value: Any, budget: Budget,
+           rng: np.random.Generator, threshold: float = 0.05, n_generate: int | None = None,
+           n_evaluate: int | None = None, max_depth: int | None = None) -> SearchResult:
+    """Run ToT-DFS on `instance` until solved, exhausted, or out of budget.
+
+    Args:
+      threshold: children valued below this are pruned (ToT prunes states its judge calls
+        "impossible"; the Game of 24 heuristic gives ~0.02 or 0 to those).
+      n_generate: `k` passed to the policy per expansion (None: the policy's own default).
+      n_evaluate: value samples per new state (ignored for deterministic values; default 3).
+      max_depth: do not expand states this many steps deep (None: no limit).
+    Raises:
+      ValueError: for a bad instance or bad parameters.
+    """
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"threshold must be in [0, 1], got {threshold!r}")
+    check_positive("n_generate", n_generate)
+    check_positive("max_depth", max_depth)
+    samples = value_samples(value, n_evaluate)
+    ctx = Context(puzzle, instance, policy=policy, value=value, budget=budget, rng=rng, algo="dfs")
+    root = new_root(ctx)
+    done = trivial(ctx, root)
+    if done is not None:
+        return done
+    complete = ctx.exhaustive and n_generate is None
+    seen: set[Any] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node.state in seen:
+            continue
+        if max_depth is not None and node.depth >= max_depth:
+            complete = False
+            continue
+        out = expand(ctx, node, k=n_generate)
+        if out is None:
+            return ctx.result(None, stop_reason=ctx.stop("policy_calls"), root=root)
+        seen.add(node.state)
+        kids, truncated = out
+        for ch in kids:
+            if ch.status == WIN:
+                return solved(ctx, ch, root)
+        if truncated:
+            return ctx.result(None, stop_reason=ctx.stop("nodes"), root=root)
+        live = [ch for ch in kids if ch.status != LOSS and ch.state not in seen]
+        values = ctx.evaluate([ch.state for ch in live], samples=samples) if live else []
+        if values is None:
+            return ctx.result(None, stop_reason=ctx.stop("value_calls"), root=root)
+        keep = []
+        for ch, v in zip(live, values):
+            ch.value = v
+            if v >= threshold:
+                keep.append(ch)
+            else:
+                complete = False
+        keep.sort(key=lambda ch: (-ch.value, -ch.prior, ch.order))
+        stack.extend(reversed(keep))    # the best child is popped first
+    return ctx.result(None, stop_reason="exhausted", proved=complete, root=root)
