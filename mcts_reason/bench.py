@@ -255,12 +255,12 @@ def _ray(config: dict, chunks: list, trees: str | None, *, workers: int,
         raise ValueError("--executor ray needs Ray: pip install 'mcts-reason[ray]'") from None
     import logging
     ray.init(address=ray_address, logging_level=logging.WARNING, log_to_driver=False)
+    inflight: list = []
     try:
         remote = ray.remote(num_cpus=1, max_retries=3)(run_chunk)
         cfg = ray.put(config)
         window = 4 * max(workers, int(ray.cluster_resources().get("CPU", 1)))
         todo = iter(chunks)
-        inflight: list = []
         while True:
             while len(inflight) < window:
                 chunk = next(todo, None)
@@ -273,7 +273,7 @@ def _ray(config: dict, chunks: list, trees: str | None, *, workers: int,
             for ref in done:
                 yield ray.get(ref)
     finally:
-        for ref in locals().get("inflight", []):
+        for ref in inflight:
             with contextlib.suppress(Exception):
                 ray.cancel(ref, force=True)
         ray.shutdown()   # disconnects this driver; the cluster itself keeps running
