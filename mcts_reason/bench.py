@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence
 
 from .budget import Budget
-from .records import ResultsFile, record_key
+from .records import ResultsFile, record_key, scan_records
 from .sets import InstanceSet
 
 BUDGET_KINDS = tuple(f for f in Budget.__dataclass_fields__)
@@ -314,7 +314,8 @@ def run_sweep(config: SweepConfig, instances: Sequence[str], out: str | os.PathL
     with ResultsFile(out) as results:
         wanted = {tuple(t) for t in tasks}
         mine = _comparable(cfg)
-        for rec, line in zip(results.contents.records, results.contents.lines):
+        finished = set()
+        for line, rec in scan_records(out):
             theirs = _comparable(rec.get("config") or {})
             if theirs != mine:
                 diffs = [f"{k}: file {theirs.get(k)!r} vs now {mine.get(k)!r}"
@@ -322,10 +323,10 @@ def run_sweep(config: SweepConfig, instances: Sequence[str], out: str | os.PathL
                 raise ValueError(f"{out}:{line}: written by a different sweep configuration "
                                  f"({'; '.join(diffs)[:400]}); rerun with the original options "
                                  f"or choose another --out")
-            if record_key(rec) not in wanted:
-                raise ValueError(f"{out}:{line}: record {record_key(rec)} is not part of this "
-                                 f"sweep")
-        finished = {record_key(r) for r in results.contents.records}
+            key = record_key(rec)
+            if key not in wanted:
+                raise ValueError(f"{out}:{line}: record {key} is not part of this sweep")
+            finished.add(key)
         pending = [t for t in tasks if tuple(t) not in finished]
         skipped = len(tasks) - len(pending)
         inline = executor == "local" and workers == 1

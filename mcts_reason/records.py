@@ -13,7 +13,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 KEY_FIELDS = ("instance", "algo", "budget", "seed")
 
@@ -39,32 +39,58 @@ class Contents:
 
 
 def read_records(path: str | Path, *, unique: bool = True) -> Contents:
-    """Parse a results file. A last line without its newline is a write cut short: dropped.
+    """Parse a whole results file into memory (for reports; sweeps use `scan_records`).
 
-    Raises ValueError naming file and line for a damaged complete line, a line that is not a
-    record, or (with `unique`) a record that repeats an earlier one.
+    A last line without its newline is a write cut short: dropped. Raises ValueError naming file
+    and line for a damaged complete line, a line that is not a record, or (with `unique`) a
+    record that repeats an earlier one.
     """
-    data = Path(path).read_bytes()
-    end = data.rfind(b"\n") + 1          # 0 when there is no complete line
-    records, lines, seen = [], [], {}
-    for lineno, raw in enumerate(data[:end].split(b"\n")[:-1], 1):
-        if not raw.strip():
-            continue
-        try:
-            rec = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise ValueError(f"{path}:{lineno}: damaged line, not JSON ({e})") from None
-        if not isinstance(rec, dict) or any(k not in rec for k in KEY_FIELDS):
-            raise ValueError(f"{path}:{lineno}: not a bench record (needs {', '.join(KEY_FIELDS)})")
-        if unique:
-            key = _hashable(record_key(rec))
-            if key in seen:
-                raise ValueError(f"{path}:{lineno}: record {record_key(rec)} repeats line "
-                                 f"{seen[key]}")
-            seen[key] = lineno
+    records, lines = [], []
+    for lineno, rec in scan_records(path, unique=unique):
         records.append(rec)
         lines.append(lineno)
-    return Contents(tuple(records), tuple(lines), end, partial_tail=end < len(data))
+    good, partial = complete_length(path)
+    return Contents(tuple(records), tuple(lines), good, partial_tail=partial)
+
+
+def scan_records(path: str | Path, *, unique: bool = True) -> Iterator[tuple[int, dict]]:
+    """(line number, record) for each complete line, one at a time (memory stays flat)."""
+    seen: dict[tuple, int] = {}
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            if not raw.endswith(b"\n"):
+                return                      # a half-written last line
+            if not raw.strip():
+                continue
+            try:
+                rec = json.loads(raw)
+            except (json.JSONDecodeError, UnicodeDecodeError) as e:
+                raise ValueError(f"{path}:{lineno}: damaged line, not JSON ({e})") from None
+            if not isinstance(rec, dict) or any(k not in rec for k in KEY_FIELDS):
+                raise ValueError(f"{path}:{lineno}: not a bench record (needs "
+                                 f"{', '.join(KEY_FIELDS)})")
+            if unique:
+                key = _hashable(record_key(rec))
+                if key in seen:
+                    raise ValueError(f"{path}:{lineno}: record {record_key(rec)} repeats line "
+                                     f"{seen[key]}")
+                seen[key] = lineno
+            yield lineno, rec
+
+
+def complete_length(path: str | Path) -> tuple[int, bool]:
+    """(bytes up to and including the last newline, whether anything follows them)."""
+    with open(path, "rb") as f:
+        size = f.seek(0, os.SEEK_END)
+        pos = size
+        while pos > 0:
+            step = min(pos, 1 << 16)
+            pos -= step
+            f.seek(pos)
+            i = f.read(step).rfind(b"\n")
+            if i >= 0:
+                return pos + i + 1, pos + i + 1 < size
+        return 0, size > 0
 
 
 def _hashable(key: tuple) -> tuple:
@@ -74,8 +100,8 @@ def _hashable(key: tuple) -> tuple:
 class ResultsFile:
     """An exclusive, append-only handle on a results file (created user-only, mode 0600).
 
-    Opening takes the lock, reads what is there and cuts off a half-written last line; `append`
-    writes one record durably. Use as a context manager.
+    Opening takes the lock and cuts off a half-written last line (read what is there with
+    `scan_records`); `append` writes one record durably. Use as a context manager.
     """
 
     def __init__(self, path: str | Path) -> None:
@@ -91,10 +117,9 @@ class ResultsFile:
         try:
             if created:
                 _fsync_dir(self.path.parent)
-            self.contents = read_records(self.path)
-            self.dropped_partial = self.contents.partial_tail
+            good, self.dropped_partial = complete_length(self.path)
             if self.dropped_partial:
-                os.ftruncate(self._fd, self.contents.good_bytes)
+                os.ftruncate(self._fd, good)
                 os.fsync(self._fd)
         except BaseException:
             self.close()
@@ -120,7 +145,7 @@ class ResultsFile:
         self.close()
 
     def __repr__(self) -> str:
-        return f"ResultsFile({str(self.path)!r}, {len(self.contents.records)} records at open)"
+        return f"ResultsFile({str(self.path)!r})"
 
 
 def _fsync_dir(path: Path) -> None:

@@ -255,3 +255,21 @@ def test_another_bench_on_the_same_file_is_refused(reference, tmp_path):
     with ResultsFile(out):
         with pytest.raises(ValueError, match="in use by another running bench"):
             ResultsFile(out)
+
+
+def test_trees_are_handed_to_the_tree_viewer(tmp_path, monkeypatch):
+    """--trees calls `mcts_reason.viz.write_tree(result, puzzle, path)` once per run (a stand-in
+    viewer here, so the hook is tested whether or not the real one is installed)."""
+    import types
+    written = []
+    fake = types.ModuleType("mcts_reason.viz")
+    fake.write_tree = lambda result, puzzle, path: written.append(
+        (result.instance, result.root is not None, puzzle.name, os.path.basename(path)))
+    monkeypatch.setitem(sys.modules, "mcts_reason.viz", fake)
+    spec = tmp_path / "s.txt"
+    spec.write_text("1 1 4 6\n4 9 10 13\n")
+    s, cfg = _config(str(spec), budgets=(2,), seeds=(0,))
+    run_sweep(cfg, s.instances, tmp_path / "o.jsonl", workers=1, progress=False,
+              trees=str(tmp_path / "trees"))
+    assert written == [("1 1 4 6", True, "game24", "1_1_4_6__mcts__b2__s0.html"),
+                       ("4 9 10 13", True, "game24", "4_9_10_13__mcts__b2__s0.html")]

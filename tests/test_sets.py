@@ -2,6 +2,7 @@
 import json
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from mcts_reason.sets import InstanceSet, read_csv, read_set
 from puzzles.game24 import Game24
@@ -101,3 +102,18 @@ def test_content_hash_ignores_spelling_not_content(tmp_path):
     b.write_text("# same content\n1 1 4 6\n")
     assert read_set(G, str(a)).sha256 == read_set(G, str(b)).sha256
     assert InstanceSet("x", ("1 1 4 6",)).sha256 != InstanceSet("x", ("1 1 3 8",)).sha256
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text(alphabet=st.sampled_from(list("0123456789 ,\n#{}\":abcinstance-\t/")),
+                    max_size=80),
+       suffix=st.sampled_from([".txt", ".jsonl", ".csv"]))
+def test_readers_only_ever_raise_a_located_value_error(tmp_path, text, suffix):
+    p = tmp_path / f"fuzz{suffix}"
+    p.write_text(("Rank,Puzzles\n" if suffix == ".csv" else "") + text)
+    try:
+        s = read_set(G, str(p))
+    except ValueError as e:
+        assert str(e).startswith(str(p)) and "\n" not in str(e)
+    else:
+        assert all(G.parse_instance(t) for t in s.instances)
