@@ -165,10 +165,9 @@ def bench_cmd(puzzle, set_spec, algos, budgets, budget_kind, seeds, workers, exe
 
 def _report(paths, plot_path, measure) -> None:
     try:
-        records = load_records(paths)
+        rows = summarize(load_records(paths))
     except (ValueError, OSError) as e:
         raise click.BadParameter(str(e), param_hint="'RESULTS'") from None
-    rows = summarize(records)
     click.echo(markdown_table(rows), nl=False)
     if plot_path and rows:
         plot(rows, plot_path, x=measure)

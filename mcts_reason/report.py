@@ -6,7 +6,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 Z95 = 1.959963984540054   # the 97.5% quantile of the standard normal
 
@@ -60,16 +60,21 @@ class Row:
 
 
 def summarize(records: Iterable[dict]) -> list[Row]:
-    """Rows per (set, algo, budget kind, budget), sorted by set, algo and budget."""
-    groups: dict[tuple, list[dict]] = defaultdict(list)
+    """Rows per (set, algo, budget kind, budget), sorted by set, algo and budget. Streams:
+    only the running sums are kept, so a report of any size fits in memory."""
+    acc: dict[tuple, list] = {}
     for r in records:
-        groups[(r.get("set", ""), r["algo"], r["budget_kind"], r["budget"])].append(r)
+        key = (r.get("set", ""), r["algo"], r["budget_kind"], r["budget"])
+        a = acc.setdefault(key, [0, 0, dict.fromkeys(MEASURES, 0.0)])
+        a[0] += 1
+        a[1] += bool(r["solved"])
+        for m, (_, f) in MEASURES.items():
+            a[2][m] += f(r["usage"])
     rows = []
-    for (set_, algo, kind, budget), rs in sorted(groups.items(), key=lambda kv: kv[0]):
-        solved = sum(1 for r in rs if r["solved"])
-        lo, hi = wilson(solved, len(rs))
-        mean = {m: sum(f(r["usage"]) for r in rs) / len(rs) for m, (_, f) in MEASURES.items()}
-        rows.append(Row(set_, algo, kind, budget, len(rs), solved, lo, hi, mean))
+    for (set_, algo, kind, budget), (n, solved, sums) in sorted(acc.items()):
+        lo, hi = wilson(solved, n)
+        rows.append(Row(set_, algo, kind, budget, n, solved, lo, hi,
+                        {m: v / n for m, v in sums.items()}))
     return rows
 
 
@@ -124,10 +129,20 @@ def plot(rows: Sequence[Row], path: str | Path, *, x: str = "calls", title: str 
         ax.fill_between(xs, [r.low for r in rs], [r.high for r in rs], alpha=0.15,
                         color=line.get_color(), linewidth=0)
     ax.set_xscale("log")
+    from matplotlib.ticker import FuncFormatter
+    plain = FuncFormatter(lambda v, _: f"{v:g}")
+    ax.xaxis.set_major_formatter(plain)
+    spread = max((r.mean[x] for r in rows), default=1.0) / floor
+    ax.xaxis.set_minor_formatter(FuncFormatter(         # label every minor tick on short axes
+        lambda v, _: f"{v:g}" if spread < 30 or f"{v:g}"[0] in "25" else ""))
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel(f"mean {MEASURES[x][0]} per puzzle (log scale)")
     ax.set_ylabel("solve rate (95% Wilson band)")
-    ax.set_title(title or "solve rate vs compute spent")
+    if title is None:
+        names = sorted({r.set for r in rows})
+        title = f"{names[0]}: solve rate vs compute spent" if len(names) == 1 else \
+            "solve rate vs compute spent"
+    ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="lower right")
     fig.tight_layout()
@@ -135,10 +150,10 @@ def plot(rows: Sequence[Row], path: str | Path, *, x: str = "calls", title: str 
     return fig
 
 
-def load(paths: Sequence[str | Path]) -> list[dict]:
-    """The records of one or more results files (a half-written last line is ignored)."""
-    from .records import read_records
-    out: list[dict] = []
+def load(paths: Sequence[str | Path]) -> Iterator[dict]:
+    """The records of one or more results files, one at a time (a half-written last line is
+    ignored; a damaged or repeated record is a ValueError naming file and line)."""
+    from .records import scan_records
     for p in paths:
-        out.extend(read_records(p).records)
-    return out
+        for _, rec in scan_records(p):
+            yield rec
