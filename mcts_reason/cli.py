@@ -32,6 +32,29 @@ def _spent(usage) -> str:
     return " ".join(parts)
 
 
+def _check_tree_path(path: str) -> None:
+    """Fail before the search, not after it: a known extension and an existing folder."""
+    from pathlib import Path
+
+    from .viz import tree_format
+    try:
+        tree_format(path)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="'--tree'") from None
+    folder = Path(path).parent
+    if not folder.is_dir():
+        raise click.BadParameter(f"folder {str(folder)!r} does not exist", param_hint="'--tree'")
+
+
+def _write_tree(result, puzzle, path: str) -> None:
+    from .viz import write_tree
+    try:
+        write_tree(result, puzzle, path)
+    except OSError as e:
+        raise click.BadParameter(f"cannot write {path!r}: {e.strerror or e}",
+                                 param_hint="'--tree'") from None
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="mcts-reason")
 def cli() -> None:
@@ -65,7 +88,11 @@ def puzzles_cmd() -> None:
 @click.option("--c-puct", type=click.FloatRange(min=0), default=1.5, show_default=True,
               help="Exploration constant of the selection rule.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
-def solve_cmd(puzzle, instance, algo, policy_name, value_name, budget, seed, c_puct, as_json):
+@click.option("--tree", "tree_path", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Also write the search tree to PATH: .json (networkx node-link), .graphml, "
+                   "or .html (a self-contained offline viewer).")
+def solve_cmd(puzzle, instance, algo, policy_name, value_name, budget, seed, c_puct, as_json,
+              tree_path):
     """Solve one INSTANCE of PUZZLE, e.g.  mcts-reason solve game24 "4 9 10 13"."""
     p = _load_puzzle(puzzle)
     try:
@@ -77,9 +104,13 @@ def solve_cmd(puzzle, instance, algo, policy_name, value_name, budget, seed, c_p
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="'--value'") from None
     policy = make_policy(p, policy_name)
+    if tree_path is not None:
+        _check_tree_path(tree_path)
     options = {"c": c_puct} if algo.startswith("mcts") else {}
     result = run_search(p, instance, algo=algo, policy=policy, value=value,
                         budget=Budget(simulations=budget), seed=seed, **options)
+    if tree_path is not None:
+        _write_tree(result, p, tree_path)
     if as_json:
         click.echo(json.dumps(result.to_dict()))
     else:

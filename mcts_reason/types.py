@@ -70,7 +70,10 @@ class Policy(Protocol):
 
     def propose(self, puzzle: Puzzle, state: State, *, k: int | None,
                 rng: np.random.Generator) -> list[tuple[Step, float]]:
-        """Up to `k` (None: as many as it likes) legal steps with non-negative priors."""
+        """Up to `k` (None: as many as it likes) legal steps with non-negative priors.
+
+        A trusted (code, not model) policy may return `(step, prior, next_state)` triples when it
+        has already applied the step, to save the engine a second `apply`."""
 
 
 @runtime_checkable

@@ -8,11 +8,11 @@ from the larger), as in the Tree-of-Thoughts prompts; `verify` accepts any corre
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 import re
-from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
-from typing import Iterator, Sequence
+from typing import Iterator, NamedTuple, Sequence
 
 import numpy as np
 
@@ -24,9 +24,11 @@ State = tuple  # tuple[int | Fraction, ...], sorted ascending
 Number = "int | Fraction"   # whole numbers are kept as int (fast), others as Fraction: exact either way
 
 
-@dataclass(frozen=True, slots=True)
-class Step:
-    """`a op b = result`; a and b are numbers of the state the step is taken from."""
+class Step(NamedTuple):
+    """`a op b = result`; a and b are numbers of the state the step is taken from.
+
+    A NamedTuple rather than a frozen dataclass: it is created ~30 times per expansion, and
+    tuple construction is several times cheaper; it is just as immutable and hashable."""
 
     a: int | Fraction
     op: str
@@ -85,6 +87,11 @@ def _makes(a: tuple[int, int], b: tuple[int, int]) -> bool:
     s, t, big = an * bd, bn * ad, TARGET * ad * bd
     return (s + t == big or s - t == big or t - s == big or an * bn == big
             or (bn != 0 and an * bd == TARGET * ad * bn) or (an != 0 and bn * ad == TARGET * bd * an))
+
+
+def _makes_int(a: int, b: int) -> bool:
+    return (a + b == TARGET or a * b == TARGET or a - b == TARGET or b - a == TARGET
+            or a == TARGET * b or b == TARGET * a)
 
 
 def _nd_sum(xs) -> tuple[int, int]:
@@ -156,6 +163,32 @@ def _parse_number(text: str) -> Fraction | None:
 _FRIENDLY = frozenset((1, 2, 3, 4, 6, 8, 12, 24))
 
 
+def _estimate_int(nums: Sequence[int]) -> float:
+    """`estimate` for whole numbers only: the same features with plain int arithmetic."""
+    n = len(nums)
+    if n == 2:
+        return 1.0 if _makes_int(nums[0], nums[1]) else 0.0
+    if sum(nums) == TARGET or math.prod(nums) == TARGET:
+        return 0.95
+    if n == 3:
+        a, b, c = nums
+        if (_makes_int(a, b + c) or _makes_int(a, b * c) or _makes_int(b, a + c)
+                or _makes_int(b, a * c) or _makes_int(c, a + b) or _makes_int(c, a * b)):
+            return 0.85
+    else:
+        total = sum(nums)
+        for i, x in enumerate(nums):
+            if i and x == nums[i - 1]:
+                continue
+            rest_prod = math.prod(nums[:i] + nums[i + 1:])
+            if _makes_int(x, total - x) or _makes_int(x, rest_prod):
+                return 0.85
+    if all(x >= 1 for x in nums) and math.prod(max(x, 2) for x in nums) < TARGET:
+        return 0.02
+    friendly = sum(x in _FRIENDLY for x in nums) / n
+    return 0.2 + 0.3 * friendly
+
+
 def estimate(nums: Sequence[Fraction]) -> float:
     """A cheap, honest guess in [0, 1] that `nums` can still make 24 (no search).
 
@@ -167,6 +200,11 @@ def estimate(nums: Sequence[Fraction]) -> float:
     n = len(nums)
     if n == 1:
         return 1.0 if nums[0] == TARGET else 0.0
+    for x in nums:
+        if type(x) is not int:
+            break
+    else:
+        return _estimate_int(nums)
     nd = [(x.numerator, x.denominator) for x in nums]
     if n == 2:
         return 1.0 if _makes(nd[0], nd[1]) else 0.0
@@ -198,6 +236,48 @@ class Game24HeuristicValue:
         return "Game24HeuristicValue()"
 
 
+_new_step = tuple.__new__    # Step(...) without NamedTuple's keyword handling (hot path)
+
+
+def successors(state: State) -> list[tuple[Step, State]]:
+    """Every legal step from `state` with the state it leads to, in one pass (the hot path of
+    the heuristic policy; `legal_steps` and `apply` agree with it, see the tests)."""
+    out: list[tuple[Step, State]] = []
+    n = len(state)
+    seen: set = set()
+    for i in range(n):
+        for j in range(i + 1, n):
+            lo, hi = state[i], state[j]        # state is sorted: lo <= hi
+            if (lo, hi) in seen:
+                continue
+            seen.add((lo, hi))
+            rest = state[:i] + state[i + 1:j] + state[j + 1:]
+            make = _new_step
+            steps = [make(Step, (hi, "+", lo, norm(hi + lo))), make(Step, (hi, "-", lo, norm(hi - lo))),
+                     make(Step, (hi, "*", lo, norm(hi * lo)))]
+            if lo:
+                steps.append(make(Step, (hi, "/", lo, div(hi, lo))))
+            if hi and hi != lo:
+                steps.append(make(Step, (lo, "/", hi, div(lo, hi))))
+            for step in steps:
+                r = step.result
+                k = bisect_left(rest, r)
+                out.append((step, rest[:k] + (r,) + rest[k:]))
+    return out
+
+
+class _ExpCache(dict):
+    """exp(beta * v), memoised: `estimate` returns a handful of distinct values."""
+
+    def __init__(self, beta: float) -> None:
+        super().__init__()
+        self.beta = beta
+
+    def __missing__(self, v: float) -> float:
+        self[v] = w = math.exp(self.beta * v)
+        return w
+
+
 class Game24HeuristicPolicy:
     """Every legal step, with prior proportional to exp(beta * estimate(next state))."""
 
@@ -205,12 +285,11 @@ class Game24HeuristicPolicy:
 
     def __init__(self, beta: float = 4.0) -> None:
         self.beta = beta
+        self._weights = _ExpCache(beta)
 
     def propose(self, puzzle, state, *, k: int | None, rng: np.random.Generator):
-        out = []
-        for step in puzzle.legal_steps(state):
-            nxt = puzzle.apply(state, step)
-            out.append((step, math.exp(self.beta * estimate(nxt))))
+        weight = self._weights
+        out = [(step, weight[estimate(nxt)], nxt) for step, nxt in successors(state)]
         if k is not None:
             out.sort(key=lambda sp: -sp[1])
             out = out[:k]
@@ -291,23 +370,7 @@ class Game24:
         return tuple(sorted(nums))
 
     def legal_steps(self, state: State) -> list[Step]:
-        steps: list[Step] = []
-        n = len(state)
-        seen: set = set()
-        for i in range(n):
-            for j in range(i + 1, n):
-                lo, hi = state[i], state[j]        # state is sorted: lo <= hi
-                if (lo, hi) in seen:
-                    continue
-                seen.add((lo, hi))
-                steps.append(Step(hi, "+", lo, norm(hi + lo)))
-                steps.append(Step(hi, "-", lo, norm(hi - lo)))
-                steps.append(Step(hi, "*", lo, norm(hi * lo)))
-                if lo:
-                    steps.append(Step(hi, "/", lo, div(hi, lo)))
-                if hi and hi != lo:
-                    steps.append(Step(lo, "/", hi, div(lo, hi)))
-        return steps
+        return [step for step, _ in successors(state)]
 
     def parse_step(self, state: State, text: str) -> Step | None:
         if not isinstance(text, str) or len(text) > 200:
@@ -346,11 +409,15 @@ class Game24:
         return None
 
     def apply(self, state: State, step: Step) -> State:
-        rest = _remove(state, step.a, step.b)
-        if rest is None:
-            raise ValueError(f"{step!r} is not legal from {self.render(state)}")
+        rest = list(state)
+        try:
+            rest.remove(step.a)
+            rest.remove(step.b)
+        except ValueError:
+            raise ValueError(f"{step!r} is not legal from {self.render(state)}") from None
         rest.append(step.result)
-        return tuple(sorted(rest))
+        rest.sort()
+        return tuple(rest)
 
     def is_solved(self, state: State) -> bool:
         return len(state) == 1 and state[0] == TARGET

@@ -71,15 +71,23 @@ class Context:
         self.meter.spend("expansions")
         raw = self.policy.propose(self.puzzle, state, k=k, rng=self.rng)
         merged: dict[Any, list] = {}
-        for step, prior in raw:
-            nxt = self.puzzle.apply(state, step)
+        apply = self.puzzle.apply
+        total = 0.0
+        for item in raw:
+            # A policy that already computed the next state may pass it as a third element
+            # (heuristic policies do; model output is always applied by the puzzle).
+            step, prior = item[0], item[1]
+            nxt = item[2] if len(item) == 3 else apply(state, step)
+            prior = float(prior) if prior > 0 else 0.0
+            total += prior
             if nxt in merged:
-                merged[nxt][2] += max(float(prior), 0.0)
+                merged[nxt][2] += prior
             else:
-                merged[nxt] = [step, nxt, max(float(prior), 0.0)]
-        total = sum(m[2] for m in merged.values())
+                merged[nxt] = [step, nxt, prior]
+        if total > 0:
+            return [(s, nxt, p / total) for s, nxt, p in merged.values()]
         n = len(merged)
-        return [(s, nxt, (p / total) if total > 0 else 1.0 / n) for s, nxt, p in merged.values()]
+        return [(s, nxt, 1.0 / n) for s, nxt, _ in merged.values()]
 
     def evaluate(self, states: Sequence[Any]) -> list[float] | None:
         """Values for `states`, from the table where known; None if the new ones are over budget."""
@@ -101,8 +109,19 @@ class Context:
         self.meter.spend("nodes")
         return node
 
-    def can_add_nodes(self, n: int) -> bool:
-        return self.meter.can("nodes", n)
+    def add_children(self, parent: Node, items: Sequence[tuple[Any, Any, float]]) -> list[Node]:
+        """Create child nodes for (step, state, prior) items in bulk; at most what the `nodes`
+        cap still allows (the rest are dropped, never over-spent)."""
+        cap = self.meter.budget.nodes
+        if cap is not None:
+            items = items[: max(0, int(cap - self.meter.usage.nodes))]
+        order = self._nodes
+        out = [Node(state, step=step, parent=parent, prior=prior, order=order + i)
+               for i, (step, state, prior) in enumerate(items)]
+        self._nodes += len(out)
+        self.meter.usage.nodes += len(out)
+        parent.children.extend(out)
+        return out
 
     # -- results --------------------------------------------------------------------------------
     def result(self, steps: Sequence[Any] | None, *, stop_reason: str, proved: bool = False,

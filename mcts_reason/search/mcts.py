@@ -72,9 +72,14 @@ class MCTS:
         while True:
             if not node.expanded or self._wants_widening(node):
                 return node
-            live = [ch for ch in node.children if ch.status != LOSS]
-            fpu = node.q
-            node = max(live, key=lambda ch: self.score(node, ch, self.c, fpu))
+            fpu, score, c = node.q, self.score, self.c
+            best, best_score = None, -math.inf
+            for ch in node.children:
+                if ch.status != LOSS:
+                    s = score(node, ch, c, fpu)
+                    if s > best_score:
+                        best, best_score = ch, s
+            node = best
 
     def _wants_widening(self, node: Node) -> bool:
         if self.ctx.exhaustive or node.saturated:
@@ -90,24 +95,26 @@ class MCTS:
         if proposals is None:
             return False
         node.expanded = True
-        known = {ch.state for ch in node.children}
-        fresh = [(s, nxt, p) for s, nxt, p in proposals if nxt not in known]
-        if fresh and not ctx.can_add_nodes(len(fresh)):
-            fresh = fresh[: max(0, int(ctx.meter.budget.nodes - ctx.meter.usage.nodes))]
-        # New proposals share the prior mass with the existing children by count.
-        scale = len(fresh) / (len(fresh) + len(node.children)) if node.children else 1.0
-        for ch in node.children:
-            ch.prior *= (1.0 - scale) if fresh else 1.0
-        total = sum(p for _, _, p in fresh) or 1.0
-        puzzle = ctx.puzzle
-        for step, nxt, p in fresh:
-            child = ctx.new_node(nxt, step=step, parent=node, prior=scale * p / total)
-            node.children.append(child)
+        if node.children:
+            known = {ch.state for ch in node.children}
+            fresh = [(s, nxt, p) for s, nxt, p in proposals if nxt not in known]
+            # New proposals share the prior mass with the existing children by count.
+            scale = len(fresh) / (len(fresh) + len(node.children))
+            if fresh:
+                for ch in node.children:
+                    ch.prior *= 1.0 - scale
+                total = sum(p for _, _, p in fresh) or 1.0
+                fresh = [(s, nxt, scale * p / total) for s, nxt, p in fresh]
+        else:
+            fresh = proposals
+        puzzle, lost = ctx.puzzle, ctx.lost
+        for child in ctx.add_children(node, fresh):
+            nxt = child.state
             if puzzle.is_solved(nxt):
                 child.status = WIN
                 if self.win is None:
                     self.win = child
-            elif nxt in ctx.lost or puzzle.is_dead_end(nxt):
+            elif (lost and nxt in lost) or puzzle.is_dead_end(nxt):
                 child.status = LOSS
         node.stale += not fresh
         node.saturated = ctx.exhaustive or node.stale >= self.max_stale
