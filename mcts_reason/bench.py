@@ -154,9 +154,10 @@ def max_rss_mib(who: int = resource.RUSAGE_SELF) -> float:
     return rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024
 
 
-def run_task(config: dict, task: Sequence, trees: str | None = None) -> dict:
+def run_task(config: dict, task: Sequence, trees: tuple[str, str] | None = None) -> dict:
     """Run one (instance, algo, budget, seed) of the sweep `config` (a `SweepConfig.to_dict()`)
-    and return its record. The tree is written to `trees` (a folder) if given, then dropped."""
+    and return its record. With `trees` = (folder, format) the search tree is written there by
+    the tree viewer; either way it is dropped before returning."""
     from . import solve
     from .components import make_policy, make_value
     from .registry import load
@@ -178,7 +179,7 @@ def run_task(config: dict, task: Sequence, trees: str | None = None) -> dict:
     wall = time.perf_counter() - start
     if trees:
         from .viz import write_tree   # the tree viewer (optional module)
-        write_tree(result, puzzle, os.path.join(trees, tree_file_name(task)))
+        write_tree(result, puzzle, os.path.join(trees[0], tree_file_name(task, trees[1])))
     # Re-check the answer here too: a record says solved only for an answer the puzzle accepts.
     solved = bool(result.solved and result.answer is not None
                   and puzzle.verify(instance, result.answer))
@@ -194,14 +195,15 @@ def run_task(config: dict, task: Sequence, trees: str | None = None) -> dict:
     return record
 
 
-def run_chunk(config: dict, tasks: Sequence[Sequence], trees: str | None = None) -> list[dict]:
+def run_chunk(config: dict, tasks: Sequence[Sequence],
+              trees: tuple[str, str] | None = None) -> list[dict]:
     return [run_task(config, t, trees) for t in tasks]
 
 
-def tree_file_name(task: Sequence) -> str:
+def tree_file_name(task: Sequence, fmt: str = "html") -> str:
     instance, algo, budget, seed = task
     slug = "".join(c if c.isalnum() else "_" for c in str(instance)).strip("_")[:60]
-    return f"{slug}__{algo}__b{budget}__s{seed}.html"
+    return f"{slug}__{algo}__b{budget}__s{seed}.{fmt.lstrip('.')}"
 
 
 # -- executors: each yields lists of records as chunks finish ------------------------------------
@@ -209,12 +211,12 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # the parent decides what Ctrl-C means
 
 
-def _inline(config: dict, chunks: list, trees: str | None, **_: Any) -> Iterator[list[dict]]:
+def _inline(config: dict, chunks: list, trees: tuple | None, **_: Any) -> Iterator[list[dict]]:
     for chunk in chunks:
         yield run_chunk(config, chunk, trees)
 
 
-def _local_pool(config: dict, chunks: list, trees: str | None, *, workers: int,
+def _local_pool(config: dict, chunks: list, trees: tuple | None, *, workers: int,
                 **_: Any) -> Iterator[list[dict]]:
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     pool = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_sigint,
@@ -247,7 +249,7 @@ def _local_pool(config: dict, chunks: list, trees: str | None, *, workers: int,
                     proc.terminate()
 
 
-def _ray(config: dict, chunks: list, trees: str | None, *, workers: int,
+def _ray(config: dict, chunks: list, trees: tuple | None, *, workers: int,
          ray_address: str | None, **_: Any) -> Iterator[list[dict]]:
     try:
         import ray
@@ -293,7 +295,7 @@ def default_workers() -> int:
 def run_sweep(config: SweepConfig, instances: Sequence[str], out: str | os.PathLike, *,
               workers: int | None = None, executor: str = "local",
               ray_address: str | None = None, trees: str | None = None,
-              progress: bool | None = None, chunk_size: int | None = None,
+              tree_format: str = "html", progress: bool | None = None, chunk_size: int | None = None,
               on_record: Callable[[dict], None] | None = None) -> SweepSummary:
     """Run every task of `config` over `instances` not yet in `out`, appending one record each.
 
@@ -339,7 +341,8 @@ def run_sweep(config: SweepConfig, instances: Sequence[str], out: str | os.PathL
             os.makedirs(trees, exist_ok=True)
         ran, worker_rss, interrupted = 0, 0.0, False
         bar = _progress_bar(len(tasks), skipped, config, progress)
-        stream = run(cfg, chunks, trees, workers=workers, ray_address=ray_address)
+        stream = run(cfg, chunks, (str(trees), tree_format) if trees else None,
+                     workers=workers, ray_address=ray_address)
         try:
             with contextlib.closing(stream):
                 for batch in stream:

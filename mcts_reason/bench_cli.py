@@ -88,7 +88,9 @@ def _raise_interrupt(signum, frame):
 @click.option("--c-puct", type=click.FloatRange(min=0), default=1.5, show_default=True,
               help="Exploration constant of the selection rule (mcts algorithms).")
 @click.option("--trees", type=click.Path(file_okay=False), default=None,
-              help="Write every search tree as HTML into this folder (needs the tree viewer).")
+              help="Write every search tree into this folder (one file per run).")
+@click.option("--tree-format", type=click.Choice(["html", "json", "graphml"]), default="html",
+              show_default=True, help="File format of --trees (html: the offline viewer).")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
               help="Where the report's PNG goes (default: --out with .png).")
 @click.option("--x", "measure", type=click.Choice(sorted(MEASURES)), default="calls",
@@ -96,8 +98,8 @@ def _raise_interrupt(signum, frame):
 @click.option("--progress/--no-progress", default=None,
               help="Show a progress bar (default: only when stderr is a terminal).")
 def bench_cmd(puzzle, set_spec, algos, budgets, budget_kind, seeds, workers, executor,
-              ray_address, out, policy_name, value_name, c_puct, trees, plot_path, measure,
-              progress):
+              ray_address, out, policy_name, value_name, c_puct, trees, tree_format, plot_path,
+              measure, progress):
     """Run a puzzle set through algorithms x budgets x seeds; one JSONL record per run.
 
     e.g.  mcts-reason bench game24 --set hard100 --algos mcts --budgets 8,16,32 --seeds 3
@@ -144,7 +146,7 @@ def bench_cmd(puzzle, set_spec, algos, budgets, budget_kind, seeds, workers, exe
     try:
         summary = run_sweep(config, instances.instances, out, workers=workers,
                             executor=executor, ray_address=ray_address, trees=trees,
-                            progress=progress)
+                            tree_format=tree_format, progress=progress)
     except Interrupted as e:
         s = e.summary
         cmd = " ".join(shlex.quote(a) for a in ["mcts-reason", *sys.argv[1:]])

@@ -273,3 +273,17 @@ def test_trees_are_handed_to_the_tree_viewer(tmp_path, monkeypatch):
               trees=str(tmp_path / "trees"))
     assert written == [("1 1 4 6", True, "game24", "1_1_4_6__mcts__b2__s0.html"),
                        ("4 9 10 13", True, "game24", "4_9_10_13__mcts__b2__s0.html")]
+
+
+def test_trees_with_the_real_viewer(tmp_path):
+    viz = pytest.importorskip("mcts_reason.viz", reason="the tree viewer is not installed")
+    spec = tmp_path / "s.txt"
+    spec.write_text("4 9 10 13\n")
+    res = CliRunner().invoke(cli, ["bench", "game24", "--set", str(spec), "--budgets", "8",
+                                   "--workers", "1", "--out", str(tmp_path / "o.jsonl"),
+                                   "--trees", str(tmp_path / "t"), "--tree-format", "json",
+                                   "--no-progress"])
+    assert res.exit_code == 0, res.output
+    graph = viz.read_tree(tmp_path / "t" / "4_9_10_13__mcts__b8__s0.json")
+    rec = read_records(tmp_path / "o.jsonl").records[0]
+    assert 1 < graph.number_of_nodes() <= rec["usage"]["nodes"]
