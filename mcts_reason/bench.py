@@ -26,7 +26,9 @@ from .budget import Budget
 from .records import ResultsFile, record_key, scan_records
 from .sets import InstanceSet
 
-BUDGET_KINDS = tuple(f for f in Budget.__dataclass_fields__)
+# "simple" is solve's one-number budget: simulations for MCTS, node expansions for the others
+# (`search.simple_budget`); every other kind caps that one field of `Budget` for all algorithms.
+BUDGET_KINDS = ("simple",) + tuple(f for f in Budget.__dataclass_fields__)
 INTEGER_KINDS = tuple(k for k in BUDGET_KINDS if k not in ("seconds", "cost"))
 EXECUTORS = ("local", "ray")
 RECORD_VERSION = 1
@@ -172,9 +174,9 @@ def run_task(config: dict, task: Sequence, trees: tuple[str, str] | None = None)
         make_policy(puzzle, config["policy"])
     value = make_value(puzzle, config["value"], **vopts) if vopts else \
         make_value(puzzle, config["value"])
+    caps = make_budget(config["budget_kind"], algo, budget)
     start = time.perf_counter()
-    result = solve(puzzle, instance, algo=algo, policy=policy, value=value,
-                   budget=Budget(**{config["budget_kind"]: budget}), seed=seed,
+    result = solve(puzzle, instance, algo=algo, policy=policy, value=value, budget=caps, seed=seed,
                    **config.get("algo_options", {}).get(algo, {}))
     wall = time.perf_counter() - start
     if trees:
@@ -185,7 +187,7 @@ def run_task(config: dict, task: Sequence, trees: tuple[str, str] | None = None)
                   and puzzle.verify(instance, result.answer))
     record = {"v": RECORD_VERSION, "puzzle": name, "set": config["set"],
               "instance": instance, "algo": algo, "budget_kind": config["budget_kind"],
-              "budget": budget, "seed": seed, "solved": solved,
+              "budget": budget, "caps": caps.caps(), "seed": seed, "solved": solved,
               "answer": result.answer if solved else None, "steps": list(result.steps),
               "stop_reason": result.stop_reason, "proved_unsolvable": result.proved_unsolvable,
               "usage": result.usage.to_dict(), "wall_seconds": round(wall, 6),
@@ -193,6 +195,17 @@ def run_task(config: dict, task: Sequence, trees: tuple[str, str] | None = None)
               "config": config}
     del result   # drop the tree now, not when the next task happens to overwrite it
     return record
+
+
+def make_budget(kind: str, algo: str, amount: float) -> Budget:
+    """The caps of one run: `amount` of `kind`, or solve's simple budget for `kind` "simple"."""
+    if kind == "simple":
+        try:
+            from .search import simple_budget
+        except ImportError:          # before the baselines: MCTS only, counted in simulations
+            return Budget(simulations=int(amount))
+        return simple_budget(algo, int(amount))
+    return Budget(**{kind: amount})
 
 
 def run_chunk(config: dict, tasks: Sequence[Sequence],

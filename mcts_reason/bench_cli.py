@@ -69,8 +69,11 @@ def _raise_interrupt(signum, frame):
               help=f"Comma-separated algorithms ({', '.join(sorted(ALGORITHMS))}).")
 @click.option("--budgets", default="8,16,32,64,128", show_default=True,
               help="Comma-separated budgets: the caps of --budget-kind, one curve point each.")
-@click.option("--budget-kind", type=click.Choice(BUDGET_KINDS), default="simulations",
-              show_default=True, help="Which capped quantity the budgets limit.")
+@click.option("--budget-kind", type=click.Choice(BUDGET_KINDS), default="simple",
+              show_default=True,
+              help="Which capped quantity the budgets limit. simple: as solve's --budget "
+                   "(simulations for mcts, node expansions for the others); a Budget field "
+                   "(e.g. calls, tokens, seconds) caps that quantity for every algorithm.")
 @click.option("--seeds", default="1", show_default=True,
               help="A count N (seeds 0..N-1) or a comma-separated list of seeds.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,

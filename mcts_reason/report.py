@@ -105,6 +105,9 @@ def _num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
 
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
+
+
 def plot(rows: Sequence[Row], path: str | Path, *, x: str = "calls", title: str | None = None):
     """Solve rate (with its Wilson band) against the mean `x` actually spent, log x axis, one
     line per algorithm (per set and algorithm when several sets). Writes a PNG; returns the
@@ -115,17 +118,18 @@ def plot(rows: Sequence[Row], path: str | Path, *, x: str = "calls", title: str 
     matplotlib.use("Agg", force=True)
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(7, 4.5), dpi=120)
+    fig = Figure(figsize=(8, 4.5), dpi=120)
     ax = fig.add_subplot()
     sets = len({r.set for r in rows}) > 1
     lines: dict[str, list[Row]] = defaultdict(list)
     for r in rows:
         lines[f"{r.set}: {r.algo}" if sets else r.algo].append(r)
     floor = min((r.mean[x] for r in rows if r.mean[x] > 0), default=1.0)
-    for label, rs in lines.items():
+    for i, (label, rs) in enumerate(lines.items()):
         rs = sorted(rs, key=lambda r: (r.mean[x], r.budget))
         xs = [max(r.mean[x], floor) for r in rs]     # log axis: a zero spend is drawn at the floor
-        (line,) = ax.plot(xs, [r.rate for r in rs], marker="o", label=label)
+        (line,) = ax.plot(xs, [r.rate for r in rs], marker=_MARKERS[i % len(_MARKERS)],
+                          label=label)
         ax.fill_between(xs, [r.low for r in rs], [r.high for r in rs], alpha=0.15,
                         color=line.get_color(), linewidth=0)
     ax.set_xscale("log")
@@ -139,12 +143,12 @@ def plot(rows: Sequence[Row], path: str | Path, *, x: str = "calls", title: str 
     ax.set_xlabel(f"mean {MEASURES[x][0]} per puzzle (log scale)")
     ax.set_ylabel("solve rate (95% Wilson band)")
     if title is None:
-        names = sorted({r.set for r in rows})
+        names = sorted({Path(r.set).name for r in rows})
         title = f"{names[0]}: solve rate vs compute spent" if len(names) == 1 else \
             "solve rate vs compute spent"
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(loc="lower right")
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     fig.tight_layout()
     fig.savefig(path, format="png")
     return fig

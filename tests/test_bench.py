@@ -30,7 +30,7 @@ def _set_file(tmp_path, step=45):
 
 def _config(spec, algos=("mcts",), budgets=BUDGETS, seeds=SEEDS):
     s = read_set(G, spec)
-    return s, SweepConfig.for_set("game24", s, algos=algos, budget_kind="simulations",
+    return s, SweepConfig.for_set("game24", s, algos=algos, budget_kind="simple",
                                   budgets=budgets, seeds=seeds,
                                   algo_options={"mcts": {"c": 1.5}})
 
@@ -94,6 +94,7 @@ def test_records_hold_the_required_fields_and_verified_answers(reference):
         assert value == 24 and int(rhs) == 24
         assert leaves == sorted(int(x) for x in r["instance"].split())
     for r in ref.values():
+        assert r["caps"] == {"simulations": r["budget"]}       # "simple" budget of mcts
         assert r["usage"]["simulations"] <= r["budget"]
         if not r["solved"]:
             assert r["answer"] is None

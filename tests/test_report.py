@@ -92,10 +92,10 @@ def test_plot_is_a_real_png_with_one_line_per_algorithm(tmp_path):
     path = tmp_path / "curve.png"
     fig = plot(rows, path)
     data = path.read_bytes()
-    assert _png_size(data) == (840, 540)
+    assert _png_size(data) == (960, 540)
     import matplotlib.image
     pixels = matplotlib.image.imread(str(path))
-    assert pixels.shape[:2] == (540, 840)
+    assert pixels.shape[:2] == (540, 960)
     assert len(np.unique(pixels.reshape(-1, pixels.shape[-1]), axis=0)) > 10  # not blank
     ax = fig.axes[0]
     assert ax.get_xscale() == "log"
