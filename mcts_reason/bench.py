@@ -17,6 +17,7 @@ import platform
 import resource
 import signal
 import sys
+import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -220,8 +221,23 @@ def tree_file_name(task: Sequence, fmt: str = "html") -> str:
 
 
 # -- executors: each yields lists of records as chunks finish ------------------------------------
-def _ignore_sigint() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)   # the parent decides what Ctrl-C means
+def _worker_init(parent: int) -> None:
+    """Pool workers leave Ctrl-C / SIGTERM to the parent (it stops the sweep, keeps what is
+    written and kills them), and exit by themselves once the parent is gone (kill -9): a
+    ProcessPoolExecutor worker would otherwise wait on its task queue for ever."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            try:
+                os.kill(parent, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except PermissionError:   # the pid was reused by someone else's process
+                os._exit(1)
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def _inline(config: dict, chunks: list, trees: tuple | None, **_: Any) -> Iterator[list[dict]]:
@@ -232,7 +248,8 @@ def _inline(config: dict, chunks: list, trees: tuple | None, **_: Any) -> Iterat
 def _local_pool(config: dict, chunks: list, trees: tuple | None, *, workers: int,
                 **_: Any) -> Iterator[list[dict]]:
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    pool = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_sigint,
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_init,
+                               initargs=(os.getpid(),),
                                mp_context=multiprocessing.get_context(method))
     window = 4 * workers
     todo = iter(chunks)
@@ -259,7 +276,7 @@ def _local_pool(config: dict, chunks: list, trees: tuple | None, *, workers: int
             pool.shutdown(wait=False, cancel_futures=True)
             for proc in procs:   # running tasks would otherwise finish first
                 with contextlib.suppress(Exception):
-                    proc.terminate()
+                    proc.kill()
 
 
 def _ray(config: dict, chunks: list, trees: tuple | None, *, workers: int,

@@ -55,7 +55,11 @@ def _seeds(text: str) -> tuple[int, ...]:
     return tuple(int(t) for t in items)
 
 
+_SIGNALLED: list[int] = []
+
+
 def _raise_interrupt(signum, frame):
+    _SIGNALLED.append(signum)
     raise KeyboardInterrupt
 
 
@@ -145,7 +149,8 @@ def bench_cmd(puzzle, set_spec, algos, budgets, budget_kind, seeds, workers, exe
             algo_options={a: {"c": c_puct} for a in algo_list if a.startswith("mcts")})
     except ValueError as e:
         raise click.UsageError(str(e)) from None
-    old_term = signal.signal(signal.SIGTERM, _raise_interrupt)
+    _SIGNALLED.clear()
+    old_term = signal.signal(signal.SIGTERM, _raise_interrupt)   # stop like Ctrl-C, exit 143
     try:
         summary = run_sweep(config, instances.instances, out, workers=workers,
                             executor=executor, ray_address=ray_address, trees=trees,
@@ -155,7 +160,7 @@ def bench_cmd(puzzle, set_spec, algos, budgets, budget_kind, seeds, workers, exe
         cmd = " ".join(shlex.quote(a) for a in ["mcts-reason", *sys.argv[1:]])
         click.echo(f"interrupted: {s.done} of {s.total} records are safely in {out}; "
                    f"run the same command to resume:\n  {cmd}", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        sys.exit(128 + _SIGNALLED[-1] if _SIGNALLED else EXIT_INTERRUPTED)
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="'--out'") from None
     finally:

@@ -173,12 +173,13 @@ def test_resume_after_kill_9_at_random_points(reference, tmp_path):
     assert len(out.read_bytes().splitlines()) == len(ref)
 
 
-def test_ctrl_c_flushes_says_how_to_resume_and_exits_130(reference, tmp_path):
+@pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_ctrl_c_flushes_says_how_to_resume_and_exits_130(reference, tmp_path, sig, code):
     spec, ref = reference
     out = tmp_path / "int.jsonl"
-    proc = _run_until(_bench_argv(spec, out), out, 30, signal.SIGINT)
+    proc = _run_until(_bench_argv(spec, out), out, 30, sig)
     err = proc.stderr.read()
-    assert proc.returncode == 130, err
+    assert proc.returncode == code, err
     assert "interrupted:" in err and "run the same command to resume" in err
     assert "Traceback" not in err
     contents = read_records(out)
@@ -288,3 +289,31 @@ def test_trees_with_the_real_viewer(tmp_path):
     graph = viz.read_tree(tmp_path / "t" / "4_9_10_13__mcts__b8__s0.json")
     rec = read_records(tmp_path / "o.jsonl").records[0]
     assert 1 < graph.number_of_nodes() <= rec["usage"]["nodes"]
+
+
+def test_workers_do_not_outlive_a_killed_bench(reference, tmp_path):
+    """kill -9 of the bench process alone (not its group): its pool workers exit by themselves."""
+    spec, _ = reference
+    out = tmp_path / "orphans.jsonl"
+    proc = subprocess.Popen(_bench_argv(spec, out), start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while _lines(out) < 10 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.002)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        deadline = time.monotonic() + 15
+        alive = True
+        while alive and time.monotonic() < deadline:
+            try:
+                os.killpg(proc.pid, 0)     # anyone left in the bench's process group?
+                time.sleep(0.1)
+            except ProcessLookupError:
+                alive = False
+        assert not alive, "pool workers survived their parent"
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
