@@ -355,6 +355,8 @@ def run_sweep(config: SweepConfig, instances: Sequence[str], out: str | os.PathL
                 raise ValueError(f"{out}:{line}: written by a different sweep configuration "
                                  f"({'; '.join(diffs)[:400]}); rerun with the original options "
                                  f"or choose another --out")
+            if rec["config"].get("set") != cfg["set"]:   # same content, spelled otherwise:
+                cfg["set"] = rec["config"]["set"]         # keep the file's spelling throughout
             key = record_key(rec)
             if key not in wanted:
                 raise ValueError(f"{out}:{line}: record {key} is not part of this sweep")

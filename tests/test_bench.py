@@ -317,3 +317,19 @@ def test_workers_do_not_outlive_a_killed_bench(reference, tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+def test_resume_with_the_same_set_spelled_otherwise(tmp_path):
+    (tmp_path / "a").mkdir()
+    spec = tmp_path / "a" / "s.txt"
+    spec.write_text("1 1 4 6\n4 9 10 13\n")
+    out = tmp_path / "o.jsonl"
+    s, cfg = _config(str(spec), budgets=(2, 8), seeds=(0,))
+    with pytest.raises(Interrupted):
+        run_sweep(cfg, s.instances, out, workers=1, progress=False,
+                  on_record=lambda r: (_ for _ in ()).throw(KeyboardInterrupt))
+    other = str(tmp_path / "a" / ".." / "a" / "s.txt")
+    s2, cfg2 = _config(other, budgets=(2, 8), seeds=(0,))
+    run_sweep(cfg2, s2.instances, out, workers=1, progress=False)
+    recs = read_records(out).records
+    assert len(recs) == 4 and {r["set"] for r in recs} == {str(spec)}
