@@ -279,13 +279,37 @@ def _local_pool(config: dict, chunks: list, trees: tuple | None, *, workers: int
                     proc.kill()
 
 
+class ExecutorUnavailable(RuntimeError):
+    """The executor cannot be used (Ray not installed, or its cluster cannot be reached)."""
+
+
+def check_ray(address: str | None, *, timeout: float = 5.0) -> None:
+    """Fail fast, in one line, when Ray is missing or `address` (host:port or ray://host:port)
+    does not answer: ray.init itself retries for minutes, printing warnings."""
+    import importlib.util
+    import socket
+    if importlib.util.find_spec("ray") is None:
+        raise ExecutorUnavailable("--executor ray needs Ray: pip install 'mcts-reason[ray]'")
+    if not address or address in ("auto", "local"):
+        return
+    hostport = address.split("://", 1)[-1]
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        raise ExecutorUnavailable(f"Ray address {address!r} is not host:port")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            pass
+    except OSError as e:
+        raise ExecutorUnavailable(f"cannot reach the Ray cluster at {address} "
+                                  f"({e.strerror or type(e).__name__})") from None
+
+
 def _ray(config: dict, chunks: list, trees: tuple | None, *, workers: int,
          ray_address: str | None, **_: Any) -> Iterator[list[dict]]:
-    try:
-        import ray
-    except ImportError:
-        raise ValueError("--executor ray needs Ray: pip install 'mcts-reason[ray]'") from None
+    check_ray(ray_address)
     import logging
+
+    import ray
     ray.init(address=ray_address, logging_level=logging.WARNING, log_to_driver=False)
     inflight: list = []
     try:
@@ -335,6 +359,8 @@ def run_sweep(config: SweepConfig, instances: Sequence[str], out: str | os.PathL
     """
     if executor not in _EXECUTORS:
         raise ValueError(f"unknown executor {executor!r}; choose from {', '.join(EXECUTORS)}")
+    if executor == "ray":
+        check_ray(ray_address)    # before the results file is touched
     if len(instances) != config.set_size:
         raise ValueError(f"config says {config.set_size} instances, got {len(instances)}")
     workers = workers or default_workers()

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 
-from .bench import BUDGET_KINDS, EXECUTORS, INTEGER_KINDS, Interrupted, SweepConfig, run_sweep
+from .bench import (BUDGET_KINDS, EXECUTORS, INTEGER_KINDS, ExecutorUnavailable, Interrupted,
+                    SweepConfig, run_sweep)
 from .components import POLICIES, VALUES, make_policy, make_value
 from .registry import load
 from .report import MEASURES, load as load_records, markdown_table, plot, summarize
@@ -16,6 +17,7 @@ from .search import ALGORITHMS
 from .sets import read_set
 
 EXIT_INTERRUPTED = 130
+EXIT_UNAVAILABLE = 3     # the executor (Ray cluster) cannot be reached
 
 
 def _csv(text: str, param: str) -> list[str]:
@@ -161,6 +163,9 @@ def bench_cmd(puzzle, set_spec, algos, budgets, budget_kind, seeds, workers, exe
         click.echo(f"interrupted: {s.done} of {s.total} records are safely in {out}; "
                    f"run the same command to resume:\n  {cmd}", err=True)
         sys.exit(128 + _SIGNALLED[-1] if _SIGNALLED else EXIT_INTERRUPTED)
+    except ExecutorUnavailable as e:
+        click.echo(f"Error: {e}", err=True)
+        sys.exit(EXIT_UNAVAILABLE)
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="'--out'") from None
     finally:

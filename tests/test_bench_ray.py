@@ -50,3 +50,20 @@ def test_ray_executor_gives_the_inline_records(cluster, tmp_path):
     assert len(a) == 21 * 2 * 2 and a == b
     assert json.loads((tmp_path / "b.jsonl").read_text().splitlines()[0])["config"]["budgets"] \
         == [2, 8]
+
+
+def test_unreachable_cluster_is_one_line_and_exit_3(tmp_path):
+    import socket
+    with socket.socket() as s:          # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    spec = tmp_path / "s.txt"
+    spec.write_text("1 1 4 6\n")
+    res = subprocess.run([sys.executable, "-m", "mcts_reason.cli", "bench", "game24", "--set",
+                          str(spec), "--executor", "ray", "--ray-address", f"127.0.0.1:{port}",
+                          "--out", str(tmp_path / "o.jsonl")],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 3
+    assert res.stderr.strip() == (f"Error: cannot reach the Ray cluster at 127.0.0.1:{port} "
+                                  f"(Connection refused)")
+    assert not (tmp_path / "o.jsonl").exists()
