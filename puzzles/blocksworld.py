@@ -1,0 +1,698 @@
+"""Blocksworld in natural language, the domain of RAP and PlanBench.
+
+Blocks sit on the table or on one other block; one hand holds at most one block. Four actions:
+`pick up the red block` (from the table), `unstack the red block from the blue block`,
+`put down the red block` (onto the table), `stack the red block on top of the blue block`. A block
+can be taken only when it is clear (nothing on it) and the hand is empty; a block can be stacked
+only on a clear block.
+
+Instance text: an `initial:` section and a `goal:` section, each a list of facts separated by
+commas, semicolons or "and" (sections separated by a semicolon or a new line):
+
+    initial: the red block is on the table, the blue block is on top of the red block,
+             the hand is empty; goal: the red block is on top of the blue block
+
+Facts: `the X block is on the table`, `the X block is on (top of) the Y block`,
+`the X block is clear`, `the hand is empty`, `the hand is holding the X block`. Block names are
+single words (colours in the generated sets); "the" and "block" may be left out. The initial
+section must place every block exactly once (on the table, on a block, or in the hand); the goal
+is partial, as in PlanBench (usually only "on" facts), and must not contradict itself. The plan
+(the answer) is the steps joined by ", ".
+
+As in sliding tiles, every state can still reach a consistent goal, so no state is a dead end and
+MCTS never proves a loss; the heuristic policy lists every legal step (`exhaustive = True`).
+"""
+from __future__ import annotations
+
+import heapq
+import math
+import re
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+TABLE, HAND = "table", "hand"
+MAX_BLOCKS = 26
+COLOURS = ("red", "blue", "orange", "yellow", "white", "magenta", "black", "cyan", "green",
+           "violet", "silver", "gold", "brown", "pink", "purple", "grey")
+_RESERVED = frozenset({TABLE, HAND, "block", "blocks", "the", "a", "an", "top", "on", "of", "is",
+                       "and", "from", "onto", "empty", "clear", "holding", "up", "down", "off",
+                       "to", "upon", "atop", "with", "goal", "initial", "i", "you", "then"})
+_MAX_ANSWER_CHARS = 50_000
+
+
+@dataclass(frozen=True, slots=True)
+class Goal:
+    """What must hold at the end: `on` pairs (block, block or "table"), `clear` blocks and
+    optionally an empty hand. Facts not mentioned are free."""
+
+    on: tuple[tuple[str, str], ...] = ()
+    clear: tuple[str, ...] = ()
+    hand_empty: bool = False
+
+    def __repr__(self) -> str:
+        parts = [f"{a} on {b}" for a, b in self.on] + [f"{c} clear" for c in self.clear]
+        return "Goal(" + ", ".join(parts + (["hand empty"] if self.hand_empty else [])) + ")"
+
+
+@dataclass(frozen=True, slots=True)
+class World:
+    """A state: `pos` maps each block (sorted by name) to "table", "hand" or the block below it;
+    the goal rides along so that `is_solved` can see it."""
+
+    pos: tuple[tuple[str, str], ...]
+    goal: Goal
+
+    @property
+    def blocks(self) -> tuple[str, ...]:
+        return tuple(b for b, _ in self.pos)
+
+    @property
+    def holding(self) -> str | None:
+        return next((b for b, p in self.pos if p == HAND), None)
+
+    def where(self) -> dict[str, str]:
+        return dict(self.pos)
+
+    def clear(self) -> set[str]:
+        """Blocks with nothing on them and not in the hand."""
+        below = {p for _, p in self.pos}
+        return {b for b, p in self.pos if p != HAND and b not in below}
+
+    def __repr__(self) -> str:
+        return "World(" + ", ".join(f"{b}/{p}" for b, p in self.pos) + f"; {self.goal!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """`verb` is pick-up, put-down, stack or unstack; `target` is the block below (stack/unstack)."""
+
+    verb: str
+    block: str
+    target: str | None = None
+
+    def __repr__(self) -> str:
+        return f"Action({self.verb} {self.block}" + (f" {self.target})" if self.target else ")")
+
+
+# -- rules ----------------------------------------------------------------------------------------
+def legal_actions(state: World) -> list[Action]:
+    held, clear = state.holding, state.clear()
+    out = []
+    if held is None:
+        for b, p in state.pos:
+            if b in clear:
+                out.append(Action("pick-up", b) if p == TABLE else Action("unstack", b, p))
+    else:
+        out.append(Action("put-down", held))
+        out.extend(Action("stack", held, b) for b in sorted(clear))
+    return out
+
+
+def is_legal(state: World, a: Action) -> bool:
+    where = state.where()
+    if a.block not in where:
+        return False
+    held, clear = state.holding, state.clear()
+    if a.verb == "pick-up":
+        return held is None and where[a.block] == TABLE and a.block in clear and a.target is None
+    if a.verb == "unstack":
+        return held is None and a.target is not None and where[a.block] == a.target \
+            and a.target in where and a.block in clear
+    if a.verb == "put-down":
+        return held == a.block and a.target is None
+    if a.verb == "stack":
+        return held == a.block and a.target in clear and a.target != a.block
+    return False
+
+
+def goal_holds(state: World, goal: Goal) -> bool:
+    where = state.where()
+    if goal.hand_empty and state.holding is not None:
+        return False
+    if any(where.get(b) != p for b, p in goal.on):
+        return False
+    clear = state.clear()
+    return all(c in clear for c in goal.clear)
+
+
+def placed(state: World) -> set[str]:
+    """Blocks that never need to move again: their support matches the goal (or is free and
+    wanted by no other block) all the way down to the table."""
+    where, goal_on = state.where(), dict(state.goal.on)
+    # supports the goal reserves: for the block it puts there, or to stay clear
+    wanted_below = {p for _, p in state.goal.on if p != TABLE} | set(state.goal.clear)
+    done: set[str] = set()
+    for b in _bottom_up(where):
+        p = where[b]
+        if p == HAND:
+            continue
+        if b in goal_on:
+            ok = goal_on[b] == p
+        elif p == TABLE:
+            ok = True
+        else:
+            ok = p not in wanted_below
+        if ok and (p == TABLE or p in done):
+            done.add(b)
+    return done
+
+
+def _bottom_up(where: dict[str, str]) -> list[str]:
+    order, seen = [], set()
+    for b in sorted(where):
+        chain = []
+        x = b
+        while x not in seen and x in where:
+            chain.append(x)
+            seen.add(x)
+            x = where[x]
+        order.extend(reversed(chain))
+    return order
+
+
+def remaining(state: World) -> int:
+    """A lower bound on the actions left: every block not `placed` must still move at least once,
+    2 actions (take + place), or 1 if it is already in the hand."""
+    done = placed(state)
+    return sum(1 if p == HAND else 2 for b, p in state.pos if b not in done)
+
+
+def shortest(start: World, *, max_states: int | None = 2_000_000) -> int | None:
+    """Length of a shortest plan from `start` by A* with `remaining` (admissible: every block
+    not yet `placed` must still be taken and put somewhere); None past `max_states` states."""
+    best = {start: 0}
+    tie = 0
+    heap = [(remaining(start), 0, tie, start)]
+    while heap:
+        _, g, _, s = heapq.heappop(heap)
+        if g > best[s]:
+            continue                      # a stale entry: s was reached more cheaply since
+        if goal_holds(s, s.goal):
+            return g
+        for a in legal_actions(s):
+            n = _apply(s, a)
+            if g + 1 < best.get(n, math.inf):
+                best[n] = g + 1
+                tie += 1
+                heapq.heappush(heap, (g + 1 + remaining(n), g + 1, tie, n))
+        if max_states is not None and len(best) > max_states:
+            return None
+    return None
+
+
+def _apply(state: World, a: Action) -> World:
+    where = state.where()
+    where[a.block] = {"pick-up": HAND, "unstack": HAND, "put-down": TABLE,
+                      "stack": a.target}[a.verb]
+    return World(tuple(sorted(where.items())), state.goal)
+
+
+class BlocksworldOracleValue:
+    """2 ** (-shortest / scale): the exact distance as the value. For ablations only (a solver)."""
+
+    def __init__(self, scale: float = 4.0) -> None:
+        self.scale = scale
+
+    def evaluate(self, puzzle, states, *, rng: np.random.Generator) -> list[float]:
+        out = []
+        for s in states:
+            d = shortest(s, max_states=200_000)
+            out.append(2.0 ** (-(remaining(s) if d is None else d) / self.scale))
+        return out
+
+    def __repr__(self) -> str:
+        return f"BlocksworldOracleValue(scale={self.scale})"
+
+
+class BlocksworldHeuristicValue:
+    """2 ** (-remaining / scale), and 1 when the goal holds."""
+
+    def __init__(self, scale: float = 4.0) -> None:
+        if scale <= 0:
+            raise ValueError(f"scale must be positive, got {scale}")
+        self.scale = scale
+
+    def evaluate(self, puzzle, states, *, rng: np.random.Generator) -> list[float]:
+        return [1.0 if goal_holds(s, s.goal) else 2.0 ** (-remaining(s) / self.scale)
+                for s in states]
+
+    def __repr__(self) -> str:
+        return f"BlocksworldHeuristicValue(scale={self.scale})"
+
+
+class BlocksworldHeuristicPolicy:
+    """Every legal action, prior exp(-beta * remaining(next)) (a solving action gets the most)."""
+
+    exhaustive = True
+
+    def __init__(self, beta: float = 1.0) -> None:
+        self.beta = beta
+
+    def propose(self, puzzle, state, *, k: int | None, rng: np.random.Generator):
+        out = []
+        for a in legal_actions(state):
+            nxt = puzzle.apply(state, a)
+            h = 0 if goal_holds(nxt, nxt.goal) else remaining(nxt)
+            out.append((a, math.exp(-self.beta * h)))
+        if k is not None:
+            out.sort(key=lambda sp: -sp[1])
+            out = out[:k]
+        return out
+
+    def __repr__(self) -> str:
+        return f"BlocksworldHeuristicPolicy(beta={self.beta})"
+
+
+# -- text -----------------------------------------------------------------------------------------
+_NAME = r"[a-z][a-z0-9_\-]*"
+_B = rf"(?:the\s+|a\s+)?(?P<{{g}}>{_NAME})(?:\s+block)?"
+
+
+def _blk(group: str) -> str:
+    return _B.format(g=group)
+
+
+_FACT_TABLE = re.compile(rf"^{_blk('x')}\s+is\s+(?:on|upon|sitting\s+on|resting\s+on)\s+"
+                         rf"(?:top\s+of\s+)?the\s+table$")
+_FACT_ON = re.compile(rf"^{_blk('x')}\s+is\s+(?:on\s+top\s+of|on|upon|atop|stacked\s+on(?:\s+top\s+of)?)"
+                      rf"\s+{_blk('y')}$")
+_FACT_CLEAR = re.compile(rf"^{_blk('x')}\s+is\s+clear$")
+_FACT_EMPTY = re.compile(r"^(?:the\s+)?hand\s+is\s+empty$")
+_FACT_HOLD = re.compile(rf"^(?:the\s+)?hand\s+is\s+holding\s+{_blk('x')}$|^(?:i\s+am|you\s+are)\s+"
+                        rf"holding\s+{_blk('x2')}$")
+_INIT_LABEL = re.compile(r"(?:initial(?:[ \t]+state)?|init|start)[ \t]*:")
+_GOAL_LABEL = re.compile(r"\b(?:my[ \t]+goal[ \t]+is[ \t]+to[ \t]+have[ \t]+that|goal)\b[ \t]*:?")
+_SPLIT = re.compile(r",|;|\n|\.\s|\band\b")
+
+
+def _facts(text: str) -> list[str]:
+    out = []
+    for f in _SPLIT.split(text.lower()):
+        f = f.strip().strip(".").strip()
+        if f:
+            out.append(" ".join(f.split()))
+    return out
+
+
+def _sections(text: str) -> tuple[str, str] | None:
+    """(initial facts, goal facts) text, or None. Plain scanning, no backtracking regex."""
+    low = text.lower().strip()
+    m = _INIT_LABEL.match(low)
+    g = _GOAL_LABEL.search(low, m.end()) if m else None
+    if not m or not g:
+        return None
+    return low[m.end():g.start()], low[g.end():]
+
+
+def _check_name(name: str, where: str, raw: str) -> str:
+    if name in _RESERVED:
+        raise ValueError(f"blocksworld instance: {name!r} cannot name a block ({where}: {raw!r})")
+    return name
+
+
+def _parse_fact(fact: str, where: str):
+    """(kind, a, b) for one fact; ValueError naming the fact when it is not understood."""
+    if _FACT_EMPTY.match(fact):
+        return ("empty", None, None)
+    if m := _FACT_HOLD.match(fact):
+        return ("on", _check_name(m.group("x") or m.group("x2"), where, fact), HAND)
+    if m := _FACT_TABLE.match(fact):
+        return ("on", _check_name(m.group("x"), where, fact), TABLE)
+    if m := _FACT_ON.match(fact):
+        x, y = _check_name(m.group("x"), where, fact), m.group("y")
+        if y == TABLE:
+            return ("on", x, TABLE)
+        return ("on", x, _check_name(y, where, fact))
+    if m := _FACT_CLEAR.match(fact):
+        return ("clear", _check_name(m.group("x"), where, fact), None)
+    raise ValueError(f"blocksworld instance: cannot read the {where} fact {_short(fact)}; use e.g. "
+                     f"'the red block is on the table', 'the red block is on top of the blue "
+                     f"block', 'the red block is clear', 'the hand is empty'")
+
+
+def _cycle(on: dict[str, str]) -> str | None:
+    for start in on:
+        seen, x = set(), start
+        while x in on:
+            if x in seen:
+                return x
+            seen.add(x)
+            x = on[x]
+    return None
+
+
+def _render_block(b: str) -> str:
+    return f"the {b} block"
+
+
+# -- step parsing ---------------------------------------------------------------------------------
+_BULLET = re.compile(r"^\s*(?:[-*•]\s+|\d+\s*[.):]\s+|step\s*\d*\s*[:.)-]\s*|\[\w+\]\s*)",
+                     re.IGNORECASE)
+_N = _NAME
+_STEP_PATTERNS = [
+    # unstack X (from Y)
+    ("unstack", re.compile(rf"^(?:unstack|un-stack)\s+(?P<x>{_N})(?:\s+(?:from|off)(?:\s+of)?"
+                           rf"(?:\s+on)?(?:\s+top\s+of)?\s+(?P<y>{_N}))?$")),
+    # pick up / take / lift X from Y  -> unstack
+    ("unstack", re.compile(rf"^(?:pick\s*-?\s*up|pick|take|lift|grab|remove)\s+(?P<x>{_N})(?:\s+up)?"
+                           rf"\s+(?:from|off)(?:\s+of)?(?:\s+on)?(?:\s+top\s+of)?\s+(?P<y>{_N})$")),
+    # pick up X
+    ("pick-up", re.compile(rf"^(?:pick\s*-?\s*up|pick|take|lift|grab)\s+(?P<x>{_N})(?:\s+up)?$")),
+    # put down X / put X down (on table)
+    ("put-down", re.compile(rf"^(?:put\s*-?\s*down|set\s+down|place\s+down|lower)\s+(?P<x>{_N})"
+                            rf"(?:\s+(?:on|onto)(?:\s+top\s+of)?\s+table)?$")),
+    ("put-down", re.compile(rf"^(?:put|set|place|lay)\s+(?P<x>{_N})\s+down"
+                            rf"(?:\s+(?:on|onto)(?:\s+top\s+of)?\s+table)?$")),
+    # stack / put / place X on (top of) Y (Y may be the table)
+    ("stack", re.compile(rf"^(?:stack|(?:put|place|set|lay)(?:\s+down)?|move)\s+(?P<x>{_N})(?:\s+down)?\s+"
+                         rf"(?:on\s+top\s+of|onto|on\s+to|on|upon|atop)\s+(?P<y>{_N})$")),
+]
+
+
+def _normalise(text: str) -> str:
+    text = _BULLET.sub("", text.strip(), count=1).strip().strip("`*\"'").strip()
+    text = text.lower().rstrip(".!;").strip()
+    text = re.sub(r"\b(?:the|a|an)\b", " ", text)
+    text = re.sub(r"\bblocks?\b", " ", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+# -- the puzzle -----------------------------------------------------------------------------------
+class Blocksworld:
+    """Blocksworld (RAP / PlanBench) as a `mcts_reason.types.Puzzle`."""
+
+    name = "blocksworld"
+    description = ("Blocksworld: 'initial: the red block is on the table, ...; goal: the red block "
+                   "is on top of the blue block'; steps like 'pick up the red block'.")
+
+    def parse_instance(self, text: str) -> World:
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError("blocksworld instance is empty: give 'initial: <facts>; goal: <facts>'")
+        if len(text) > 5000:
+            raise ValueError("blocksworld instance is too long (over 5000 characters)")
+        sections = _sections(text)
+        if sections is None:
+            raise ValueError(f"blocksworld instance {_short(text)}: expected 'initial: <facts>; "
+                             f"goal: <facts>'")
+        init_text, goal_text = sections
+        where: dict[str, str] = {}
+        said_clear, said_empty = [], False
+        for fact in _facts(init_text):
+            kind, x, y = _parse_fact(fact, "initial")
+            if kind == "empty":
+                said_empty = True
+            elif kind == "clear":
+                said_clear.append(x)
+            else:
+                if x in where and where[x] != y:
+                    raise ValueError(f"blocksworld instance: the {x} block is placed twice in the "
+                                     f"initial state")
+                if x == y:
+                    raise ValueError(f"blocksworld instance: the {x} block cannot be on itself")
+                where[x] = y
+        if not where:
+            raise ValueError("blocksworld instance: the initial state places no block")
+        if len(where) > MAX_BLOCKS:
+            raise ValueError(f"blocksworld instance: at most {MAX_BLOCKS} blocks, got {len(where)}")
+        mentioned = set(said_clear) | {y for y in where.values() if y not in (TABLE, HAND)}
+        for b in sorted(mentioned - set(where)):
+            raise ValueError(f"blocksworld instance: the initial state does not say where the {b} "
+                             f"block is")
+        held = [b for b, p in where.items() if p == HAND]
+        if len(held) > 1 or (held and said_empty):
+            raise ValueError("blocksworld instance: the hand holds at most one block (and is not "
+                             "empty while holding one)")
+        supports: dict[str, str] = {}
+        for b, p in sorted(where.items()):
+            if p not in (TABLE, HAND):
+                if p in supports:
+                    raise ValueError(f"blocksworld instance: the {supports[p]} and {b} blocks are "
+                                     f"both on the {p} block")
+                if where[p] == HAND:
+                    raise ValueError(f"blocksworld instance: the {b} block is on the {p} block, "
+                                     f"which is in the hand")
+                supports[p] = b
+        if (c := _cycle({b: p for b, p in where.items() if p not in (TABLE, HAND)})) is not None:
+            raise ValueError(f"blocksworld instance: the initial blocks stand on each other in a "
+                             f"loop (through the {c} block)")
+        for b in said_clear:
+            if b in supports or where[b] == HAND:
+                raise ValueError(f"blocksworld instance: the {b} block is said to be clear but "
+                                 f"is not")
+        goal = self._parse_goal(goal_text, set(where))
+        return World(tuple(sorted(where.items())), goal)
+
+    def _parse_goal(self, text: str, blocks: set[str]) -> Goal:
+        on: dict[str, str] = {}
+        clear: set[str] = set()
+        empty = False
+        for fact in _facts(text):
+            kind, x, y = _parse_fact(fact, "goal")
+            for b in (x, y):
+                if b not in (None, TABLE, HAND) and b not in blocks:
+                    raise ValueError(f"blocksworld instance: the goal names the {b} block, which "
+                                     f"is not in the initial state")
+            if kind == "empty":
+                empty = True
+            elif kind == "clear":
+                clear.add(x)
+            elif y == HAND:
+                raise ValueError("blocksworld instance: a goal cannot hold a block in the hand")
+            else:
+                if (x in on and on[x] != y) or x == y:
+                    raise ValueError(f"blocksworld instance: the goal puts the {x} block in two "
+                                     f"places" if x != y else
+                                     f"blocksworld instance: the {x} block cannot be on itself")
+                on[x] = y
+        if not on and not clear and not empty:
+            raise ValueError("blocksworld instance: the goal is empty")
+        below = [p for p in on.values() if p != TABLE]
+        if len(below) != len(set(below)):
+            dup = next(p for p in below if below.count(p) > 1)
+            raise ValueError(f"blocksworld instance: the goal puts two blocks on the {dup} block")
+        if (c := _cycle({b: p for b, p in on.items() if p != TABLE})) is not None:
+            raise ValueError(f"blocksworld instance: the goal stacks blocks in a loop (through the "
+                             f"{c} block)")
+        if bad := sorted(clear & set(below)):
+            raise ValueError(f"blocksworld instance: the goal wants the {bad[0]} block clear and "
+                             f"covered")
+        return Goal(tuple(sorted(on.items())), tuple(sorted(clear)), empty)
+
+    def legal_steps(self, state: World) -> list[Action]:
+        return legal_actions(state)
+
+    def parse_step(self, state: World, text: str) -> Action | None:
+        try:
+            if not isinstance(text, str) or len(text) > 300:
+                return None
+            t = _normalise(text)
+            for verb, pat in _STEP_PATTERNS:
+                m = pat.match(t)
+                if not m:
+                    continue
+                x = m.group("x")
+                y = m.groupdict().get("y")
+                if verb == "stack" and y == TABLE:
+                    verb, y = "put-down", None
+                if verb == "unstack" and y == TABLE:
+                    verb, y = "pick-up", None
+                if verb == "unstack" and y is None:
+                    y = state.where().get(x)
+                    if y in (TABLE, HAND, None):
+                        return None
+                a = Action(verb, x, y if verb in ("stack", "unstack") else None)
+                return a if is_legal(state, a) else None
+            return None
+        except Exception:  # parse_step never raises: bad text is data
+            return None
+
+    def apply(self, state: World, step: Action) -> World:
+        if not is_legal(state, step):
+            raise ValueError(f"{step!r} is not legal in {state!r}")
+        return _apply(state, step)
+
+    def is_solved(self, state: World) -> bool:
+        return goal_holds(state, state.goal)
+
+    def is_dead_end(self, state: World) -> bool:
+        return False      # parse_instance only accepts consistent goals, reachable from anywhere
+
+    def render(self, state: World) -> str:
+        facts = []
+        for b, p in state.pos:
+            if p == TABLE:
+                facts.append(f"{_render_block(b)} is on the table")
+            elif p != HAND:
+                facts.append(f"{_render_block(b)} is on top of {_render_block(p)}")
+        clear = state.clear()
+        facts.extend(f"{_render_block(b)} is clear" for b in state.blocks if b in clear)
+        held = state.holding
+        facts.append(f"the hand is holding {_render_block(held)}" if held else "the hand is empty")
+        return ", ".join(facts)
+
+    def render_goal(self, goal: Goal) -> str:
+        facts = [f"{_render_block(b)} is on the table" if p == TABLE
+                 else f"{_render_block(b)} is on top of {_render_block(p)}" for b, p in goal.on]
+        facts.extend(f"{_render_block(b)} is clear" for b in goal.clear)
+        if goal.hand_empty:
+            facts.append("the hand is empty")
+        return ", ".join(facts)
+
+    def render_step(self, state: World, step: Action) -> str:
+        x = _render_block(step.block)
+        if step.verb == "pick-up":
+            return f"pick up {x}"
+        if step.verb == "put-down":
+            return f"put down {x}"
+        if step.verb == "stack":
+            return f"stack {x} on top of {_render_block(step.target)}"
+        return f"unstack {x} from {_render_block(step.target)}"
+
+    def answer(self, initial: World, steps: Sequence[Action]) -> str:
+        return ", ".join(self.render_step(initial, s) for s in steps)
+
+    def plan(self, instance: str, answer: str) -> tuple[int, World] | None:
+        """(number of actions, final state) of an answer; None if an action is unreadable/illegal."""
+        state = self.parse_instance(instance)
+        if not isinstance(answer, str) or len(answer) > _MAX_ANSWER_CHARS:
+            return None
+        text = re.sub(r"^\s*(?:answer|plan|solution)\s*:\s*", "", answer.strip(), flags=re.I)
+        parts = [p for p in re.split(r"[,;\n]+|\bthen\b", text) if p.strip(" .")]
+        if len(parts) == 1 and parts[0].strip(" .").lower() in ("none", "(none)", "no actions"):
+            parts = []
+        for p in parts:
+            step = self.parse_step(state, p)
+            if step is None:
+                return None
+            state = self.apply(state, step)
+        return len(parts), state
+
+    def verify(self, instance: str, answer: str) -> bool:
+        try:
+            out = self.plan(instance, answer)
+            return out is not None and self.is_solved(out[1])
+        except Exception:  # verify never raises
+            return False
+
+    def heuristic_policy(self) -> BlocksworldHeuristicPolicy:
+        return BlocksworldHeuristicPolicy()
+
+    def heuristic_value(self) -> BlocksworldHeuristicValue:
+        return BlocksworldHeuristicValue()
+
+    def extra_values(self) -> dict:
+        return {"oracle": BlocksworldOracleValue}
+
+    # -- optimality ------------------------------------------------------------------------------
+    def optimal_length(self, instance: str, *, max_states: int | None = 2_000_000) -> int | None:
+        """Length of a shortest plan (A*, see `shortest`); None past `max_states` states."""
+        return shortest(self.parse_instance(instance), max_states=max_states)
+
+    def gap(self, instance: str, answer: str, *, optimal: int | None = None) -> int | None:
+        """Actions in `answer` beyond the optimum; None if it does not verify or no optimum."""
+        if not self.verify(instance, answer):
+            return None
+        if optimal is None:
+            optimal = self.optimal_length(instance)
+        return None if optimal is None else self.plan(instance, answer)[0] - optimal
+
+    def metrics(self, instance: str, answer: str, *, max_states: int | None = 2_000_000) -> dict:
+        """For benchmark records: plan length, optimal length (BFS) and gap; None where unknown."""
+        out = self.plan(instance, answer) if self.verify(instance, answer) else None
+        optimal = self.optimal_length(instance, max_states=max_states)
+        length = None if out is None else out[0]
+        gap = None if length is None or optimal is None else length - optimal
+        return {"length": length, "optimal": optimal, "gap": gap}
+
+    # -- instance sets -----------------------------------------------------------------------------
+    def generate(self, n: int, *, rng: np.random.Generator, blocks: int = 4) -> list[str]:
+        """`n` instances with `blocks` colour-named blocks: a random initial arrangement and a
+        random goal arrangement, the goal stated PlanBench-style as its "on top of" facts (or,
+        when the goal has every block on the table, as "on the table" facts); never solved at
+        the start. `blocks` is the difficulty knob."""
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError("rng must be a numpy.random.Generator")
+        if n < 0 or not 2 <= blocks <= len(COLOURS):
+            raise ValueError(f"need n >= 0 and 2 <= blocks <= {len(COLOURS)}")
+        out = []
+        while len(out) < n:
+            names = [COLOURS[i] for i in sorted(rng.choice(len(COLOURS), blocks, replace=False))]
+            init = _random_arrangement(names, rng)
+            target = _random_arrangement(names, rng)
+            on = {b: p for b, p in target.items() if p != TABLE} or target
+            goal = Goal(tuple(sorted(on.items())))
+            state = World(tuple(sorted(init.items())), goal)
+            if goal_holds(state, goal):
+                continue
+            out.append(f"initial: {self.render(state)}; goal: {self.render_goal(goal)}")
+        return out
+
+    def named_sets(self) -> dict[str, str]:
+        return {name: desc for name, (desc, *_rest) in _SETS.items()}
+
+    def instance_set(self, name: str) -> list[str]:
+        if name not in _SETS:
+            raise ValueError(f"unknown blocksworld instance set {name!r}; known: {', '.join(_SETS)}")
+        _, seed, n, blocks = _SETS[name]
+        return self.generate(n, rng=np.random.default_rng(seed), blocks=blocks)
+
+    # -- LLM prompts -------------------------------------------------------------------------------
+    _RULES = (
+        "I am playing with a set of blocks where I need to arrange the blocks into stacks. "
+        "Here are the actions I can do: pick up a block (from the table), unstack a block from "
+        "on top of another block, put down a block (onto the table), stack a block on top of "
+        "another block. I can only pick up or unstack one block at a time, and only if my hand "
+        "is empty and the block is clear (no other block on it, not held). I can only unstack a "
+        "block from a block it is really on. I can only put down or stack a block I am holding, "
+        "and only stack it on a clear block. Once I put down or stack a block, my hand is empty.")
+
+    def propose_messages(self, state: World) -> list[dict]:
+        return [
+            {"role": "system", "content": self._RULES},
+            {"role": "user", "content": (
+                f"Current state: {self.render(state)}.\nGoal: {self.render_goal(state.goal)}.\n"
+                "Propose the most promising next actions, best first, one per line, each in one "
+                "of the forms 'pick up the X block', 'unstack the X block from the Y block', "
+                "'put down the X block', 'stack the X block on top of the Y block', with nothing "
+                "else on the line.")},
+        ]
+
+    def value_messages(self, state: World) -> list[dict]:
+        return [
+            {"role": "system", "content": self._RULES},
+            {"role": "user", "content": (
+                f"Current state: {self.render(state)}.\nGoal: {self.render_goal(state.goal)}.\n"
+                "How close is the current state to the goal? Say which blocks are already where "
+                "the goal wants them and which must still move. Reason briefly, then end with one "
+                "word on the last line: sure (the goal is a few actions away), likely (a moderate "
+                "number of actions), or impossible (far from the goal).")},
+        ]
+
+    def __repr__(self) -> str:
+        return "Blocksworld()"
+
+
+def _random_arrangement(names: list[str], rng: np.random.Generator) -> dict[str, str]:
+    """Blocks in random order, cut into random towers: each block starts a new tower with
+    probability 1/2, else goes on top of the previous one."""
+    order = [names[i] for i in rng.permutation(len(names))]
+    where = {order[0]: TABLE}
+    for prev, b in zip(order, order[1:]):
+        where[b] = TABLE if rng.random() < 0.5 else prev
+    return where
+
+
+# name -> (description, seed, count, blocks)
+_SETS = {
+    "easy": ("20 instances with 3 blocks", 3003, 20, 3),
+    "medium": ("20 instances with 4 blocks", 4004, 20, 4),
+    "hard": ("20 instances with 5 blocks", 5005, 20, 5),
+    "six": ("20 instances with 6 blocks", 6006, 20, 6),
+    "eight": ("20 instances with 8 blocks", 8008, 20, 8),
+}
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return repr(text if len(text) <= limit else text[:limit] + "...")

@@ -1,0 +1,600 @@
+"""Countdown (the numbers round): reach a target from a handful of numbers with + - * /.
+
+Instance text: the numbers, then `->`, then the target, e.g. `25 50 75 100 3 6 -> 952`.
+
+Rules (the TV rule, chosen here and enforced everywhere, `verify` included): every intermediate
+result must be a positive whole number, so `a - b` needs `a > b` and `a / b` needs `b` to divide
+`a` exactly. Each number is used at most once; not all numbers need be used. Arithmetic is on
+Python ints, which is exact: a division is only ever taken when it is exact, so no fractions arise.
+
+States are a sorted tuple of the numbers left plus the target, so two step orders that leave the
+same numbers are the same state. Steps use the Game of 24 format `a op b = c (left: x y z)`.
+Solved: the target is among the numbers.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Sequence
+
+import numpy as np
+
+SMALL = tuple(range(1, 11))          # two cards of each on the show
+LARGE = (25, 50, 75, 100)            # one card of each
+MAX_NUMBERS = 10
+MAX_VALUE = 10**6                    # bound on instance numbers and target (keeps text sane)
+
+
+@dataclass(frozen=True, slots=True)
+class CountdownState:
+    """The numbers left (sorted ascending) and the target."""
+
+    numbers: tuple[int, ...]
+    target: int
+
+    def __repr__(self) -> str:
+        return f"CountdownState({' '.join(map(str, self.numbers))} -> {self.target})"
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """`a op b = result`; a and b are numbers of the state the step is taken from."""
+
+    a: int
+    op: str
+    b: int
+    result: int
+
+    def __repr__(self) -> str:
+        return f"Step({self.a} {self.op} {self.b} = {self.result})"
+
+
+def combine(a: int, op: str, b: int) -> int | None:
+    """a op b under the TV rule: None unless the result is a positive whole number."""
+    if op == "+":
+        return a + b
+    if op == "*":
+        return a * b
+    if op == "-":
+        return a - b if a > b else None
+    if op == "/":
+        return a // b if b and a % b == 0 else None
+    return None
+
+
+def _pair_results(a: int, b: int) -> list[int]:
+    """Every result of one legal operation on a and b (either order)."""
+    hi, lo = (a, b) if a >= b else (b, a)
+    out = [hi + lo, hi * lo]
+    if hi > lo:
+        out.append(hi - lo)
+    if hi % lo == 0:
+        out.append(hi // lo)
+    return out
+
+
+def _remove(numbers: Sequence[int], *xs: int) -> list[int] | None:
+    rest = list(numbers)
+    for x in xs:
+        try:
+            rest.remove(x)
+        except ValueError:
+            return None
+    return rest
+
+
+def upper_bound(numbers: Sequence[int]) -> int:
+    """No expression over `numbers` exceeds prod(max(x, 2)): max(a op b, 2) <= max(a,2)*max(b,2)."""
+    return math.prod(max(x, 2) for x in numbers)
+
+
+# -- heuristics ---------------------------------------------------------------------------------
+def _complements(x: int, t: int) -> list[int]:
+    """The values c with x op c = t or c op x = t under the rule."""
+    out = [t - x, x - t, t + x, t * x]
+    if t % x == 0:
+        out.append(t // x)
+    if x % t == 0:
+        out.append(x // t)
+    return [c for c in out if c > 0]
+
+
+def _pairs(numbers: tuple[int, ...]) -> dict[int, list[int]]:
+    """One-operation results -> bitmasks of the two indices that make them."""
+    out: dict[int, list[int]] = {}
+    n = len(numbers)
+    for i in range(n):
+        a = numbers[i]
+        for j in range(i + 1, n):
+            for r in _pair_results(a, numbers[j]):
+                out.setdefault(r, []).append(1 << i | 1 << j)
+    return out
+
+
+def _two_away(numbers, pairs: dict[int, list[int]], t: int) -> bool:
+    """`x op (y op z) == t` for some distinct indices x, y, z."""
+    for k, x in enumerate(numbers):
+        bit = 1 << k
+        for c in _complements(x, t):
+            for m in pairs.get(c, ()):
+                if not m & bit:
+                    return True
+    return False
+
+
+def _three_away(numbers, pairs: dict[int, list[int]], t: int) -> bool:
+    """`(a op b) op (c op d) == t`, or `x op v == t` with v made by two operations on others."""
+    for r, masks in pairs.items():
+        for c in _complements(r, t):
+            for m2 in pairs.get(c, ()):
+                if any(not m & m2 for m in masks):
+                    return True
+    chains: dict[int, list[int]] = {}               # y op (z op w): value -> index bitmasks
+    for r, masks in pairs.items():
+        for m in masks:
+            for k, x in enumerate(numbers):
+                if not m >> k & 1:
+                    for v in _pair_results(r, x):
+                        chains.setdefault(v, []).append(m | 1 << k)
+    for k, x in enumerate(numbers):
+        bit = 1 << k
+        for c in _complements(x, t):
+            for m3 in chains.get(c, ()):
+                if not m3 & bit:
+                    return True
+    return False
+
+
+@lru_cache(maxsize=1 << 17)
+def estimate(numbers: tuple[int, ...], target: int, deep: bool = False) -> float:
+    """A cheap guess in [0, 1] that `numbers` can still make `target`; never a full solve.
+
+    Exact cases: solved (1), one number or the multiplicative upper bound below the target (0).
+    Then look-ahead by pattern: one operation away (0.97), `x op (y op z)` (0.9), and with
+    `deep` three-operation patterns (0.8). Otherwise a soft score in [0.1, 0.74] from how close
+    the nearest number is to the target and how many numbers are left to adjust it with.
+    """
+    t = target
+    if t in numbers:
+        return 1.0
+    n = len(numbers)
+    if n <= 1 or upper_bound(numbers) < t:
+        return 0.0
+    pairs = _pairs(numbers)
+    if t in pairs:
+        return 0.97
+    if n >= 3 and _two_away(numbers, pairs, t):
+        return 0.9
+    if deep and n >= 4 and _three_away(numbers, pairs, t):
+        return 0.8
+    near = min(abs(x - t) for x in numbers)
+    closeness = math.exp(-near / max(10.0, 0.05 * t))
+    return 0.1 + 0.4 * closeness + 0.04 * min(n, 6)
+
+
+class CountdownHeuristicValue:
+    """`estimate` on each state: pattern look-ahead (three operations with `deep`), not a solver."""
+
+    def __init__(self, deep: bool = True) -> None:
+        self.deep = deep
+
+    def evaluate(self, puzzle, states, *, rng: np.random.Generator) -> list[float]:
+        return [estimate(s.numbers, s.target, self.deep) for s in states]
+
+    def __repr__(self) -> str:
+        return f"CountdownHeuristicValue(deep={self.deep})"
+
+
+class CountdownHeuristicPolicy:
+    """Every legal step, prior proportional to exp(beta * estimate(next state, deep)).
+
+    The three-operation patterns (`deep`) are what lets the default budget solve >= 99% of
+    solvable show-style instances (benchmarks/); they are skipped when some child is already
+    within two operations of the target, since the search goes there first anyway.
+    """
+
+    exhaustive = True
+
+    def __init__(self, beta: float = 6.0, deep: bool = True) -> None:
+        self.beta, self.deep = beta, deep
+
+    def propose(self, puzzle, state, *, k: int | None, rng: np.random.Generator):
+        steps = puzzle.legal_steps(state)
+        nexts = [puzzle.apply(state, step) for step in steps]
+        values = [estimate(s.numbers, s.target) for s in nexts]
+        if self.deep and (not values or max(values) < 0.9):
+            # no child is within two operations of the target: look three deep
+            values = [estimate(s.numbers, s.target, True) for s in nexts]
+        out = [(step, math.exp(self.beta * v)) for step, v in zip(steps, values)]
+        if k is not None:
+            out.sort(key=lambda sp: -sp[1])
+            out = out[:k]
+        return out
+
+    def __repr__(self) -> str:
+        return f"CountdownHeuristicPolicy(beta={self.beta}, deep={self.deep})"
+
+
+# -- an exact solver (for generating solvable sets and the oracle value) -------------------------
+def reachable(numbers: Sequence[int], target: int) -> bool:
+    """Exact: can some subset of `numbers` make `target` under the rule?
+
+    Dynamic programming over sub-multisets (by index bitmask): the set of values each proper
+    subset can make, then one targeted check for the full set (complement look-ups instead of
+    building its whole value set).
+    """
+    nums = list(numbers)
+    n = len(nums)
+    if target in nums:
+        return True
+    if n == 0:
+        return False
+    full = (1 << n) - 1
+    values: dict[int, set[int]] = {1 << i: {nums[i]} for i in range(n)}
+    for mask in sorted(range(1, full), key=lambda m: bin(m).count("1")):
+        if mask in values:
+            continue
+        out: set[int] = set()
+        low = mask & -mask                      # splits with `low` on the left: each once
+        sub = (mask - 1) & mask
+        while sub:
+            if sub & low:
+                rest = mask ^ sub
+                for a in values[sub]:
+                    for b in values[rest]:
+                        out.update(_pair_results(a, b))
+            sub = (sub - 1) & mask
+        if target in out:
+            return True
+        values[mask] = out
+    low = 1
+    sub = (full - 1) & full
+    while sub:
+        if sub & low:
+            left, right = values[sub], values[full ^ sub]
+            small, big = (left, right) if len(left) <= len(right) else (right, left)
+            for a in small:
+                if any(c in big for c in _complements(a, target)):
+                    return True
+        sub = (sub - 1) & full
+    return False
+
+
+class CountdownOracleValue:
+    """Exact solvability as the value (1 or 0). For ablations only: it is a full solver."""
+
+    def evaluate(self, puzzle, states, *, rng: np.random.Generator) -> list[float]:
+        return [1.0 if reachable(s.numbers, s.target) else 0.0 for s in states]
+
+    def __repr__(self) -> str:
+        return "CountdownOracleValue()"
+
+
+# -- parsing ------------------------------------------------------------------------------------
+_SYMBOLS = str.maketrans({"×": "*", "x": "*", "X": "*", "∗": "*", "·": "*", "÷": "/",
+                          "−": "-", "–": "-", "—": "-", "→": ">", "⇒": ">"})
+_BULLET = re.compile(r"^\s*(?:[-•]\s+|\d+[.)]\s+|step\s*\d*\s*:\s*)", re.IGNORECASE)
+_STEP = re.compile(r"^\s*(\d{1,15})\s*([-+*/])\s*(\d{1,15})\s*=\s*(\d{1,15})\s*"
+                   r"(?:\(\s*(?:left|remaining)\s*:\s*([\d\s,]*)\)\s*)?\.?\s*$", re.IGNORECASE)
+_INSTANCE = re.compile(r"^(?P<nums>[^>=]*?)\s*(?:->|=>|>)\s*(?P<target>[^>]*)$")
+
+
+# -- the puzzle ---------------------------------------------------------------------------------
+class Countdown:
+    """Countdown's numbers round as a `mcts_reason.types.Puzzle`."""
+
+    name = "countdown"
+    description = ("Countdown: reach the target from the numbers with + - * / "
+                   "(positive whole intermediate results, each number at most once).")
+
+    def parse_instance(self, text: str) -> CountdownState:
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError("countdown instance is empty: give numbers and a target, "
+                             "e.g. '25 50 75 100 3 6 -> 952'")
+        m = _INSTANCE.match(text.strip().translate(_SYMBOLS))
+        if not m:
+            raise ValueError(f"countdown instance {text!r}: expected 'numbers -> target', "
+                             f"e.g. '25 50 75 100 3 6 -> 952'")
+        parts = [p for p in re.split(r"[\s,]+", m.group("nums").strip()) if p]
+        target_text = m.group("target").strip()
+        for p in parts + [target_text]:
+            if not p.isascii() or not p.isdigit():
+                raise ValueError(f"countdown instance {text!r}: {p!r} is not a whole number")
+        if not 1 <= len(parts) <= MAX_NUMBERS:
+            raise ValueError(f"countdown instance {text!r}: need 1-{MAX_NUMBERS} numbers, "
+                             f"got {len(parts)}")
+        if any(len(p) > 7 for p in parts + [target_text]):
+            raise ValueError(f"countdown instance {text!r}: numbers and target must be "
+                             f"1-{MAX_VALUE}")
+        nums = [int(p) for p in parts]
+        target = int(target_text)
+        for x in nums + [target]:
+            if not 1 <= x <= MAX_VALUE:
+                raise ValueError(f"countdown instance {text!r}: numbers and target must be "
+                                 f"1-{MAX_VALUE}, got {x}")
+        return CountdownState(tuple(sorted(nums)), target)
+
+    def legal_steps(self, state: CountdownState) -> list[Step]:
+        steps: list[Step] = []
+        nums = state.numbers
+        seen: set[tuple[int, int]] = set()
+        for i in range(len(nums)):
+            for j in range(i + 1, len(nums)):
+                lo, hi = nums[i], nums[j]          # sorted: lo <= hi
+                if (lo, hi) in seen:
+                    continue
+                seen.add((lo, hi))
+                steps.append(Step(hi, "+", lo, hi + lo))
+                if hi > lo:
+                    steps.append(Step(hi, "-", lo, hi - lo))
+                steps.append(Step(hi, "*", lo, hi * lo))
+                if hi % lo == 0:
+                    steps.append(Step(hi, "/", lo, hi // lo))
+        return steps
+
+    def parse_step(self, state: CountdownState, text: str) -> Step | None:
+        try:
+            return self._parse_step(state, text)
+        except (ValueError, TypeError, AttributeError):     # never raise on model output
+            return None
+
+    def _parse_step(self, state: CountdownState, text: str) -> Step | None:
+        if not isinstance(text, str) or len(text) > 200:
+            return None
+        text = _BULLET.sub("", text.translate(_SYMBOLS), count=1)
+        m = _STEP.match(text)
+        if not m:
+            return None
+        a, op, b, result = int(m.group(1)), m.group(2), int(m.group(3)), int(m.group(4))
+        if combine(a, op, b) != result:
+            return None
+        rest = _remove(state.numbers, a, b)
+        if rest is None:
+            return None
+        if m.group(5) is not None:
+            left = [t for t in re.split(r"[\s,]+", m.group(5).strip()) if t]
+            if sorted(int(t) for t in left) != sorted(rest + [result]):
+                return None
+        return Step(a, op, b, result)
+
+    def apply(self, state: CountdownState, step: Step) -> CountdownState:
+        rest = _remove(state.numbers, step.a, step.b)
+        if rest is None or combine(step.a, step.op, step.b) != step.result:
+            raise ValueError(f"{step!r} is not legal from {self.render(state)}")
+        rest.append(step.result)
+        return CountdownState(tuple(sorted(rest)), state.target)
+
+    def is_solved(self, state: CountdownState) -> bool:
+        return state.target in state.numbers
+
+    def is_dead_end(self, state: CountdownState) -> bool:
+        """One number that is not the target, or the target above every reachable value."""
+        if self.is_solved(state):
+            return False
+        return len(state.numbers) <= 1 or upper_bound(state.numbers) < state.target
+
+    def render(self, state: CountdownState) -> str:
+        return f"{' '.join(map(str, state.numbers))} -> {state.target}"
+
+    def render_step(self, state: CountdownState, step: Step) -> str:
+        left = " ".join(map(str, self.apply(state, step).numbers))
+        return f"{step.a} {step.op} {step.b} = {step.result} (left: {left})"
+
+    def answer(self, initial: CountdownState, steps: Sequence[Step]) -> str:
+        """`expression = target` for the target number (the last one made, if several)."""
+        pool: list[tuple[int, str, bool]] = [(x, str(x), True) for x in initial.numbers]
+
+        def take(x: int) -> tuple[str, bool]:
+            for i, (v, e, atom) in enumerate(pool):
+                if v == x:
+                    del pool[i]
+                    return e, atom
+            raise ValueError(f"{x} is not available")
+
+        for step in steps:
+            (ea, aa), (eb, ab) = take(step.a), take(step.b)
+            ea = ea if aa else f"({ea})"
+            eb = eb if ab else f"({eb})"
+            pool.append((step.result, f"{ea} {step.op} {eb}", False))
+        hits = [e for v, e, _ in pool if v == initial.target]
+        expr = hits[-1] if hits else " ".join(e for _, e, _ in pool)
+        return f"{expr} = {initial.target}"
+
+    def verify(self, instance: str, answer: str) -> bool:
+        """True when `answer` is `expr [= target]` whose value is the target, whose literals are a
+        sub-multiset of the numbers, and whose every sub-expression is a positive whole number."""
+        try:
+            state = self.parse_instance(instance)
+        except (ValueError, TypeError):
+            return False
+        value, literals = evaluate_expression(answer)
+        if value is None or value != state.target or literals is None:
+            return False
+        return _remove(state.numbers, *literals) is not None
+
+    def heuristic_policy(self) -> CountdownHeuristicPolicy:
+        return CountdownHeuristicPolicy()
+
+    def heuristic_value(self) -> CountdownHeuristicValue:
+        return CountdownHeuristicValue()
+
+    def extra_values(self) -> dict:
+        return {"oracle": CountdownOracleValue}
+
+    # -- instance sets ----------------------------------------------------------------------------
+    def generate(self, n: int, *, rng: np.random.Generator, count: int = 6,
+                 large: int | None = None, target_low: int = 100, target_high: int = 999,
+                 solvable: bool = True) -> list[str]:
+        """`n` instances dealt as on the show: `large` cards from 25/50/75/100 (random 0-4 when
+        None) and the rest from two each of 1-10; target uniform in [target_low, target_high].
+        Difficulty knobs: `count` (more numbers: wider and deeper tree) and the target range.
+        With `solvable` only instances the exact solver can make are kept."""
+        if n < 0 or not 1 <= count <= MAX_NUMBERS:
+            raise ValueError(f"need n >= 0 and 1 <= count <= {MAX_NUMBERS}")
+        if not 1 <= target_low <= target_high <= MAX_VALUE:
+            raise ValueError(f"need 1 <= target_low <= target_high <= {MAX_VALUE}")
+        if large is not None and not 0 <= large <= min(len(LARGE), count):
+            raise ValueError(f"large must be 0-{min(len(LARGE), count)}")
+        if count - (large or 0) > 2 * len(SMALL):
+            raise ValueError("not enough small cards for that many numbers")
+        out: list[str] = []
+        small_deck = list(SMALL) * 2
+        tries = 0
+        while len(out) < n:
+            tries += 1
+            if tries > 1000 * (n + 1):
+                raise ValueError("could not generate enough solvable instances with those knobs")
+            k = int(rng.integers(0, min(len(LARGE), count) + 1)) if large is None else large
+            k = max(k, count - len(small_deck))
+            bigs = [LARGE[i] for i in rng.choice(len(LARGE), size=k, replace=False)]
+            smalls = [small_deck[i] for i in rng.choice(len(small_deck), size=count - k,
+                                                          replace=False)]
+            target = int(rng.integers(target_low, target_high + 1))
+            nums = sorted(smalls) + sorted(bigs)
+            if target in nums:                  # solved before the first step: not a puzzle
+                continue
+            if solvable and not reachable(nums, target):
+                continue
+            out.append(f"{' '.join(map(str, nums))} -> {target}")
+        return out
+
+    _SETS = {
+        "easy": ("20 solvable instances: 4 numbers (1-10 and 25/50/75/100), target 10-99",
+                 dict(n=20, seed=1, count=4, target_low=10, target_high=99)),
+        "standard": ("50 solvable instances as on the show: 6 numbers, target 100-999",
+                     dict(n=50, seed=2, count=6)),
+        "unfiltered": ("50 instances as on the show, solvable or not",
+                       dict(n=50, seed=3, count=6, solvable=False)),
+    }
+
+    def named_sets(self) -> dict[str, str]:
+        return {name: desc for name, (desc, _) in self._SETS.items()}
+
+    def instance_set(self, name: str) -> list[str]:
+        if name not in self._SETS:
+            raise ValueError(f"unknown countdown set {name!r}; known: {', '.join(self._SETS)}")
+        kw = dict(self._SETS[name][1])
+        n, seed = kw.pop("n"), kw.pop("seed")
+        return self.generate(n, rng=np.random.default_rng(seed), **kw)
+
+    # -- LLM prompts ------------------------------------------------------------------------------
+    def propose_messages(self, state: CountdownState) -> list[dict]:
+        nums = " ".join(map(str, state.numbers))
+        return [
+            {"role": "system", "content":
+                "You are playing the Countdown numbers game. Combine two of the numbers with "
+                "+, -, * or / to get a new number. Every result must be a positive whole number "
+                "(no fractions, no zero or negatives). Each number can be used once; not all "
+                "numbers need be used. The goal is to make the target."},
+            {"role": "user", "content":
+                f"Numbers: {nums}\nTarget: {state.target}\n"
+                "List several possible next steps, one per line, in exactly this format:\n"
+                "a op b = c (left: remaining numbers)\n"
+                "Example with numbers 3 6 25 100 and target 306: "
+                "100 * 3 = 300 (left: 6 25 300)\n"
+                "Write only the steps."},
+        ]
+
+    def value_messages(self, state: CountdownState) -> list[dict]:
+        nums = " ".join(map(str, state.numbers))
+        return [
+            {"role": "system", "content":
+                "You judge positions in the Countdown numbers game: can the target be made from "
+                "the numbers with + - * / (positive whole intermediate results, each number at "
+                "most once, not all needed)?"},
+            {"role": "user", "content":
+                f"Numbers: {nums}\nTarget: {state.target}\n"
+                "Think briefly (try a few combinations, note how close the numbers get), then "
+                "end with one word on its own line: sure, likely or impossible."},
+        ]
+
+    def __repr__(self) -> str:
+        return "Countdown()"
+
+
+# -- a safe arithmetic parser for final answers (never eval) -------------------------------------
+_EXPR_TOKEN = re.compile(r"\s*(\d+|[-+*/()])")
+
+
+def evaluate_expression(text: str) -> tuple[int | None, list[int] | None]:
+    """Parse `expr [= n]` with + - * / and parentheses over whole numbers, under the TV rule.
+
+    Returns (value, literals); (None, None) for anything malformed: a sub-expression that is not a
+    positive whole number (a - b <= 0, an inexact division), unary minus, a right-hand side other
+    than the value, or more than 300 characters. Exact (int) arithmetic throughout.
+    """
+    if not isinstance(text, str) or len(text) > 300:
+        return None, None
+    text = text.translate(_SYMBOLS).strip()
+    text = re.sub(r"^\s*answer\s*:\s*", "", text, flags=re.IGNORECASE)
+    lhs, _, rhs = text.partition("=")
+    if "=" in rhs:
+        return None, None
+    toks: list[str] = []
+    pos = 0
+    lhs = lhs.strip()
+    while pos < len(lhs):
+        m = _EXPR_TOKEN.match(lhs, pos)
+        if not m:
+            return None, None
+        toks.append(m.group(1))
+        pos = m.end()
+    literals: list[int] = []
+    i = 0
+
+    def apply(a: int, op: str, b: int) -> int:
+        r = combine(a, op, b)
+        if r is None:
+            raise ArithmeticError(f"{a} {op} {b} breaks the rule")
+        return r
+
+    def expr() -> int:
+        nonlocal i
+        v = term()
+        while i < len(toks) and toks[i] in "+-":
+            op = toks[i]
+            i += 1
+            v = apply(v, op, term())
+        return v
+
+    def term() -> int:
+        nonlocal i
+        v = factor()
+        while i < len(toks) and toks[i] in "*/":
+            op = toks[i]
+            i += 1
+            v = apply(v, op, factor())
+        return v
+
+    def factor() -> int:
+        nonlocal i
+        if i >= len(toks):
+            raise SyntaxError("unexpected end")
+        t = toks[i]
+        i += 1
+        if t.isdigit():
+            if len(t) > 15:
+                raise SyntaxError("number too long")
+            literals.append(int(t))
+            return int(t)
+        if t == "(":
+            v = expr()
+            if i >= len(toks) or toks[i] != ")":
+                raise SyntaxError("missing )")
+            i += 1
+            return v
+        raise SyntaxError(f"unexpected {t}")
+
+    try:
+        value = expr()
+    except (SyntaxError, ArithmeticError, RecursionError, ValueError):
+        return None, None
+    if i != len(toks) or not toks or value <= 0:
+        return None, None
+    if rhs.strip():
+        r = rhs.strip()
+        if not r.isascii() or not r.isdigit() or len(r) > 15 or int(r) != value:
+            return None, None
+    return value, literals

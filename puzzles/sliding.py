@@ -1,0 +1,542 @@
+"""Sliding tiles (8-puzzle, 15-puzzle): slide tiles into the blank until the board is in order.
+
+Instance text is the tiles row by row with 0 for the blank, e.g. `1 2 3 4 5 6 0 7 8` (a 3x3
+board; 4, 9, 16 or 25 numbers give widths 2-5). The goal is `1 2 ... n-1` with the blank last.
+Boards of the wrong permutation parity cannot reach the goal and are rejected by
+`parse_instance`. A step slides one tile next to the blank into it: `move 7 left` means tile 7
+moves one cell left (the blank was left of it). A plan (the answer) is the steps joined by ", ".
+
+Cycles. The board graph is full of cycles (every move can be undone), so the search tree repeats
+boards. Every solvable board stays solvable, so no board is a dead end and no node can ever be a
+proven loss: "all children lost" never happens, and the loss table that MCTS shares between
+paths stays empty whatever the policy. Cycles only waste budget. The cheapest and most wasteful
+cycle, undoing the move just made, is what IDA* prunes, and so do we: a state remembers the tile
+moved last (`Board.last`), and the heuristic policy proposes every legal move but that undo.
+It still sets `exhaustive = True`: the flag licenses loss proofs, and those stay sound because
+no state here is a dead end, while a widening (non-exhaustive) policy would spend simulations
+re-asking for children that do not exist. `legal_steps` and `parse_step` keep the undo: it is a
+legal move by the rules. Longer cycles stay in the tree; the value steers away from them.
+Skipping the undo matters: at 1000 simulations MCTS solves 20/20 `medium8` boards with it and
+7/20 without (benchmarks/sections/puzzles-b.md).
+
+`optimal_length` is an IDA* search with Manhattan distance plus linear conflict (admissible), so
+benchmarks can report a plan's optimality gap (`gap`, `metrics`).
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+MIN_WIDTH, MAX_WIDTH = 2, 5
+DIRECTIONS = ("up", "down", "left", "right")
+# direction a tile moves -> (row, col) offset of the blank relative to the tile
+_BLANK_OFFSET = {"up": (-1, 0), "down": (1, 0), "left": (0, -1), "right": (0, 1)}
+_MAX_ANSWER_CHARS = 50_000
+
+
+@dataclass(frozen=True, slots=True)
+class Board:
+    """A position: `tiles` row by row (0 = blank) on a `width` x `width` grid.
+
+    `last` is the tile moved to reach this board (0 for an instance's initial board); it lets the
+    heuristic policy skip the immediate undo. Two boards with the same tiles but different `last`
+    are different search states (the price of the pruning: a few more value calls).
+    """
+
+    tiles: tuple[int, ...]
+    width: int
+    last: int = 0
+
+    @property
+    def blank(self) -> int:
+        return self.tiles.index(0)
+
+    def __repr__(self) -> str:
+        return f"Board({' '.join(map(str, self.tiles))}, width={self.width}, last={self.last})"
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """Slide `tile` one cell in `direction` (up/down/left/right) into the blank."""
+
+    tile: int
+    direction: str
+
+    def __repr__(self) -> str:
+        return f"Move({self.tile} {self.direction})"
+
+
+def goal_tiles(width: int) -> tuple[int, ...]:
+    n = width * width
+    return tuple(range(1, n)) + (0,)
+
+
+def inversions(tiles: Sequence[int]) -> int:
+    seq = [t for t in tiles if t]
+    return sum(1 for i in range(len(seq)) for j in range(i + 1, len(seq)) if seq[i] > seq[j])
+
+
+def is_solvable(tiles: Sequence[int], width: int) -> bool:
+    """Permutation parity test against the goal with the blank last.
+
+    Odd width: a move never changes the inversion parity, and the goal has none. Even width: a
+    vertical move changes both the inversion parity (it jumps width-1 tiles) and the blank's row,
+    so inversions + blank row is invariant; the goal has 0 + (width - 1).
+    """
+    inv = inversions(tiles)
+    if width % 2:
+        return inv % 2 == 0
+    return (inv + tiles.index(0) // width) % 2 == (width - 1) % 2
+
+
+# -- heuristics ---------------------------------------------------------------------------------
+def manhattan(tiles: Sequence[int], width: int) -> int:
+    total = 0
+    for i, t in enumerate(tiles):
+        if t:
+            g = t - 1
+            total += abs(i // width - g // width) + abs(i % width - g % width)
+    return total
+
+
+def _line_conflict(goal_positions: list[int]) -> int:
+    """2 * (tiles that must leave the line to let the rest pass): len - longest increasing run."""
+    if len(goal_positions) < 2:
+        return 0
+    best: list[int] = []          # patience sorting: longest strictly increasing subsequence
+    for g in goal_positions:
+        lo, hi = 0, len(best)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if best[mid] < g:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo == len(best):
+            best.append(g)
+        else:
+            best[lo] = g
+    return 2 * (len(goal_positions) - len(best))
+
+
+def _row_conflict(tiles: Sequence[int], width: int, r: int) -> int:
+    line = [tiles[r * width + c] - 1 for c in range(width)]
+    return _line_conflict([g % width for g in line if g >= 0 and g // width == r])
+
+
+def _col_conflict(tiles: Sequence[int], width: int, c: int) -> int:
+    line = [tiles[r * width + c] - 1 for r in range(width)]
+    return _line_conflict([g // width for g in line if g >= 0 and g % width == c])
+
+
+def linear_conflict(tiles: Sequence[int], width: int) -> int:
+    """Hansson et al.'s linear conflict: extra moves forced by tiles in their goal row (column)
+    but in reverse order. Per line, the fewest tiles that must step out and back (2 moves each)."""
+    return sum(_row_conflict(tiles, width, r) + _col_conflict(tiles, width, r)
+               for r in range(width))
+
+
+def distance(tiles: Sequence[int], width: int) -> int:
+    """Manhattan distance + linear conflict: an admissible lower bound on the moves left."""
+    return manhattan(tiles, width) + linear_conflict(tiles, width)
+
+
+def value_of(h: int, scale: float = 6.0) -> float:
+    """Monotone map of a distance to (0, 1]: 1 at the goal, halving every `scale` moves."""
+    return 2.0 ** (-h / scale)
+
+
+class SlidingHeuristicValue:
+    """`value_of(distance(board))`: a cheap estimate of how close the board is to the goal."""
+
+    def __init__(self, scale: float = 6.0) -> None:
+        if scale <= 0:
+            raise ValueError(f"scale must be positive, got {scale}")
+        self.scale = scale
+
+    def evaluate(self, puzzle, states, *, rng: np.random.Generator) -> list[float]:
+        return [value_of(distance(s.tiles, s.width), self.scale) for s in states]
+
+    def __repr__(self) -> str:
+        return f"SlidingHeuristicValue(scale={self.scale})"
+
+
+class SlidingHeuristicPolicy:
+    """Every legal move except the undo of the last one, prior exp(-beta * distance(next)).
+
+    `exhaustive = True` although the undo is left out: see the module docstring (no board is a
+    dead end, so the loss proofs the flag licenses never fire, and no solution needs an undo).
+    `skip_undo=False` lists every legal move, for ablations: at 1000 simulations it solves 7/20
+    of `medium8` instead of 20/20 (benchmarks/sections/puzzles-b.md).
+    """
+
+    exhaustive = True
+
+    def __init__(self, beta: float = 2.0, *, skip_undo: bool = True) -> None:
+        self.beta = beta
+        self.skip_undo = skip_undo
+
+    def propose(self, puzzle, state, *, k: int | None, rng: np.random.Generator):
+        out = []
+        for step in puzzle.legal_steps(state):
+            if self.skip_undo and step.tile == state.last:
+                continue
+            nxt = puzzle.apply(state, step)
+            out.append((step, math.exp(-self.beta * distance(nxt.tiles, nxt.width))))
+        if k is not None:
+            out.sort(key=lambda sp: -sp[1])
+            out = out[:k]
+        return out
+
+    def __repr__(self) -> str:
+        return f"SlidingHeuristicPolicy(beta={self.beta}, skip_undo={self.skip_undo})"
+
+
+class SlidingOracleValue:
+    """`value_of(optimal moves left)` by IDA*: the exact distance as the value. For ablations only
+    (it is a solver); falls back to the heuristic distance past `max_nodes` expansions."""
+
+    def __init__(self, scale: float = 6.0, max_nodes: int = 200_000) -> None:
+        self.scale, self.max_nodes = scale, max_nodes
+
+    def evaluate(self, puzzle, states, *, rng: np.random.Generator) -> list[float]:
+        out = []
+        for s in states:
+            sol = ida_star(s.tiles, s.width, max_nodes=self.max_nodes)
+            d = distance(s.tiles, s.width) if sol is None else len(sol)
+            out.append(value_of(d, self.scale))
+        return out
+
+    def __repr__(self) -> str:
+        return f"SlidingOracleValue(scale={self.scale}, max_nodes={self.max_nodes})"
+
+
+# -- optimal solver -------------------------------------------------------------------------------
+def ida_star(tiles: Sequence[int], width: int, *, max_nodes: int | None = None) -> list[int] | None:
+    """An optimal solution as the list of tiles moved, by IDA* with Manhattan + linear conflict.
+
+    Returns None when `max_nodes` node expansions were not enough (or the board is unsolvable).
+    """
+    tiles = list(tiles)
+    if len(tiles) != width * width or sorted(tiles) != list(range(width * width)):
+        raise ValueError("not a board")
+    if not is_solvable(tiles, width):
+        return None
+    goal = list(goal_tiles(width))
+    nbrs = [[j for j in (i - width, i + width) if 0 <= j < width * width]
+            + [j for j in (i - 1, i + 1) if 0 <= j < width * width and j // width == i // width]
+            for i in range(width * width)]
+    rows = [_row_conflict(tiles, width, r) for r in range(width)]
+    cols = [_col_conflict(tiles, width, c) for c in range(width)]
+    md = manhattan(tiles, width)
+    path: list[int] = []
+    nodes = 0
+
+    def dfs(blank: int, g: int, md: int, bound: int, last: int) -> int:
+        """-1 when solved (path holds the moves), else the smallest f over the bound."""
+        nonlocal nodes
+        h = md + sum(rows) + sum(cols)
+        f = g + h
+        if f > bound:
+            return f
+        if h == 0 and tiles == goal:
+            return -1
+        nodes += 1
+        if max_nodes is not None and nodes > max_nodes:
+            raise _Budget
+        best = math.inf
+        for j in nbrs[blank]:
+            t = tiles[j]
+            if t == last:
+                continue
+            gr, gc = (t - 1) // width, (t - 1) % width
+            d_old = abs(j // width - gr) + abs(j % width - gc)
+            d_new = abs(blank // width - gr) + abs(blank % width - gc)
+            tiles[blank], tiles[j] = t, 0
+            vertical = j // width != blank // width
+            if vertical:
+                a, b = j // width, blank // width
+                saved = rows[a], rows[b]
+                rows[a], rows[b] = _row_conflict(tiles, width, a), _row_conflict(tiles, width, b)
+            else:
+                a, b = j % width, blank % width
+                saved = cols[a], cols[b]
+                cols[a], cols[b] = _col_conflict(tiles, width, a), _col_conflict(tiles, width, b)
+            path.append(t)
+            r = dfs(j, g + 1, md - d_old + d_new, bound, t)
+            if r == -1:
+                return -1
+            path.pop()
+            if vertical:
+                rows[a], rows[b] = saved
+            else:
+                cols[a], cols[b] = saved
+            tiles[blank], tiles[j] = 0, t
+            best = min(best, r)
+        return best
+
+    bound = md + sum(rows) + sum(cols)
+    try:
+        while True:
+            r = dfs(tiles.index(0), 0, md, bound, 0)
+            if r == -1:
+                return list(path)
+            if r == math.inf:
+                return None
+            bound = r
+    except _Budget:
+        return None
+
+
+class _Budget(Exception):
+    pass
+
+
+# -- parsing ------------------------------------------------------------------------------------
+_BULLET = re.compile(r"^\s*(?:[-*•]\s+|\d+\s*[.):]\s+|step\s*\d*\s*[:.)-]\s*)", re.IGNORECASE)
+_STEP = re.compile(
+    r"^(?:(?:move|slide|shift|push)\s+)?(?:the\s+)?(?:tile\s+)?(?:number\s+)?#?(?P<tile>\d{1,3})"
+    r"(?:\s+tile)?"
+    r"(?:\s+(?:(?:to\s+the|towards\s+the|toward\s+the|to|towards|toward)\s+)?"
+    r"(?P<dir>left|right|up|down|l|r|u|d)(?:wards?)?)?"
+    r"\s*(?:\([^()]*\))?\s*[.;]?$",
+    re.IGNORECASE)
+_DIR_ALIAS = {"l": "left", "r": "right", "u": "up", "d": "down"}
+
+
+# -- the puzzle ---------------------------------------------------------------------------------
+class Sliding:
+    """Sliding-tile puzzles as a `mcts_reason.types.Puzzle`."""
+
+    name = "sliding"
+    description = ("Sliding tiles (8-/15-puzzle): tiles row by row, 0 = blank, e.g. "
+                   "'1 2 3 4 5 6 0 7 8'; steps like 'move 7 left'.")
+
+    def parse_instance(self, text: str) -> Board:
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError("sliding instance is empty: give the tiles row by row with 0 for the "
+                             "blank, e.g. '1 2 3 4 5 6 0 7 8'")
+        parts = [p for p in re.split(r"[\s,;/|]+", text.strip()) if p]
+        for p in parts:
+            if not p.isascii() or not p.isdigit():
+                raise ValueError(f"sliding instance {_short(text)}: {_short(p)} is not a whole number")
+            if len(p) > 3:
+                raise ValueError(f"sliding instance {_short(text)}: {_short(p)} is not a tile "
+                                 f"(boards go up to 5x5)")
+        n = len(parts)
+        width = math.isqrt(n)
+        if width * width != n or not MIN_WIDTH <= width <= MAX_WIDTH:
+            raise ValueError(f"sliding instance {_short(text)}: need 4, 9, 16 or 25 numbers "
+                             f"(a square board), got {n}")
+        tiles = tuple(int(p) for p in parts)
+        if sorted(tiles) != list(range(n)):
+            missing = sorted(set(range(n)) - set(tiles))
+            extra = sorted(t for t in set(tiles) if not 0 <= t < n or tiles.count(t) > 1)
+            what = f"missing {missing[0]}" if missing else f"bad or repeated {extra[0]}"
+            raise ValueError(f"sliding instance {_short(text)}: the tiles must be 0-{n - 1} each "
+                             f"once ({what})")
+        if not is_solvable(tiles, width):
+            raise ValueError(f"sliding instance {_short(text)}: unsolvable (wrong permutation "
+                             f"parity: no sequence of moves reaches the goal)")
+        return Board(tiles, width)
+
+    def legal_steps(self, state: Board) -> list[Move]:
+        w, b = state.width, state.blank
+        br, bc = divmod(b, w)
+        out = []
+        for d in DIRECTIONS:
+            dr, dc = _BLANK_OFFSET[d]
+            tr, tc = br - dr, bc - dc        # the tile sits opposite to where the blank is
+            if 0 <= tr < w and 0 <= tc < w:
+                out.append(Move(state.tiles[tr * w + tc], d))
+        return out
+
+    def parse_step(self, state: Board, text: str) -> Move | None:
+        try:
+            if not isinstance(text, str) or len(text) > 200:
+                return None
+            text = _BULLET.sub("", text.strip(), count=1).strip().strip("`*\"'").strip()
+            m = _STEP.match(text)
+            if not m:
+                return None
+            tile = int(m.group("tile"))
+            direction = m.group("dir")
+            for step in self.legal_steps(state):
+                if step.tile == tile and tile != 0:
+                    if direction is None or _DIR_ALIAS.get(direction.lower(),
+                                                            direction.lower()) == step.direction:
+                        return step
+            return None
+        except Exception:  # parse_step never raises: bad text is data
+            return None
+
+    def apply(self, state: Board, step: Move) -> Board:
+        w, b = state.width, state.blank
+        dr, dc = _BLANK_OFFSET.get(step.direction, (0, 0))
+        t = (b // w - dr) * w + (b % w - dc)
+        if (dr, dc) == (0, 0) or not (0 <= b // w - dr < w and 0 <= b % w - dc < w) \
+                or state.tiles[t] != step.tile or step.tile == 0:
+            raise ValueError(f"{step!r} is not legal on {state!r}")
+        tiles = list(state.tiles)
+        tiles[b], tiles[t] = tiles[t], 0
+        return Board(tuple(tiles), w, step.tile)
+
+    def is_solved(self, state: Board) -> bool:
+        return state.tiles == goal_tiles(state.width)
+
+    def is_dead_end(self, state: Board) -> bool:
+        return False          # every board parse_instance accepts can reach the goal
+
+    def render(self, state: Board) -> str:
+        w = state.width
+        cell = len(str(w * w - 1))
+        rows = [" ".join((str(t) if t else "_").rjust(cell) for t in state.tiles[r * w:(r + 1) * w])
+                for r in range(w)]
+        return "\n".join(rows)
+
+    def render_step(self, state: Board, step: Move) -> str:
+        return f"move {step.tile} {step.direction}"
+
+    def answer(self, initial: Board, steps: Sequence[Move]) -> str:
+        return ", ".join(self.render_step(initial, s) for s in steps)
+
+    def verify(self, instance: str, answer: str) -> bool:
+        try:
+            moves = self.plan(instance, answer)
+            return moves is not None and self.is_solved(moves[1])
+        except Exception:  # verify never raises
+            return False
+
+    def plan(self, instance: str, answer: str) -> tuple[int, Board] | None:
+        """(number of moves, final board) of an answer, or None if a move is malformed/illegal."""
+        state = self.parse_instance(instance)
+        if not isinstance(answer, str) or len(answer) > _MAX_ANSWER_CHARS:
+            return None
+        text = re.sub(r"^\s*(?:answer|plan|solution)\s*:\s*", "", answer.strip(), flags=re.I)
+        parts = [p for p in re.split(r"[,;\n]+", text) if p.strip()]
+        if len(parts) == 1 and parts[0].strip().lower() in ("none", "(none)", "no moves"):
+            parts = []
+        for p in parts:
+            step = self.parse_step(state, p)
+            if step is None:
+                return None
+            state = self.apply(state, step)
+        return len(parts), state
+
+    def heuristic_policy(self) -> SlidingHeuristicPolicy:
+        return SlidingHeuristicPolicy()
+
+    def heuristic_value(self) -> SlidingHeuristicValue:
+        return SlidingHeuristicValue()
+
+    def extra_values(self) -> dict:
+        return {"oracle": SlidingOracleValue}
+
+    # -- optimality ------------------------------------------------------------------------------
+    def optimal_length(self, instance: str, *, max_nodes: int | None = None) -> int | None:
+        """Length of a shortest solution (IDA*); None if `max_nodes` expansions did not suffice."""
+        board = self.parse_instance(instance)
+        sol = ida_star(board.tiles, board.width, max_nodes=max_nodes)
+        return None if sol is None else len(sol)
+
+    def gap(self, instance: str, answer: str, *, optimal: int | None = None) -> int | None:
+        """Moves in `answer` beyond the optimum (0 = optimal); None if the answer does not verify
+        or the optimum is unknown. Pass `optimal` to reuse a length computed once."""
+        if not self.verify(instance, answer):
+            return None
+        if optimal is None:
+            optimal = self.optimal_length(instance)
+        if optimal is None:
+            return None
+        return self.plan(instance, answer)[0] - optimal
+
+    def metrics(self, instance: str, answer: str, *, max_nodes: int | None = 5_000_000) -> dict:
+        """For benchmark records: plan length, optimal length (IDA*) and gap; None where unknown."""
+        out = self.plan(instance, answer) if self.verify(instance, answer) else None
+        optimal = self.optimal_length(instance, max_nodes=max_nodes)
+        length = None if out is None else out[0]
+        gap = None if length is None or optimal is None else length - optimal
+        return {"length": length, "optimal": optimal, "gap": gap}
+
+    # -- instance sets -----------------------------------------------------------------------------
+    def generate(self, n: int, *, rng: np.random.Generator, width: int = 3,
+                 depth: int = 20) -> list[str]:
+        """`n` boards scrambled by `depth` random moves (no immediate undo) from the goal.
+
+        The optimal length is at most `depth` (often less): `depth` is the difficulty knob.
+        """
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError("rng must be a numpy.random.Generator")
+        if n < 0 or depth < 1 or not MIN_WIDTH <= width <= MAX_WIDTH:
+            raise ValueError(f"need n >= 0, depth >= 1 and width {MIN_WIDTH}-{MAX_WIDTH}")
+        out = []
+        goal = Board(goal_tiles(width), width)
+        while len(out) < n:
+            state = goal
+            for _ in range(depth):
+                steps = [s for s in self.legal_steps(state) if s.tile != state.last]
+                state = self.apply(state, steps[int(rng.integers(len(steps)))])
+            if not self.is_solved(state):
+                out.append(" ".join(map(str, state.tiles)))
+        return out
+
+    def named_sets(self) -> dict[str, str]:
+        return {name: desc for name, (desc, *_rest) in _SETS.items()}
+
+    def instance_set(self, name: str) -> list[str]:
+        if name not in _SETS:
+            raise ValueError(f"unknown sliding instance set {name!r}; known: {', '.join(_SETS)}")
+        _, seed, n, width, depth = _SETS[name]
+        return self.generate(n, rng=np.random.default_rng(seed), width=width, depth=depth)
+
+    # -- LLM prompts -------------------------------------------------------------------------------
+    def propose_messages(self, state: Board) -> list[dict]:
+        w = state.width
+        goal = self.render(Board(goal_tiles(w), w))
+        moves = ", ".join(self.render_step(state, s) for s in self.legal_steps(state))
+        return [
+            {"role": "system", "content": (
+                f"You solve sliding-tile puzzles on a {w}x{w} board. '_' is the blank. A move "
+                "slides one tile that is next to the blank into the blank, written "
+                "'move <tile> <left|right|up|down>' (the direction the tile travels). The goal "
+                f"is:\n{goal}")},
+            {"role": "user", "content": (
+                f"Board:\n{self.render(state)}\n\nLegal moves now: {moves}.\n"
+                "Propose the most promising next moves, best first, one per line, each exactly "
+                "in the form 'move <tile> <direction>', with nothing else on the line.")},
+        ]
+
+    def value_messages(self, state: Board) -> list[dict]:
+        w = state.width
+        goal = self.render(Board(goal_tiles(w), w))
+        return [
+            {"role": "system", "content": (
+                "You judge positions of sliding-tile puzzles. '_' is the blank; a move slides a "
+                f"tile next to the blank into it. The goal is:\n{goal}")},
+            {"role": "user", "content": (
+                f"Board:\n{self.render(state)}\n\nHow close is this board to the goal? Count the "
+                "misplaced tiles and how far each must travel. Reason briefly, then end with one "
+                "word on the last line: sure (solvable in a few moves), likely (a moderate number "
+                "of moves), or impossible (far from the goal).")},
+        ]
+
+    def __repr__(self) -> str:
+        return "Sliding()"
+
+
+# name -> (description, seed, count, width, scramble depth)
+_SETS = {
+    "easy8": ("20 8-puzzles scrambled by 12 random moves", 8012, 20, 3, 12),
+    "medium8": ("20 8-puzzles scrambled by 30 random moves", 8030, 20, 3, 30),
+    "hard8": ("20 8-puzzles scrambled by 200 random moves (about uniform)", 8200, 20, 3, 200),
+    "easy15": ("20 15-puzzles scrambled by 15 random moves", 15015, 20, 4, 15),
+    "medium15": ("20 15-puzzles scrambled by 40 random moves", 15040, 20, 4, 40),
+}
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return repr(text if len(text) <= limit else text[:limit] + "...")
