@@ -195,7 +195,23 @@ def run_task(config: dict, task: Sequence, trees: tuple[str, str] | None = None)
               "worker_max_rss_mib": round(max_rss_mib(), 1), "versions": versions(),
               "config": config}
     del result   # drop the tree now, not when the next task happens to overwrite it
+    if solved and hasattr(puzzle, "metrics"):   # e.g. plan length, optimal length, gap
+        record["metrics"] = _metrics(puzzle, instance, record["answer"])
     return record
+
+
+_METRICS: dict[tuple, dict] = {}
+
+
+def _metrics(puzzle: Any, instance: str, answer: str) -> dict:
+    """`puzzle.metrics`, memoised per worker: runs at other budgets and seeds often find the same
+    answer, and the optimum inside it can cost a search of its own."""
+    key = (puzzle.name, instance, answer)
+    if key not in _METRICS:
+        if len(_METRICS) > 4096:
+            _METRICS.clear()
+        _METRICS[key] = dict(puzzle.metrics(instance, answer))
+    return dict(_METRICS[key])
 
 
 def make_budget(kind: str, algo: str, amount: float) -> Budget:

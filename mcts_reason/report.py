@@ -49,6 +49,7 @@ class Row:
     low: float
     high: float
     mean: dict   # measure -> mean over the runs
+    mean_gap: float | None = None   # mean optimality gap of the solved runs that report one
 
     @property
     def rate(self) -> float:
@@ -65,16 +66,20 @@ def summarize(records: Iterable[dict]) -> list[Row]:
     acc: dict[tuple, list] = {}
     for r in records:
         key = (r.get("set", ""), r["algo"], r["budget_kind"], r["budget"])
-        a = acc.setdefault(key, [0, 0, dict.fromkeys(MEASURES, 0.0)])
+        a = acc.setdefault(key, [0, 0, dict.fromkeys(MEASURES, 0.0), 0.0, 0])
         a[0] += 1
         a[1] += bool(r["solved"])
+        gap = (r.get("metrics") or {}).get("gap")
+        if r["solved"] and isinstance(gap, (int, float)):
+            a[3] += gap
+            a[4] += 1
         for m, (_, f) in MEASURES.items():
             a[2][m] += f(r["usage"])
     rows = []
-    for (set_, algo, kind, budget), (n, solved, sums) in sorted(acc.items()):
+    for (set_, algo, kind, budget), (n, solved, sums, gaps, n_gaps) in sorted(acc.items()):
         lo, hi = wilson(solved, n)
         rows.append(Row(set_, algo, kind, budget, n, solved, lo, hi,
-                        {m: v / n for m, v in sums.items()}))
+                        {m: v / n for m, v in sums.items()}, gaps / n_gaps if n_gaps else None))
     return rows
 
 
@@ -90,6 +95,8 @@ def markdown_table(rows: Sequence[Row]) -> str:
                                         "mean calls"]
     head += ["mean model calls", "mean tokens"] if llm else []
     head += ["mean seconds"]
+    gaps = any(r.mean_gap is not None for r in rows)
+    head += ["mean gap (solved)"] if gaps else []
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     for r in rows:
         cells = ([r.set] if sets else []) + [
@@ -97,6 +104,8 @@ def markdown_table(rows: Sequence[Row]) -> str:
             f"[{r.low:.3f}, {r.high:.3f}]", f"{r.mean['calls']:.1f}"]
         cells += [f"{r.mean['model_calls']:.1f}", f"{r.mean['tokens']:.0f}"] if llm else []
         cells += [f"{r.mean['seconds']:.4f}"]
+        if gaps:
+            cells += ["-" if r.mean_gap is None else f"{r.mean_gap:.2f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

@@ -333,3 +333,45 @@ def test_resume_with_the_same_set_spelled_otherwise(tmp_path):
     run_sweep(cfg2, s2.instances, out, workers=1, progress=False)
     recs = read_records(out).records
     assert len(recs) == 4 and {r["set"] for r in recs} == {str(spec)}
+
+
+def test_plan_metrics_are_recorded_for_puzzles_that_have_them(tmp_path):
+    """Sliding tiles report plan length, optimum and gap; the record carries them and the
+    report shows the mean gap. The optimum is checked with an independent BFS here."""
+    from collections import deque
+
+    from mcts_reason.registry import load
+    sliding = load("sliding")
+    boards = sliding.instance_set("easy8")[:3]
+    spec = tmp_path / "s.txt"
+    spec.write_text("\n".join(boards) + "\n")
+    out = tmp_path / "o.jsonl"
+    res = CliRunner().invoke(cli, ["bench", "sliding", "--set", str(spec), "--budgets", "400",
+                                   "--workers", "1", "--out", str(out), "--no-progress"])
+    assert res.exit_code == 0, res.output
+    assert "mean gap (solved)" in res.output
+
+    def bfs(board):
+        start, goal = tuple(map(int, board.split())), tuple(list(range(1, 9)) + [0])
+        seen, q = {start: 0}, deque([start])
+        while q:
+            s = q.popleft()
+            if s == goal:
+                return seen[s]
+            z = s.index(0)
+            for d in (-3, 3, -1, 1):
+                t = z + d
+                if 0 <= t < 9 and not (d in (-1, 1) and t // 3 != z // 3):
+                    n = list(s)
+                    n[z], n[t] = n[t], n[z]
+                    n = tuple(n)
+                    if n not in seen:
+                        seen[n] = seen[s] + 1
+                        q.append(n)
+
+    solved = [r for r in read_records(out).records if r["solved"]]
+    assert solved
+    for r in solved:
+        m = r["metrics"]
+        assert m["optimal"] == bfs(r["instance"]) and m["length"] == len(r["steps"])
+        assert m["gap"] == m["length"] - m["optimal"] >= 0
