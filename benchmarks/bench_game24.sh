@@ -9,8 +9,9 @@ cd "$(dirname "$0")/.."
 ALGOS="${ALGOS:-mcts}"
 common=(--algos "$ALGOS" --budgets 1,2,4,8,16,32,64,128 --seeds 3 --workers 2)
 sweep() {   # name, set
-  mcts-reason bench game24 --set "$2" "${common[@]}" --out "runs/$1.jsonl" --plot "runs/$1.png" \
-    > "runs/$1.md"
+  /usr/bin/time -v mcts-reason bench game24 --set "$2" "${common[@]}" --out "runs/$1.jsonl" \
+    --plot "runs/$1.png" > "runs/$1.md" 2> "runs/$1.log"   # timings and peak RSS in the .log
+  grep -E "records in|Elapsed|Maximum resident" "runs/$1.log"
   cp "runs/$1.md" "runs/$1.png" benchmarks/results/
 }
 mkdir -p runs benchmarks/results
