@@ -153,6 +153,10 @@ def solve_cmd(puzzle, instance, algo, policy_name, value_name, budget, max_calls
         sys.exit(EXIT_NO_SOLUTION)
 
 
+from .bench_cli import COMMANDS as _BENCH_COMMANDS  # noqa: E402  bench, report
+for _cmd in _BENCH_COMMANDS: cli.add_command(_cmd)
+
+
 def main() -> None:
     cli(prog_name="mcts-reason")
 

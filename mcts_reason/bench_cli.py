@@ -1,0 +1,209 @@
+"""The `bench` and `report` commands: thin wrappers over `bench.run_sweep` and `report`."""
+from __future__ import annotations
+
+import shlex
+import signal
+import sys
+from pathlib import Path
+
+import click
+
+from .bench import (BUDGET_KINDS, EXECUTORS, INTEGER_KINDS, ExecutorUnavailable, Interrupted,
+                    SweepConfig, run_sweep)
+from .components import POLICIES, VALUES, make_policy, make_value
+from .registry import load
+from .report import MEASURES, load as load_records, markdown_table, plot, summarize
+from .search import ALGORITHMS
+from .sets import read_set
+
+EXIT_INTERRUPTED = 130
+EXIT_UNAVAILABLE = 3     # the executor (Ray cluster) cannot be reached
+
+
+def _csv(text: str, param: str) -> list[str]:
+    items = [t.strip() for t in text.split(",")]
+    if not text.strip() or any(not t for t in items):
+        raise click.BadParameter(f"expected a comma-separated list, got {text!r}",
+                                 param_hint=param)
+    return items
+
+
+def _budgets(text: str, kind: str) -> tuple:
+    out = []
+    for t in _csv(text, "'--budgets'"):
+        try:
+            v = int(t) if kind in INTEGER_KINDS else float(t)
+        except ValueError:
+            need = "whole numbers" if kind in INTEGER_KINDS else "numbers"
+            raise click.BadParameter(f"{t!r} is not valid: {kind} budgets are {need}",
+                                     param_hint="'--budgets'") from None
+        if not v > 0:
+            raise click.BadParameter(f"budgets must be > 0, got {t}", param_hint="'--budgets'")
+        out.append(v)
+    return tuple(out)
+
+
+def _seeds(text: str) -> tuple[int, ...]:
+    """`3` -> seeds 0, 1, 2; `0,7,9` -> exactly those."""
+    items = _csv(text, "'--seeds'")
+    if not all(t.isdigit() for t in items):
+        raise click.BadParameter(f"expected a count or a list of seeds >= 0, got {text!r}",
+                                 param_hint="'--seeds'")
+    if len(items) == 1:
+        n = int(items[0])
+        if n < 1:
+            raise click.BadParameter("need at least one seed", param_hint="'--seeds'")
+        return tuple(range(n))
+    return tuple(int(t) for t in items)
+
+
+_SIGNALLED: list[int] = []
+
+
+def _raise_interrupt(signum, frame):
+    _SIGNALLED.append(signum)
+    raise KeyboardInterrupt
+
+
+@click.command("bench")
+@click.argument("puzzle")
+@click.option("--set", "set_spec", required=True,
+              help="A named set of the puzzle (game24: all, hard100, ...), or a file: text (one "
+                   "instance per line), .jsonl ({\"instance\": ...}) or a Rank,Puzzles CSV with an "
+                   "optional rank range, e.g. data/24.csv:901-1000.")
+@click.option("--algos", default="mcts", show_default=True,
+              help=f"Comma-separated algorithms ({', '.join(sorted(ALGORITHMS))}).")
+@click.option("--budgets", default="8,16,32,64,128", show_default=True,
+              help="Comma-separated budgets: the caps of --budget-kind, one curve point each.")
+@click.option("--budget-kind", type=click.Choice(BUDGET_KINDS), default="simple",
+              show_default=True,
+              help="Which capped quantity the budgets limit. simple: as solve's --budget "
+                   "(simulations for mcts, node expansions for the others); a Budget field "
+                   "(e.g. calls, tokens, seconds) caps that quantity for every algorithm.")
+@click.option("--seeds", default="1", show_default=True,
+              help="A count N (seeds 0..N-1) or a comma-separated list of seeds.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Parallel worker processes (default: the number of cores; 1 runs inline).")
+@click.option("--executor", type=click.Choice(EXECUTORS), default="local", show_default=True,
+              help="local: a process pool on this machine; ray: an existing Ray cluster.")
+@click.option("--ray-address", envvar="RAY_ADDRESS", default=None,
+              help="Address of the Ray cluster for --executor ray (env RAY_ADDRESS).")
+@click.option("--out", type=click.Path(dir_okay=False, writable=True), required=True,
+              help="Results file (JSONL). Rerunning the same command resumes it.")
+@click.option("--policy", "policy_name", type=click.Choice(POLICIES), default="heuristic",
+              show_default=True, help="Who proposes next steps.")
+@click.option("--value", "value_name", default="heuristic", show_default=True,
+              help=f"Who scores partial states: {', '.join(VALUES)}.")
+@click.option("--c-puct", type=click.FloatRange(min=0), default=1.5, show_default=True,
+              help="Exploration constant of the selection rule (mcts algorithms).")
+@click.option("--trees", type=click.Path(file_okay=False), default=None,
+              help="Write every search tree into this folder (one file per run).")
+@click.option("--tree-format", type=click.Choice(["html", "json", "graphml"]), default="html",
+              show_default=True, help="File format of --trees (html: the offline viewer).")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
+              help="Where the report's PNG goes (default: --out with .png).")
+@click.option("--x", "measure", type=click.Choice(sorted(MEASURES)), default="calls",
+              show_default=True, help="Compute measure on the plot's x axis.")
+@click.option("--progress/--no-progress", default=None,
+              help="Show a progress bar (default: only when stderr is a terminal).")
+def bench_cmd(puzzle, set_spec, algos, budgets, budget_kind, seeds, workers, executor,
+              ray_address, out, policy_name, value_name, c_puct, trees, tree_format, plot_path,
+              measure, progress):
+    """Run a puzzle set through algorithms x budgets x seeds; one JSONL record per run.
+
+    e.g.  mcts-reason bench game24 --set hard100 --algos mcts --budgets 8,16,32 --seeds 3
+    --out runs/game24.jsonl
+    """
+    try:
+        p = load(puzzle)
+    except KeyError as e:
+        raise click.BadParameter(e.args[0], param_hint="'PUZZLE'") from None
+    algo_list = _csv(algos, "'--algos'")
+    unknown = [a for a in algo_list if a not in ALGORITHMS]
+    if unknown:
+        raise click.BadParameter(f"unknown algorithm {unknown[0]!r}; choose from "
+                                 f"{', '.join(sorted(ALGORITHMS))}", param_hint="'--algos'")
+    budget_values = _budgets(budgets, budget_kind)
+    seed_values = _seeds(seeds)
+    try:
+        make_value(p, value_name)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="'--value'") from None
+    make_policy(p, policy_name)
+    if executor == "ray" and not ray_address:
+        raise click.BadParameter("--executor ray needs the address of a running Ray cluster",
+                                 param_hint="'--ray-address'")
+    if trees:
+        try:
+            from .viz import write_tree  # noqa: F401
+        except ImportError:
+            raise click.BadParameter("writing trees needs the tree viewer (mcts_reason.viz), "
+                                     "which this installation lacks", param_hint="'--trees'") \
+                from None
+    try:
+        instances = read_set(p, set_spec)
+    except (ValueError, OSError) as e:
+        raise click.BadParameter(str(e), param_hint="'--set'") from None
+    try:
+        config = SweepConfig.for_set(
+            p.name, instances, algos=tuple(algo_list), budget_kind=budget_kind,
+            budgets=budget_values, seeds=seed_values, policy=policy_name, value=value_name,
+            algo_options={a: {"c": c_puct} for a in algo_list if a.startswith("mcts")})
+    except ValueError as e:
+        raise click.UsageError(str(e)) from None
+    _SIGNALLED.clear()
+    old_term = signal.signal(signal.SIGTERM, _raise_interrupt)   # stop like Ctrl-C, exit 143
+    try:
+        summary = run_sweep(config, instances.instances, out, workers=workers,
+                            executor=executor, ray_address=ray_address, trees=trees,
+                            tree_format=tree_format, progress=progress)
+    except Interrupted as e:
+        s = e.summary
+        cmd = " ".join(shlex.quote(a) for a in ["mcts-reason", *sys.argv[1:]])
+        click.echo(f"interrupted: {s.done} of {s.total} records are safely in {out}; "
+                   f"run the same command to resume:\n  {cmd}", err=True)
+        sys.exit(128 + _SIGNALLED[-1] if _SIGNALLED else EXIT_INTERRUPTED)
+    except ExecutorUnavailable as e:
+        click.echo(f"Error: {e}", err=True)
+        sys.exit(EXIT_UNAVAILABLE)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="'--out'") from None
+    finally:
+        signal.signal(signal.SIGTERM, old_term)
+    note = "; a half-written last line was dropped" if summary.dropped_partial else ""
+    click.echo(f"{summary.done} records in {out} (ran {summary.ran}, already there "
+               f"{summary.skipped}{note}) in {summary.seconds:.1f}s; peak RSS main "
+               f"{summary.peak_rss_main_mib:.0f} MiB, worker {summary.peak_rss_worker_mib:.0f} MiB",
+               err=True)
+    _report([out], plot_path or str(Path(out).with_suffix(".png")), measure)
+
+
+def _report(paths, plot_path, measure) -> None:
+    try:
+        rows = summarize(load_records(paths))
+    except (ValueError, OSError) as e:
+        raise click.BadParameter(str(e), param_hint="'RESULTS'") from None
+    click.echo(markdown_table(rows), nl=False)
+    if plot_path and rows:
+        plot(rows, plot_path, x=measure)
+        click.echo(f"plot: {plot_path}", err=True)
+
+
+@click.command("report")
+@click.argument("results", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
+              help="Where the PNG goes (default: the first RESULTS file with .png).")
+@click.option("--no-plot", is_flag=True, help="Print the table only.")
+@click.option("--x", "measure", type=click.Choice(sorted(MEASURES)), default="calls",
+              show_default=True, help="Compute measure on the plot's x axis.")
+def report_cmd(results, plot_path, no_plot, measure):
+    """Solve rate per algorithm x budget (95% Wilson intervals, mean spend) as Markdown, and a
+    PNG of solve rate against compute spent.  e.g.  mcts-reason report runs/game24.jsonl"""
+    if no_plot:
+        plot_path = None
+    elif plot_path is None:
+        plot_path = str(Path(results[0]).with_suffix(".png"))
+    _report(list(results), plot_path, measure)
+
+
+COMMANDS = (bench_cmd, report_cmd)
