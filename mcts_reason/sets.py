@@ -45,6 +45,15 @@ class InstanceSet:
 
 def read_set(puzzle: Any, spec: str) -> InstanceSet:
     """The instances named by `spec` (see the module docstring). Raises ValueError."""
+    try:
+        return _read_set(puzzle, spec)
+    except OSError as e:      # a name too long, a permission, a folder: still a bad --set
+        shown = spec if len(spec) <= 80 else spec[:77] + "..."
+        raise ValueError(f"set {shown!r}: cannot read it ({e.strerror or type(e).__name__})") \
+            from None
+
+
+def _read_set(puzzle: Any, spec: str) -> InstanceSet:
     named = getattr(puzzle, "named_sets", dict)()
     if spec in named:
         return InstanceSet(spec, tuple(puzzle.instance_set(spec)))

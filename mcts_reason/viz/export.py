@@ -73,6 +73,7 @@ def write_tree(result: Any, puzzle: Any, path: str | os.PathLike) -> Path:
     path = Path(path)
     fmt = tree_format(path)
     graph = tree_graph(result, puzzle)
+    _create_user_only(path)          # trees hold model text: user-only, like results and caches
     if fmt == ".json":
         path.write_text(json.dumps(_node_link_data(graph), ensure_ascii=False) + "\n",
                         encoding="utf-8")
@@ -82,6 +83,15 @@ def write_tree(result: Any, puzzle: Any, path: str | os.PathLike) -> Path:
         from .html import render_html
         path.write_text(render_html(graph), encoding="utf-8")
     return path
+
+
+def _create_user_only(path: Path) -> None:
+    """Create `path` (or take an existing one) with mode 0600 before any text is written to it."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
 
 
 def read_tree(path: str | os.PathLike) -> nx.DiGraph:
