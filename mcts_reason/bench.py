@@ -256,6 +256,13 @@ def _worker_init(parent: int) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
+def _block_interrupts():
+    """Block SIGINT and SIGTERM in this thread; the previous mask (None where unsupported)."""
+    if not hasattr(signal, "pthread_sigmask"):
+        return None
+    return signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
 def _inline(config: dict, chunks: list, trees: tuple | None, **_: Any) -> Iterator[list[dict]]:
     for chunk in chunks:
         yield run_chunk(config, chunk, trees)
@@ -271,13 +278,24 @@ def _local_pool(config: dict, chunks: list, trees: tuple | None, *, workers: int
     todo = iter(chunks)
     inflight: set = set()
     finished = False
+    starting = True
     try:
         while True:
-            while len(inflight) < window:
-                chunk = next(todo, None)
-                if chunk is None:
-                    break
-                inflight.add(pool.submit(run_chunk, config, chunk, trees))
+            # The first submits start the workers. Until `_worker_init` runs in them, a Ctrl-C to
+            # the process group would hit them mid-import and print tracebacks: SIGINT/SIGTERM
+            # are blocked meanwhile (children inherit the mask; a signal that arrives is held,
+            # not lost, and reaches this process when the mask is restored).
+            mask = _block_interrupts() if starting else None
+            try:
+                while len(inflight) < window:
+                    chunk = next(todo, None)
+                    if chunk is None:
+                        break
+                    inflight.add(pool.submit(run_chunk, config, chunk, trees))
+            finally:
+                if mask is not None:
+                    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+                starting = False
             if not inflight:
                 break
             done, inflight = wait(inflight, return_when=FIRST_COMPLETED)

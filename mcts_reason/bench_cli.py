@@ -1,6 +1,7 @@
 """The `bench` and `report` commands: thin wrappers over `bench.run_sweep` and `report`."""
 from __future__ import annotations
 
+import functools
 import shlex
 import signal
 import sys
@@ -65,6 +66,20 @@ def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
+def _ctrl_c_exits_130(command):
+    """Ctrl-C outside the sweep (reading the set, making the report) also exits 130 with a
+    one-line note instead of click's "Aborted!" and exit 1: the records are safe either way."""
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except KeyboardInterrupt:
+            click.echo(f"interrupted: the records written so far are safe in {kwargs.get('out')}; "
+                       f"run the same command to resume (or `mcts-reason report` on it)", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+    return wrapper
+
+
 @click.command("bench")
 @click.argument("puzzle")
 @click.option("--set", "set_spec", required=True,
@@ -106,6 +121,7 @@ def _raise_interrupt(signum, frame):
               show_default=True, help="Compute measure on the plot's x axis.")
 @click.option("--progress/--no-progress", default=None,
               help="Show a progress bar (default: only when stderr is a terminal).")
+@_ctrl_c_exits_130
 def bench_cmd(puzzle, set_spec, algos, budgets, budget_kind, seeds, workers, executor,
               ray_address, out, policy_name, value_name, c_puct, trees, tree_format, plot_path,
               measure, progress):
