@@ -21,6 +21,8 @@ from typing import Sequence
 
 import numpy as np
 
+from .arith import parse_answer
+
 SMALL = tuple(range(1, 11))          # two cards of each on the show
 LARGE = (25, 50, 75, 100)            # one card of each
 MAX_NUMBERS = 10
@@ -515,7 +517,11 @@ class Countdown:
 
 
 # -- a safe arithmetic parser for final answers (never eval) -------------------------------------
-_EXPR_TOKEN = re.compile(r"\s*(\d+|[-+*/()])")
+def _tv_rule(a: int, op: str, b: int) -> int:
+    r = combine(a, op, b)
+    if r is None:
+        raise ArithmeticError(f"{a} {op} {b} breaks the rule")
+    return r
 
 
 def evaluate_expression(text: str) -> tuple[int | None, list[int] | None]:
@@ -525,76 +531,10 @@ def evaluate_expression(text: str) -> tuple[int | None, list[int] | None]:
     positive whole number (a - b <= 0, an inexact division), unary minus, a right-hand side other
     than the value, or more than 300 characters. Exact (int) arithmetic throughout.
     """
-    if not isinstance(text, str) or len(text) > 300:
+    parsed = parse_answer(text, _tv_rule, max_len=300)
+    if parsed is None or parsed[0] <= 0:
         return None, None
-    text = text.translate(_SYMBOLS).strip()
-    text = re.sub(r"^\s*answer\s*:\s*", "", text, flags=re.IGNORECASE)
-    lhs, _, rhs = text.partition("=")
-    if "=" in rhs:
+    value, literals, rhs = parsed
+    if rhs and (not rhs.isascii() or not rhs.isdigit() or len(rhs) > 15 or int(rhs) != value):
         return None, None
-    toks: list[str] = []
-    pos = 0
-    lhs = lhs.strip()
-    while pos < len(lhs):
-        m = _EXPR_TOKEN.match(lhs, pos)
-        if not m:
-            return None, None
-        toks.append(m.group(1))
-        pos = m.end()
-    literals: list[int] = []
-    i = 0
-
-    def apply(a: int, op: str, b: int) -> int:
-        r = combine(a, op, b)
-        if r is None:
-            raise ArithmeticError(f"{a} {op} {b} breaks the rule")
-        return r
-
-    def expr() -> int:
-        nonlocal i
-        v = term()
-        while i < len(toks) and toks[i] in "+-":
-            op = toks[i]
-            i += 1
-            v = apply(v, op, term())
-        return v
-
-    def term() -> int:
-        nonlocal i
-        v = factor()
-        while i < len(toks) and toks[i] in "*/":
-            op = toks[i]
-            i += 1
-            v = apply(v, op, factor())
-        return v
-
-    def factor() -> int:
-        nonlocal i
-        if i >= len(toks):
-            raise SyntaxError("unexpected end")
-        t = toks[i]
-        i += 1
-        if t.isdigit():
-            if len(t) > 15:
-                raise SyntaxError("number too long")
-            literals.append(int(t))
-            return int(t)
-        if t == "(":
-            v = expr()
-            if i >= len(toks) or toks[i] != ")":
-                raise SyntaxError("missing )")
-            i += 1
-            return v
-        raise SyntaxError(f"unexpected {t}")
-
-    try:
-        value = expr()
-    except (SyntaxError, ArithmeticError, RecursionError, ValueError):
-        return None, None
-    if i != len(toks) or not toks or value <= 0:
-        return None, None
-    if rhs.strip():
-        r = rhs.strip()
-        if not r.isascii() or not r.isdigit() or len(r) > 15 or int(r) != value:
-            return None, None
     return value, literals

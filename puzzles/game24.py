@@ -16,6 +16,8 @@ from typing import Iterator, NamedTuple, Sequence
 
 import numpy as np
 
+from .arith import SYMBOLS, parse_answer
+
 TARGET = 24
 N_NUMBERS = 4
 LOW, HIGH = 1, 13
@@ -119,8 +121,7 @@ def _remove(state: State, *xs: Fraction) -> list[Fraction] | None:
 
 
 # -- parsing ------------------------------------------------------------------------------------
-_SYMBOLS = str.maketrans({"×": "*", "x": "*", "X": "*", "∗": "*", "·": "*", "÷": "/",
-                          "−": "-", "–": "-", "—": "-"})
+_SYMBOLS = SYMBOLS
 _BULLET = re.compile(r"^\s*(?:[-•]\s+|\d+[.)]\s+|step\s*\d*\s*:\s*)", re.IGNORECASE)
 _STEP = re.compile(r"^(?P<lhs>[\d\s+\-*/]+)=(?P<rhs>[\d\s/]+?)\s*"
                    r"(?:\(\s*left\s*:\s*(?P<left>[\d\s/,]*)\)\s*)?\.?\s*$", re.IGNORECASE)
@@ -527,81 +528,31 @@ class Game24:
 
 
 # -- a safe arithmetic parser for final answers (never eval) -------------------------------------
-_EXPR_TOKEN = re.compile(r"\s*(\d+|[-+*/()])")
+def _rational(a, op: str, b):
+    """Exact arithmetic for `verify`: any intermediate value, negatives included."""
+    if op == "+":
+        return a + b
+    if op == "-":
+        return a - b
+    if op == "*":
+        return a * b
+    if b == 0:
+        raise ZeroDivisionError
+    return div(a, b) if type(a) is int and type(b) is int else norm(Fraction(a) / b)
 
 
 def evaluate_expression(text: str) -> tuple[Fraction | None, list[int] | None]:
-    """Parse `expr [= 24]` with + - * / and parentheses over whole numbers.
+    """Parse `expr [= 24]` with + - * / and parentheses over whole numbers (never eval).
 
     Returns (value, literals); (None, None) for anything malformed, including division by zero,
     unary minus, a right-hand side other than a single number equal to the left, or more than
     200 characters. Exact arithmetic throughout.
     """
-    if not isinstance(text, str) or len(text) > 200:
+    parsed = parse_answer(text, _rational, max_len=200)
+    if parsed is None:
         return None, None
-    text = text.translate(_SYMBOLS).strip()
-    text = re.sub(r"^\s*answer\s*:\s*", "", text, flags=re.IGNORECASE)
-    lhs, _, rhs = text.partition("=")
-    if "=" in rhs:
-        return None, None
-    toks: list[str] = []
-    pos = 0
-    lhs = lhs.strip()
-    while pos < len(lhs):
-        m = _EXPR_TOKEN.match(lhs, pos)
-        if not m:
-            return None, None
-        toks.append(m.group(1))
-        pos = m.end()
-    literals: list[int] = []
-    i = 0
-
-    def expr() -> Fraction:
-        nonlocal i
-        v = term()
-        while i < len(toks) and toks[i] in "+-":
-            op = toks[i]
-            i += 1
-            w = term()
-            v = v + w if op == "+" else v - w
-        return v
-
-    def term() -> Fraction:
-        nonlocal i
-        v = factor()
-        while i < len(toks) and toks[i] in "*/":
-            op = toks[i]
-            i += 1
-            w = factor()
-            if op == "/" and w == 0:
-                raise ZeroDivisionError
-            v = v * w if op == "*" else v / w
-        return v
-
-    def factor() -> Fraction:
-        nonlocal i
-        if i >= len(toks):
-            raise SyntaxError("unexpected end")
-        t = toks[i]
-        i += 1
-        if t.isdigit():
-            literals.append(int(t))
-            return Fraction(int(t))
-        if t == "(":
-            v = expr()
-            if i >= len(toks) or toks[i] != ")":
-                raise SyntaxError("missing )")
-            i += 1
-            return v
-        raise SyntaxError(f"unexpected {t}")
-
-    try:
-        value = expr()
-    except (SyntaxError, ZeroDivisionError, RecursionError):
-        return None, None
-    if i != len(toks) or not toks:
-        return None, None
-    if rhs.strip():
+    value, literals, rhs = parsed
+    if rhs:
         claimed = _parse_number(rhs)
         if claimed is None or claimed != value:
             return None, None

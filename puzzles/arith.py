@@ -1,0 +1,85 @@
+"""A safe parser for final arithmetic answers, shared by the number puzzles: never `eval`.
+
+`parse_answer` reads `expr [= n]` over whole numbers with + - * / and parentheses; each puzzle
+passes its own arithmetic rule as `apply` (Game of 24: exact rationals; Countdown: the TV rule).
+"""
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+SYMBOLS = str.maketrans({"×": "*", "x": "*", "X": "*", "∗": "*", "·": "*", "÷": "/",
+                         "−": "-", "–": "-", "—": "-"})
+_TOKEN = re.compile(r"\s*(\d+|[-+*/()])")
+_ANSWER = re.compile(r"^\s*answer\s*:\s*", re.IGNORECASE)
+MAX_DIGITS = 15
+
+
+def parse_answer(text: str, apply: Callable, *, max_len: int = 200):
+    """-> (value, literals, right-hand side text), or None for anything malformed.
+
+    `apply(a, op, b)` returns a op b or raises ArithmeticError when the rule forbids it. Malformed:
+    longer than `max_len`, an unknown character, unary minus, unbalanced parentheses, a number of
+    more than 15 digits, more than one `=`, or an operation `apply` refuses.
+    """
+    if not isinstance(text, str) or len(text) > max_len:
+        return None
+    text = _ANSWER.sub("", text.translate(SYMBOLS).strip())
+    lhs, _, rhs = text.partition("=")
+    if "=" in rhs:
+        return None
+    toks: list[str] = []
+    pos, lhs = 0, lhs.strip()
+    while pos < len(lhs):
+        m = _TOKEN.match(lhs, pos)
+        if not m:
+            return None
+        toks.append(m.group(1))
+        pos = m.end()
+    literals: list[int] = []
+    i = 0
+
+    def expr():
+        nonlocal i
+        v = term()
+        while i < len(toks) and toks[i] in "+-":
+            op = toks[i]
+            i += 1
+            v = apply(v, op, term())
+        return v
+
+    def term():
+        nonlocal i
+        v = factor()
+        while i < len(toks) and toks[i] in "*/":
+            op = toks[i]
+            i += 1
+            v = apply(v, op, factor())
+        return v
+
+    def factor():
+        nonlocal i
+        if i >= len(toks):
+            raise SyntaxError("unexpected end")
+        t = toks[i]
+        i += 1
+        if t.isdigit():
+            if len(t) > MAX_DIGITS:
+                raise SyntaxError("number too long")
+            literals.append(int(t))
+            return int(t)
+        if t == "(":
+            v = expr()
+            if i >= len(toks) or toks[i] != ")":
+                raise SyntaxError("missing )")
+            i += 1
+            return v
+        raise SyntaxError(f"unexpected {t}")
+
+    try:
+        value = expr()
+    except (SyntaxError, ArithmeticError, RecursionError, ValueError):
+        return None
+    if i != len(toks) or not toks:
+        return None
+    return value, literals, rhs.strip()
