@@ -13,6 +13,7 @@ fault, each a real HTTP behaviour on a real socket (no SDK mocks):
   huge_content   200, a well-formed completion with `huge_chars` characters of junk
   wrong_format   200, a well-formed completion whose lines are not steps nor judgements
   close          read the request, then close the connection without a response
+  unauthorized   401 (opt-in, not in FAULTS: no retry can fix it)
 
 `answer(body, n)` gives the text of a normal answer. Every request is logged with the kind it
 got (`log`) and the headers it came with (`headers`), so a test can compare what the client
@@ -34,7 +35,7 @@ FAULTS = ("delay", "rate_limited", "http_500", "http_502", "http_503", "not_json
 TRANSPORT = ("delay", "rate_limited", "http_500", "http_502", "http_503", "not_json",
              "truncated_json", "close")       # the client sees these as failed attempts
 CONTENT = ("empty_content", "huge_content", "wrong_format")   # well-formed, useless answers
-WRONG_FORMAT = ("Sure! Here are some ideas:\n* add the numbers\n* then multiply\n"
+WRONG_FORMAT = ("Certainly! Here are some ideas:\n* add the numbers\n* then multiply\n"
                 "```python\n__import__('os').system('echo pwned')\n```\n"
                 "Step A -> B\nmaybe\n")
 
@@ -54,16 +55,17 @@ class FaultServer:
 
     def __init__(self, answer: Callable[[dict, int], str] | None = None, *,
                  fault_rate: float = 0.3, seed: int = 0, faults: tuple[str, ...] = FAULTS,
-                 delay: float = 0.5, retry_after: str = "0", huge_chars: int = 200_000,
-                 max_requests: int = 5000) -> None:
+                 delay: float = 0.5, retry_after: str = "0", retry_after_5xx: str | None = None,
+                 huge_chars: int = 200_000, max_requests: int = 5000) -> None:
         if not 0.0 <= fault_rate <= 1.0:
             raise ValueError("fault_rate must be in [0, 1]")
-        unknown = set(faults) - set(FAULTS)
+        unknown = set(faults) - set(FAULTS) - {"unauthorized"}
         if unknown:
             raise ValueError(f"unknown faults {sorted(unknown)}")
         self.answer = answer or (lambda body, n: "ok")
         self.fault_rate, self.seed, self.faults = fault_rate, seed, tuple(faults)
         self.delay, self.retry_after, self.huge_chars = delay, retry_after, huge_chars
+        self.retry_after_5xx = retry_after_5xx
         self.max_requests = max_requests
         self.log: list[tuple[int, str]] = []
         self.headers: list[dict] = []
@@ -74,6 +76,7 @@ class FaultServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True    # headers and body go out in separate writes
 
             def log_message(self, *args):   # quiet
                 pass
@@ -115,8 +118,12 @@ class FaultServer:
                     kind = "ok"
                 if kind == "rate_limited":
                     return self._error(429, {"Retry-After": outer.retry_after})
+                if kind == "unauthorized":
+                    return self._error(401, {})
                 if kind.startswith("http_"):
-                    return self._error(int(kind[5:]), {})
+                    extra = {} if outer.retry_after_5xx is None else \
+                        {"Retry-After": outer.retry_after_5xx}
+                    return self._error(int(kind[5:]), extra)
                 if kind == "not_json":
                     return self._send(200, b"<html><body>502 Bad Gateway</body></html>",
                                       "text/html")
