@@ -1,6 +1,7 @@
 """The `mcts-reason` command: thin wrappers over the library."""
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 
@@ -8,7 +9,8 @@ import click
 
 from . import __version__, solve as run_search
 from .budget import Budget
-from .components import POLICIES, VALUES, make_policy, make_value
+from .components import LLM_PARTS, POLICIES, VALUES, make_policy, make_value
+from .llm.options import EXIT_MODEL_ERROR, llm_options, settings_from
 from .registry import available, load
 from .search import ALGORITHMS
 
@@ -25,7 +27,7 @@ def _load_puzzle(name: str):
 def _spent(usage) -> str:
     d = usage.to_dict()
     keys = ("simulations", "expansions", "nodes", "policy_calls", "value_calls", "model_calls",
-            "prompt_tokens", "completion_tokens", "invalid_proposals")
+            "prompt_tokens", "completion_tokens", "cached_calls", "invalid_proposals")
     parts = [f"{k}={d[k]}" for k in keys if d[k] or k in ("simulations", "policy_calls",
                                                         "value_calls", "nodes")]
     parts.append(f"seconds={usage.seconds:.3f}")
@@ -65,21 +67,42 @@ def puzzles_cmd() -> None:
 @click.option("--c-puct", type=click.FloatRange(min=0), default=1.5, show_default=True,
               help="Exploration constant of the selection rule.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
-def solve_cmd(puzzle, instance, algo, policy_name, value_name, budget, seed, c_puct, as_json):
-    """Solve one INSTANCE of PUZZLE, e.g.  mcts-reason solve game24 "4 9 10 13"."""
+@llm_options
+def solve_cmd(puzzle, instance, algo, policy_name, value_name, budget, seed, c_puct, as_json,
+              **llm_kw):
+    """Solve one INSTANCE of PUZZLE, e.g.  mcts-reason solve game24 "4 9 10 13".
+
+    With --policy llm or --value llm/llm-verify a model is asked: the server at --base-url, or
+    with none the embedded llama.cpp server (the `local` extra), started and stopped here."""
     p = _load_puzzle(puzzle)
     try:
         p.parse_instance(instance)
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="'INSTANCE'") from None
-    try:
-        value = make_value(p, value_name)
-    except ValueError as e:
-        raise click.BadParameter(str(e), param_hint="'--value'") from None
-    policy = make_policy(p, policy_name)
-    options = {"c": c_puct} if algo.startswith("mcts") else {}
-    result = run_search(p, instance, algo=algo, policy=policy, value=value,
-                        budget=Budget(simulations=budget), seed=seed, **options)
+    settings, caps = settings_from(llm_kw)
+    if value_name not in LLM_PARTS:
+        try:
+            value = make_value(p, value_name)
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="'--value'") from None
+    from .llm.client import LLMError
+    with contextlib.ExitStack() as stack:
+        client = None
+        try:
+            if policy_name == "llm" or value_name in LLM_PARTS:
+                from .llm.session import open_client
+                client = stack.enter_context(open_client(settings))
+            if value_name in LLM_PARTS:
+                value = make_value(p, value_name, client=client, settings=settings)
+            policy = make_policy(p, policy_name, client=client, settings=settings)
+            options = {"c": c_puct} if algo.startswith("mcts") else {}
+            if algo.startswith("mcts") and settings.concurrency > 1:
+                options["concurrency"] = settings.concurrency
+            result = run_search(p, instance, algo=algo, policy=policy, value=value,
+                                budget=Budget(simulations=budget, **caps), seed=seed, **options)
+        except LLMError as e:
+            click.echo(f"error: {e}", err=True)
+            sys.exit(EXIT_MODEL_ERROR)
     if as_json:
         click.echo(json.dumps(result.to_dict()))
     else:
@@ -98,6 +121,30 @@ def solve_cmd(puzzle, instance, algo, policy_name, value_name, budget, seed, c_p
             msg = f"no solution found within budget ({result.stop_reason}; {_spent(result.usage)})"
         click.echo(msg, err=True)
         sys.exit(EXIT_NO_SOLUTION)
+
+
+@cli.command("serve-local")
+@click.option("--port", type=click.IntRange(1, 65535), default=None,
+              help="Port on 127.0.0.1 [default: a free one].")
+def serve_local_cmd(port):
+    """Run the embedded llama.cpp server (SmolLM2-135M-Instruct) in the foreground on loopback,
+    for reuse across commands:  mcts-reason solve ... --base-url URL --model NAME."""
+    from .llm.client import LLMError
+    from .llm.local import LocalServer
+    try:
+        server = LocalServer(port=port)
+        click.echo(f"starting llama.cpp on {server.base_url} (model {server.model}); Ctrl-C stops it",
+                   err=True)
+        server.start(foreground=True)
+    except LLMError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(EXIT_MODEL_ERROR)
+    click.echo(f"ready: --base-url {server.base_url} --model {server.model}", err=True)
+    try:
+        sys.exit(server.wait())
+    except KeyboardInterrupt:
+        server.stop()
+        sys.exit(130)
 
 
 def main() -> None:

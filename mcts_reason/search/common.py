@@ -7,7 +7,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..budget import Budget, Meter, Usage
+from ..budget import Budget, Meter, OverBudget, Usage
 from ..tree import Node
 
 
@@ -55,6 +55,7 @@ class Context:
         self.meter = Meter(budget)
         self.values: dict[Any, float] = {}
         self.lost: set[Any] = set()   # states proven unsolvable (only with an exhaustive policy)
+        self.parents: dict[Any, tuple[Any, Any]] = {}   # state -> (state, step) first reaching it
         self.initial = puzzle.parse_instance(instance)
         self.exhaustive = bool(getattr(policy, "exhaustive", False))
         self._nodes = 0
@@ -63,13 +64,33 @@ class Context:
                 part.bind(self.meter)
 
     # -- charged operations -------------------------------------------------------------------
-    def propose(self, state: Any, *, k: int | None = None) -> list[tuple[Any, Any, float]] | None:
-        """[(step, next_state, prior)] with priors summing to 1, or None if over budget."""
-        if not (self.meter.can("policy_calls") and self.meter.can("expansions")):
+    def propose(self, state: Any, *, k: int | None = None,
+                rng: np.random.Generator | None = None) -> list[tuple[Any, Any, float]] | None:
+        """[(step, next_state, prior)] with priors summing to 1, or None if over budget.
+
+        `rng` overrides the search's generator (parallel searches hand each in-flight call its
+        own child generator, drawn in the main thread, so that results do not depend on timing).
+        """
+        if not self.charge_propose():
             return None
+        try:
+            raw = self.policy.propose(self.puzzle, state, k=k, rng=self.rng if rng is None else rng)
+        except OverBudget as e:
+            self.meter.refused = e.kind
+            return None
+        return self.merge_proposals(state, raw)
+
+    def charge_propose(self) -> bool:
+        """Check and charge one policy call; False (nothing charged) when over budget."""
+        if not (self.meter.can("policy_calls") and self.meter.can("expansions")):
+            return False
         self.meter.spend("policy_calls")
         self.meter.spend("expansions")
-        raw = self.policy.propose(self.puzzle, state, k=k, rng=self.rng)
+        return True
+
+    def merge_proposals(self, state: Any, raw: Sequence[tuple[Any, float]]
+                        ) -> list[tuple[Any, Any, float]]:
+        """Merge proposals that lead to the same state; normalise priors; remember parents."""
         merged: dict[Any, list] = {}
         for step, prior in raw:
             nxt = self.puzzle.apply(state, step)
@@ -77,11 +98,14 @@ class Context:
                 merged[nxt][2] += max(float(prior), 0.0)
             else:
                 merged[nxt] = [step, nxt, max(float(prior), 0.0)]
+            if nxt != self.initial and nxt not in self.parents:
+                self.parents[nxt] = (state, step)
         total = sum(m[2] for m in merged.values())
         n = len(merged)
         return [(s, nxt, (p / total) if total > 0 else 1.0 / n) for s, nxt, p in merged.values()]
 
-    def evaluate(self, states: Sequence[Any]) -> list[float] | None:
+    def evaluate(self, states: Sequence[Any], *,
+                 rng: np.random.Generator | None = None) -> list[float] | None:
         """Values for `states`, from the table where known; None if the new ones are over budget."""
         missing = list(dict.fromkeys(s for s in states if s not in self.values))
         hits = len(states) - len(missing)
@@ -89,10 +113,37 @@ class Context:
             if not self.meter.can("value_calls", len(missing)):
                 return None
             self.meter.spend("value_calls", len(missing))
-            for s, v in zip(missing, self.value.evaluate(self.puzzle, missing, rng=self.rng)):
+            try:
+                values = self.raw_values(missing, self.rng if rng is None else rng)
+            except OverBudget as e:
+                self.meter.refused = e.kind
+                return None
+            for s, v in zip(missing, values):
                 self.values[s] = min(1.0, max(0.0, float(v)))
         self.meter.usage.value_cache_hits += hits
         return [self.values[s] for s in states]
+
+    def raw_values(self, states: Sequence[Any], rng: np.random.Generator) -> list[float]:
+        """The value function on `states`, uncharged and uncached.
+
+        A value function with `wants_path = True` (e.g. a step verifier) is called as
+        `evaluate_paths(puzzle, paths, rng=)`, each path the [(state_before, step), ...] by which
+        the state was first reached (`path_to`); every other one as `evaluate(puzzle, states)`.
+        """
+        if getattr(self.value, "wants_path", False):
+            return self.value.evaluate_paths(self.puzzle, [self.path_to(s) for s in states],
+                                             rng=rng)
+        return self.value.evaluate(self.puzzle, states, rng=rng)
+
+    def path_to(self, state: Any) -> list[tuple[Any, Any]]:
+        """[(state_before, step), ...] from the initial state to `state`, along the first
+        proposals that reached each state in this search ([] for the initial state)."""
+        out = []
+        while state != self.initial and state in self.parents and len(out) < 10_000:
+            before, step = self.parents[state]
+            out.append((before, step))
+            state = before
+        return out[::-1]
 
     def new_node(self, state: Any, *, step: Any = None, parent: Node | None = None,
                  prior: float = 1.0) -> Node:

@@ -85,10 +85,15 @@ class MCTS:
 
     def expand(self, node: Node) -> bool:
         """Ask the policy for (more) children of `node`. False when the budget refuses."""
-        ctx = self.ctx
-        proposals = ctx.propose(node.state, k=self.samples)
+        proposals = self.ctx.propose(node.state, k=self.samples)
         if proposals is None:
             return False
+        self.attach(node, proposals)
+        return True
+
+    def attach(self, node: Node, proposals: list[tuple[Any, Any, float]]) -> None:
+        """Add the fresh proposals as children of `node`; mark wins and losses."""
+        ctx = self.ctx
         node.expanded = True
         known = {ch.state for ch in node.children}
         fresh = [(s, nxt, p) for s, nxt, p in proposals if nxt not in known]
@@ -116,7 +121,6 @@ class MCTS:
                 n.status = WIN
         else:
             self._propagate_loss(node)
-        return True
 
     def _propagate_loss(self, node: Node | None) -> None:
         while node is not None and node.status == UNKNOWN and node.expanded and node.saturated \
@@ -174,7 +178,8 @@ class MCTS:
 
 def search(puzzle: Any, instance: str, *, policy: Any, value: Any, budget: Budget,
            rng: np.random.Generator, c: float = 1.5, selection: str = "puct",
-           pw_c: float = 2.0, pw_alpha: float = 0.5, samples: int | None = None) -> SearchResult:
+           pw_c: float = 2.0, pw_alpha: float = 0.5, samples: int | None = None,
+           concurrency: int = 1) -> SearchResult:
     """Run MCTS on `instance` until it is solved, proven unsolvable, or the budget runs out.
 
     Args:
@@ -182,10 +187,18 @@ def search(puzzle: Any, instance: str, *, policy: Any, value: Any, budget: Budge
       selection: "puct" (priors, AlphaZero) or "uct" (UCB1, priors only order unvisited children).
       pw_c, pw_alpha: progressive widening for sampling policies (ignored for exhaustive ones).
       samples: `k` passed to the policy on each expansion (None: the policy's own default).
+      concurrency: leaves expanded/evaluated at once (virtual loss; see search/parallel.py).
+        1 is the plain sequential search.
     Raises:
       ValueError: for a bad instance or bad parameters.
     """
     ctx = Context(puzzle, instance, policy=policy, value=value, budget=budget, rng=rng,
                   algo="mcts" if selection == "puct" else f"mcts-{selection}")
+    if concurrency > 1:
+        from .parallel import ParallelMCTS
+        return ParallelMCTS(ctx, c=c, selection=selection, pw_c=pw_c, pw_alpha=pw_alpha,
+                            samples=samples, concurrency=concurrency).run()
+    if concurrency != 1:
+        raise ValueError(f"concurrency must be >= 1, got {concurrency}")
     return MCTS(ctx, c=c, selection=selection, pw_c=pw_c, pw_alpha=pw_alpha,
                 samples=samples).run()

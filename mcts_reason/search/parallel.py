@@ -1,0 +1,119 @@
+"""Parallel MCTS: up to K leaves in flight at once, kept apart by virtual loss.
+
+Each round selects up to K distinct leaves; every node on a selected path gets a virtual loss
+(`Node.virtual_loss`, read by the selection rules as K pending visits of value 0), which steers
+the next selection elsewhere. The K expansions (policy calls) run in a thread pool; the K
+evaluations go to the value function as one batch (an LLM value sends them concurrently).
+Results are applied in selection order, so the tree does not depend on which request finished
+first: every random draw happens in the main thread (each in-flight policy call gets its own
+child generator seeded from the search's generator), and a leaf is admitted to a round only if
+the model-call budget has room for all of its calls. Same seed, same tree -- for any K (the tree
+at K > 1 differs from the sequential one, which spends the generator differently).
+"""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from ..budget import OverBudget
+from ..tree import LOSS, UNKNOWN, Node
+from .common import SearchResult
+from .mcts import MCTS
+
+
+class ParallelMCTS(MCTS):
+    def __init__(self, ctx: Any, *, concurrency: int, **kw: Any) -> None:
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be >= 1, got {concurrency}")
+        super().__init__(ctx, **kw)
+        self.k = concurrency
+        self._calls_per_leaf = (int(getattr(ctx.policy, "calls_per_propose", 0) or 0)
+                                + int(getattr(ctx.value, "calls_per_state", 0) or 0))
+
+    def _select_batch(self) -> list[Node]:
+        meter, batch = self.ctx.meter, []
+        while len(batch) < self.k:
+            if not meter.can("simulations", len(batch) + 1):
+                break
+            if self._calls_per_leaf and not meter.can("model_calls",
+                                                      self._calls_per_leaf * (len(batch) + 1)):
+                break
+            leaf = self.select()
+            if any(leaf is b for b in batch):   # selection has converged for this round
+                break
+            batch.append(leaf)
+            for n in leaf.path():
+                n.virtual_loss += 1
+        return batch
+
+    @staticmethod
+    def _clear(leaf: Node) -> None:
+        for n in leaf.path():
+            n.virtual_loss -= 1
+
+    def _propose(self, state: Any, rng: np.random.Generator) -> Any:
+        try:
+            return self.ctx.policy.propose(self.ctx.puzzle, state, k=self.samples, rng=rng)
+        except OverBudget as e:
+            return e
+
+    def run(self) -> SearchResult:
+        ctx, meter = self.ctx, self.ctx.meter
+        stop = None
+        with ThreadPoolExecutor(self.k, thread_name_prefix="mcts") as pool:
+            while self.root.status == UNKNOWN:
+                stop = meter.exhausted()
+                if stop is None and not meter.can("simulations"):
+                    stop = "simulations"
+                if stop:
+                    break
+                batch = self._select_batch()
+                if not batch:
+                    stop = meter.exhausted() or "model_calls"
+                    break
+                meter.spend("simulations", len(batch))
+                admitted = []
+                for leaf in batch:
+                    if ctx.charge_propose():
+                        admitted.append(leaf)
+                    else:
+                        self._clear(leaf)
+                        stop = "policy_calls"
+                seeds = ctx.rng.integers(0, 2**63 - 1, size=len(admitted))
+                futures = [pool.submit(self._propose, leaf.state, np.random.default_rng(int(s)))
+                           for leaf, s in zip(admitted, seeds)]
+                expanded = []
+                for leaf, fut in zip(admitted, futures):
+                    raw = fut.result()
+                    if isinstance(raw, OverBudget):
+                        meter.refused = raw.kind
+                        self._clear(leaf)
+                        continue
+                    self.attach(leaf, ctx.merge_proposals(leaf.state, raw))
+                    expanded.append(leaf)
+                if self.win is not None:
+                    for leaf in expanded:
+                        self._clear(leaf)
+                    break
+                todo = [leaf for leaf in expanded if leaf.status != LOSS and leaf.value is None]
+                values = ctx.evaluate([leaf.state for leaf in todo]) if todo else []
+                if values is None:
+                    stop = meter.exhausted() or "value_calls"
+                    values = []
+                else:
+                    for leaf, v in zip(todo, values):
+                        leaf.value = v
+                for leaf in expanded:
+                    self._clear(leaf)
+                    if leaf.status == LOSS:
+                        self.backup(leaf, 0.0)
+                    elif leaf.value is not None:
+                        self.backup(leaf, leaf.value)
+                if stop:
+                    break
+        return self.finish(stop)
+
+    def __repr__(self) -> str:
+        return f"ParallelMCTS(k={self.k}, root={self.root!r})"
