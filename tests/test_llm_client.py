@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from scripted_server import Reply, ScriptedServer
+from mcts_reason.llm.scripted import Reply, ScriptedServer
 
 from mcts_reason.budget import Budget, Meter
 from mcts_reason.llm import LLMClient, LLMError, Price, Request, Sampling

@@ -58,6 +58,17 @@ def missing_reason() -> str | None:
             f"{INSTALL_HINT}")
 
 
+def _die_with_parent() -> None:
+    """In the server's process (Linux): get SIGTERM when the process that started it dies, so a
+    killed search never leaves a llama.cpp server behind."""
+    try:
+        import ctypes
+        import signal
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -114,7 +125,9 @@ class LocalServer:
             self._log = tempfile.TemporaryFile(prefix="mcts-reason-llama-")
             out = self._log
         self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=out,
-                                     stderr=subprocess.STDOUT if out is not None else None)
+                                     stderr=subprocess.STDOUT if out is not None else None,
+                                     preexec_fn=_die_with_parent if sys.platform == "linux"
+                                     else None)
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -50,19 +50,22 @@ class LLMPolicy:
     steps), so a step proposed early and often leads. Illegal or unparsable lines are counted in
     `Usage.invalid_proposals` and dropped. A sample that names no legal step adds nothing (a
     dead end for that sample, not an error); failed requests are counted as faults by the client.
-    Not exhaustive: MCTS widens its nodes progressively and re-asks as visits grow.
+    Not exhaustive: MCTS widens its nodes progressively and re-asks as visits grow; `patience`
+    is how many re-asks that bring nothing new MCTS makes before it gives a node up.
     """
 
     exhaustive = False
 
     def __init__(self, client: LLMClient, *, samples: int = 1,
-                 sampling: Sampling | None = None, lenient: bool = True) -> None:
+                 sampling: Sampling | None = None, lenient: bool = True,
+                 patience: int = 6) -> None:
         if samples < 1:
             raise ValueError(f"samples must be >= 1, got {samples}")
         self.client = client
         self.samples = samples
         self.sampling = sampling or Sampling(temperature=0.7, max_tokens=128)
         self.lenient = lenient
+        self.patience = patience
         self.calls_per_propose = samples
         self._meter = None
 

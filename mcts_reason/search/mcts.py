@@ -56,7 +56,8 @@ class MCTS:
         self.score = SELECTION[selection]
         self.pw_c, self.pw_alpha = pw_c, pw_alpha
         self.samples = samples
-        self.max_stale = max_stale
+        # A sampling policy may say how many fruitless re-asks make a node saturated.
+        self.max_stale = int(getattr(ctx.policy, "patience", max_stale))
         self.root = ctx.new_node(ctx.initial)
         self.win: Node | None = None
         puzzle = ctx.puzzle

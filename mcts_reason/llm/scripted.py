@@ -1,4 +1,5 @@
-"""A scripted OpenAI-compatible chat-completions server for tests (stdlib only, 127.0.0.1).
+"""A scripted OpenAI-compatible chat-completions server for tests and benchmarks (stdlib only,
+127.0.0.1).
 
 `ScriptedServer(script)` answers each POST /v1/chat/completions with `script(body, n)`, where
 `body` is the parsed request JSON and `n` the 0-based request number; the script returns a
