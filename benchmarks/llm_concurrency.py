@@ -6,12 +6,14 @@ it answers the true sure/impossible with probability 0.8 and the opposite otherw
 instance is searched with MCTS (LLM policy + LLM value) under the same model-call budget at
 concurrency K=1 and K=16; reported: model calls per second of one search, and solve rate.
 
-    python benchmarks/llm_concurrency.py --n 60 --calls 24 --latency 0.2
+    python benchmarks/llm_concurrency.py --n 100 --calls 120 --latency 0.2
 """
 from __future__ import annotations
 
 import argparse
+import multiprocessing as mp
 import random
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
@@ -44,6 +46,14 @@ def script_for(latency: float):
             truth = not truth
         return Reply("sure" if truth else "impossible")
     return script
+
+
+def _serve(latency: float, queue) -> None:
+    """The server in its own process (as a real one would be): it must not share the GIL with
+    the searches it is timing."""
+    with ScriptedServer(script_for(latency)) as srv:
+        queue.put(srv.base_url)
+        threading.Event().wait()
 
 
 def instances(n: int, seed: int) -> list[str]:
@@ -79,14 +89,19 @@ def main() -> None:
     ap.add_argument("--calls", type=int, default=24)
     ap.add_argument("--latency", type=float, default=0.2)
     ap.add_argument("--ks", default="1,16")
-    ap.add_argument("--parallel-searches", type=int, default=8,
+    ap.add_argument("--parallel-searches", type=int, default=16,
                     help="independent searches run side by side (each is measured alone)")
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
     insts = instances(a.n, a.seed)
-    with ScriptedServer(script_for(a.latency)) as srv:
-        rows = [run(int(k), insts, srv.base_url, a.calls, a.parallel_searches)
-                for k in a.ks.split(",")]
+    queue = mp.Queue()
+    server = mp.Process(target=_serve, args=(a.latency, queue), daemon=True)
+    server.start()
+    try:
+        url = queue.get(timeout=30)
+        rows = [run(int(k), insts, url, a.calls, a.parallel_searches) for k in a.ks.split(",")]
+    finally:
+        server.terminate()
     base = rows[0]["calls_per_s"]
     print(f"| K | solved | mean model calls | model calls/s per search | speed-up |")
     print(f"|---|---|---|---|---|")

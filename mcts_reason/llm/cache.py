@@ -81,20 +81,26 @@ class ResponseCache:
         self.hits += 1
         return done
 
-    def put(self, model: str, request: "Request", completion: "Completion") -> None:
+    def put(self, model: str, request: "Request", completion: "Completion") -> bool:
+        """Store one completion in its own transaction; False if sqlite refused (disk full,
+        locked too long): a cache that cannot be written must not end a search."""
         body = json.dumps({"text": completion.text, "prompt_tokens": completion.prompt_tokens,
                            "completion_tokens": completion.completion_tokens,
                            "finish_reason": completion.finish_reason}, ensure_ascii=False)
         key = request_key(model, request)
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._db.execute("INSERT OR REPLACE INTO responses (key, model, body) "
-                                 "VALUES (?, ?, ?)", (key, model, body))
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    self._db.execute("INSERT OR REPLACE INTO responses (key, model, body) "
+                                     "VALUES (?, ?, ?)", (key, model, body))
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error:
+                return False
+        return True
 
     def __len__(self) -> int:
         with self._lock:

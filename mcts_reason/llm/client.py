@@ -322,8 +322,10 @@ class LLMClient:
                                   done.finish_reason)
                 self._charge(meter, done.prompt_tokens, done.completion_tokens,
                              self._price(done.prompt_tokens, done.completion_tokens))
-                if self.cache is not None:
-                    self.cache.put(self.model, req, done)
+                if self.cache is not None and not self.cache.put(self.model, req, done):
+                    with METER_LOCK:
+                        if meter is not None:
+                            meter.fault("cache_write")
                 return done
             finally:
                 self._release(meter, bound)
