@@ -18,9 +18,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 
+import numpy as np
+
 from mcts_reason import Budget, solve
 from mcts_reason.llm import LLMClient, LLMPolicy, LLMValue
 from mcts_reason.llm.scripted import Reply, ScriptedServer
+from mcts_reason.search.common import Context
+from mcts_reason.search.parallel import ParallelMCTS
 from puzzles.game24 import Game24, solvable
 
 G = Game24()
@@ -61,7 +65,8 @@ def instances(n: int, seed: int) -> list[str]:
     return random.Random(seed).sample(pool, n)
 
 
-def run(k: int, insts: list[str], url: str, calls: int, parallel_searches: int) -> dict:
+def run(k: int, insts: list[str], url: str, calls: int, parallel_searches: int,
+        speculate: bool = True) -> dict:
     """Searches `insts` at concurrency k; K=1 searches (latency-bound) run `parallel_searches`
     side by side to save wall time, K>1 searches (CPU-bound on a small machine) one at a time;
     either way each search's own calls/second is measured."""
@@ -69,8 +74,15 @@ def run(k: int, insts: list[str], url: str, calls: int, parallel_searches: int) 
     def one(inst: str):
         client = LLMClient(base_url=url, model="sim", api_key="x", concurrency=max(k, 1))
         try:
-            r = solve(G, inst, policy=LLMPolicy(client), value=LLMValue(client),
-                      budget=Budget(model_calls=calls), seed=0, concurrency=k)
+            if k == 1 or speculate:
+                r = solve(G, inst, policy=LLMPolicy(client), value=LLMValue(client),
+                          budget=Budget(model_calls=calls), seed=0, concurrency=k)
+            else:
+                ctx = Context(G, inst, policy=LLMPolicy(client), value=LLMValue(client),
+                              budget=Budget(model_calls=calls), rng=np.random.default_rng(0),
+                              algo="mcts")
+                r = ParallelMCTS(ctx, concurrency=k, speculate=False, c=1.5, selection="puct",
+                                 pw_c=2.0, pw_alpha=0.5, samples=None).run()
         finally:
             client.close()
         return r
@@ -92,6 +104,8 @@ def main() -> None:
     ap.add_argument("--parallel-searches", type=int, default=16,
                     help="independent searches run side by side (each is measured alone)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-speculate", action="store_true",
+                    help="K>1: ask for leaf values after expanding (two latencies per round)")
     a = ap.parse_args()
     insts = instances(a.n, a.seed)
     queue = mp.Queue()
@@ -99,7 +113,8 @@ def main() -> None:
     server.start()
     try:
         url = queue.get(timeout=30)
-        rows = [run(int(k), insts, url, a.calls, a.parallel_searches) for k in a.ks.split(",")]
+        rows = [run(int(k), insts, url, a.calls, a.parallel_searches, not a.no_speculate)
+                for k in a.ks.split(",")]
     finally:
         server.terminate()
     base = rows[0]["calls_per_s"]

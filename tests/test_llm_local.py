@@ -6,7 +6,7 @@ missing; `.ci/run` installs both, so CI runs it.
 from __future__ import annotations
 
 import json
-import socket
+import urllib.request
 
 import pytest
 from click.testing import CliRunner
@@ -22,34 +22,34 @@ pytestmark = [pytest.mark.local_model, pytest.mark.slow,
               pytest.mark.skipif(REASON is not None, reason=str(REASON))]
 
 G = Game24()
-# SmolLM2-135M rarely writes a legal step, so the budget is generous; the search stops as soon
-# as it has a verified answer. Fixed seeds: same requests, same answers.
-INSTANCE = "1 1 4 6"
-SEED = 0
-CALLS = 120
 
 
 @pytest.fixture(scope="module")
 def server():
     with LocalServer(n_ctx=1024) as srv:
         yield srv
+    assert not srv.ready()           # stopped: nothing answers on its port any more
 
 
-def test_mcts_with_smollm2_policy_solves_an_easy_puzzle(server):
+def test_mcts_with_smollm2_policy_runs_end_to_end(server):
+    """The real model through the whole engine: its lines parsed by the puzzle, illegal ones
+    counted, llama.cpp's token usage charged, the cap kept, any answer verified."""
     client = LLMClient(base_url=server.base_url, model=server.model, concurrency=1)
-    policy = LLMPolicy(client, samples=2,
-                       sampling=Sampling(temperature=1.0, max_tokens=40, stop=("Input:",)))
-    r = solve(G, INSTANCE, policy=policy, value=G.heuristic_value(),
-              budget=Budget(model_calls=CALLS, seconds=150), seed=SEED)
+    policy = LLMPolicy(client, samples=1, patience=10,
+                       sampling=Sampling(temperature=1.0, max_tokens=48, stop=("Input:",)))
+    r = solve(G, "1 1 4 6", policy=policy, value=G.heuristic_value(),
+              budget=Budget(model_calls=30, seconds=60), seed=0)
     client.close()
     u = r.usage
-    assert u.model_calls > 0 and u.prompt_tokens > 0 and u.completion_tokens > 0
-    assert u.model_calls <= CALLS
-    assert r.solved, f"not solved: {r.stop_reason}, {u!r}"
-    assert G.verify(INSTANCE, r.answer)
+    assert 0 < u.model_calls <= 30 and u.prompt_tokens > 200 and u.completion_tokens > 0
+    assert u.completion_tokens <= 48 * u.model_calls
+    assert u.invalid_proposals > 0          # SmolLM2-135M writes many lines that are not steps
+    assert u.nodes > 1                      # ... and some that are: the tree grew
+    assert not r.solved or G.verify("1 1 4 6", r.answer)
+    assert not u.faults
 
 
-def test_cli_embedded_default_starts_and_stops_the_server(tmp_path):
+def test_cli_embedded_default_starts_uses_and_stops_the_server(tmp_path):
     args = ["solve", "game24", "4 4 6 8", "--policy", "llm", "--max-calls", "2", "--json",
             "--max-tokens", "16", "--cache", str(tmp_path / "c.sqlite")]
     res = CliRunner().invoke(cli, args)
@@ -57,7 +57,7 @@ def test_cli_embedded_default_starts_and_stops_the_server(tmp_path):
     out = json.loads(res.output.strip().splitlines()[0])
     assert out["usage"]["model_calls"] == 2 and out["usage"]["prompt_tokens"] > 0
     assert not out["solved"] or G.verify("4 4 6 8", out["answer"])
-    # the same command again: answered from the cache, zero calls to a fresh server
-    res2 = CliRunner().invoke(cli, args)
+    res2 = CliRunner().invoke(cli, args)     # the same command: replayed from the cache
     out2 = json.loads(res2.output.strip().splitlines()[0])
     assert out2["usage"]["cached_calls"] == 2 and out2["steps"] == out["steps"]
+    assert out2["usage"]["prompt_tokens"] == out["usage"]["prompt_tokens"]

@@ -27,11 +27,14 @@ from .mcts import MCTS
 
 
 class ParallelMCTS(MCTS):
-    def __init__(self, ctx: Any, *, concurrency: int, **kw: Any) -> None:
+    def __init__(self, ctx: Any, *, concurrency: int, speculate: bool = True, **kw: Any) -> None:
+        """`speculate`: ask for the leaves' values while their expansions are in flight (one
+        latency per round); False asks after expanding, only for leaves still undecided."""
         if concurrency < 1:
             raise ValueError(f"concurrency must be >= 1, got {concurrency}")
         super().__init__(ctx, **kw)
         self.k = concurrency
+        self.speculate = speculate
         self._pending: set[int] = set()
         self._calls_per_leaf = (int(getattr(ctx.policy, "calls_per_propose", 0) or 0)
                                 + int(getattr(ctx.value, "calls_per_state", 0) or 0))
@@ -92,6 +95,16 @@ class ParallelMCTS(MCTS):
         except OverBudget as e:
             return e
 
+    def _evaluate(self, leaves: list[Node]) -> str | None:
+        """Values for the leaves that lack one; the stop reason if the budget refused."""
+        todo = [leaf for leaf in leaves if leaf.value is None]
+        values = self.ctx.evaluate([leaf.state for leaf in todo]) if todo else []
+        if values is None:
+            return self.ctx.meter.exhausted() or "value_calls"
+        for leaf, v in zip(todo, values):
+            leaf.value = v
+        return None
+
     def run(self) -> SearchResult:
         ctx, meter = self.ctx, self.ctx.meter
         stop = None
@@ -121,13 +134,8 @@ class ParallelMCTS(MCTS):
                            for leaf, s in zip(admitted, seeds)]
                 # The leaves' own values do not depend on their children: judge them while the
                 # proposals are in flight (one latency per round, not two).
-                todo = [leaf for leaf in admitted if leaf.value is None]
-                values = ctx.evaluate([leaf.state for leaf in todo]) if todo else []
-                if values is None:
-                    stop = meter.exhausted() or "value_calls"
-                else:
-                    for leaf, v in zip(todo, values):
-                        leaf.value = v
+                if self.speculate:
+                    stop = self._evaluate(admitted) or stop
                 expanded = []
                 for leaf, fut in zip(admitted, futures):
                     raw = fut.result()
@@ -141,6 +149,8 @@ class ParallelMCTS(MCTS):
                     for leaf in expanded:
                         self._clear(leaf)
                     break
+                if not self.speculate:
+                    stop = self._evaluate([lf for lf in expanded if lf.status != LOSS]) or stop
                 for leaf in expanded:
                     self._clear(leaf)
                     if leaf.status == LOSS:
