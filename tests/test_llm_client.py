@@ -166,3 +166,13 @@ def test_missing_usage_is_charged_the_bound():
         assert out.text == "hi"
         assert meter.usage.prompt_tokens == req.prompt_bound()
         assert meter.usage.completion_tokens == 12
+
+
+def test_usage_beyond_the_reservation_is_charged_as_reported_and_flagged():
+    with ScriptedServer(lambda body, n: Reply("x", usage={
+            "prompt_tokens": 100_000, "completion_tokens": 1, "total_tokens": 100_001})) as srv:
+        client, _ = make(srv)
+        meter = Meter(Budget())
+        client.complete([Request.of(MSGS, Sampling())], meter)
+        assert meter.usage.prompt_tokens == 100_000
+        assert meter.usage.faults == {"over_reservation": 1}

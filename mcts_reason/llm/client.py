@@ -317,9 +317,13 @@ class LLMClient:
                         break
                     self._sleep(wait)
                     continue
-                done = Completion(done.text[:MAX_TEXT_CHARS], min(done.prompt_tokens, bound),
-                                  min(done.completion_tokens, req.sampling.max_tokens),
-                                  done.finish_reason)
+                done = Completion(done.text[:MAX_TEXT_CHARS], done.prompt_tokens,
+                                  done.completion_tokens, done.finish_reason)
+                if done.prompt_tokens + done.completion_tokens > bound and meter is not None:
+                    # The server counted more than the reservation's upper bound (a chat template
+                    # adding more than TEMPLATE_TOKENS): charged as reported, and made visible.
+                    with METER_LOCK:
+                        meter.fault("over_reservation")
                 self._charge(meter, done.prompt_tokens, done.completion_tokens,
                              self._price(done.prompt_tokens, done.completion_tokens))
                 if self.cache is not None and not self.cache.put(self.model, req, done):
