@@ -9,7 +9,9 @@ Reads ../shared/data/game24_4nums.csv (never copied into the project). Responses
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
+import os
 import time
 from pathlib import Path
 
@@ -51,12 +53,21 @@ def main() -> None:
     ap.add_argument("--calls", default="3,12", help="MCTS model-call budgets")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cache", default=None)
+    ap.add_argument("--base-url", default=None, help="an OpenAI-compatible server instead of "
+                    "the embedded SmolLM2 (key from OPENAI_API_KEY)")
+    ap.add_argument("--model", default=None)
     a = ap.parse_args()
     insts = tot_set(Path(a.data))[: a.limit]
     cache = ResponseCache(a.cache) if a.cache else None
     rows = []
-    with LocalServer(n_ctx=1024) as srv:
-        client = LLMClient(base_url=srv.base_url, model=srv.model, concurrency=1, cache=cache)
+    with contextlib.ExitStack() as stack:
+        if a.base_url:
+            url, model = a.base_url, a.model
+        else:
+            srv = stack.enter_context(LocalServer(n_ctx=1024))
+            url, model = srv.base_url, srv.model
+        client = LLMClient(base_url=url, model=model, api_key=os.environ.get("OPENAI_API_KEY"),
+                           concurrency=1, cache=cache)
         temp0 = LLMPolicy(client, sampling=Sampling(temperature=0.0, max_tokens=64,
                                                     stop=("Input:",)))
         hot = LLMPolicy(client, sampling=Sampling(temperature=0.7, max_tokens=64,
