@@ -35,14 +35,17 @@ def test_mcts_with_smollm2_policy_runs_end_to_end(server):
     """The real model through the whole engine: its lines parsed by the puzzle, illegal ones
     counted, llama.cpp's token usage charged, the cap kept, any answer verified."""
     client = LLMClient(base_url=server.base_url, model=server.model, concurrency=1)
-    policy = LLMPolicy(client, samples=1, patience=10,
-                       sampling=Sampling(temperature=1.0, max_tokens=48, stop=("Input:",)))
+    # About 3 in 10 of its answers name a legal first step: 20 calls make a tree that grows
+    # with near certainty (a wall-clock cap would make that depend on the machine's load).
+    policy = LLMPolicy(client, samples=1, patience=20,
+                       sampling=Sampling(temperature=1.0, max_tokens=32, stop=("Input:",)))
     r = solve(G, "1 1 4 6", policy=policy, value=G.heuristic_value(),
-              budget=Budget(model_calls=30, seconds=60), seed=0)
+              budget=Budget(model_calls=20), seed=0)
     client.close()
     u = r.usage
-    assert 0 < u.model_calls <= 30 and u.prompt_tokens > 200 and u.completion_tokens > 0
-    assert u.completion_tokens <= 48 * u.model_calls
+    assert u.model_calls == 20 or r.solved
+    assert u.prompt_tokens > 200 and u.completion_tokens > 0
+    assert u.completion_tokens <= 32 * u.model_calls
     assert u.invalid_proposals > 0          # SmolLM2-135M writes many lines that are not steps
     assert u.nodes > 1                      # ... and some that are: the tree grew
     assert not r.solved or G.verify("1 1 4 6", r.answer)
