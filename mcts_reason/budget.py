@@ -78,6 +78,7 @@ class Usage:
     value_cache_hits: int = 0
     invalid_proposals: int = 0
     rejected_answers: int = 0
+    cached_calls: int = 0       # model calls answered by the response cache (charged, not sent)
     faults: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -96,16 +97,31 @@ class Usage:
         return "Usage(" + ", ".join(f"{k}={v}" for k, v in nz.items()) + ")"
 
 
-class Meter:
-    """A budget, the usage against it, and the clock. Shared by search, policy and value."""
+class OverBudget(Exception):
+    """Raised by a policy or value function that could not afford a single model call.
 
-    __slots__ = ("budget", "usage", "_start", "_clock")
+    `Context.propose`/`Context.evaluate` turn it into their usual "over budget" None, and the
+    meter remembers the refused kind so that `Meter.exhausted()` ends the search."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(f"budget cap on {kind} reached")
+        self.kind = kind
+
+
+class Meter:
+    """A budget, the usage against it, and the clock. Shared by search, policy and value.
+
+    `refused` names a cap that refused a charge which the plain counters cannot show (a model
+    call whose reserved tokens would not fit): once set, `exhausted()` reports it."""
+
+    __slots__ = ("budget", "usage", "_start", "_clock", "refused")
 
     def __init__(self, budget: Budget, *, clock=time.perf_counter) -> None:
         self.budget = budget
         self.usage = Usage()
         self._clock = clock
         self._start = clock()
+        self.refused: str | None = None
 
     def elapsed(self) -> float:
         return self._clock() - self._start
@@ -136,6 +152,8 @@ class Meter:
         """Name of the first cap already reached (no more of it may be spent), else None."""
         if self.budget.seconds is not None and self.elapsed() >= self.budget.seconds:
             return "seconds"
+        if self.refused is not None:
+            return self.refused
         for kind, cap in self.budget.caps().items():
             if kind != "seconds" and _SPENT[kind](self.usage) >= cap:
                 return kind

@@ -1,6 +1,7 @@
 """The `mcts-reason` command: thin wrappers over the library."""
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 
@@ -8,7 +9,8 @@ import click
 
 from . import __version__, solve as run_search
 from .budget import Budget
-from .components import POLICIES, VALUES, make_policy, make_value
+from .components import LLM_PARTS, POLICIES, VALUES, make_policy, make_value
+from .llm.options import EXIT_MODEL_ERROR, llm_options, settings_from
 from .registry import available, load
 from .search import ALGORITHMS, simple_budget
 
@@ -25,8 +27,8 @@ def _load_puzzle(name: str):
 def _spent(usage) -> str:
     d = usage.to_dict()
     keys = ("simulations", "expansions", "nodes", "policy_calls", "value_calls", "calls",
-            "model_calls",
-            "prompt_tokens", "completion_tokens", "invalid_proposals")
+            "model_calls", "prompt_tokens", "completion_tokens", "cached_calls",
+            "invalid_proposals")
     parts = [f"{k}={d[k]}" for k in keys if d[k] or k in ("simulations", "policy_calls",
                                                         "value_calls", "nodes")]
     parts.append(f"seconds={usage.seconds:.3f}")
@@ -109,26 +111,47 @@ def puzzles_cmd() -> None:
 @click.option("--tree", "tree_path", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Also write the search tree to PATH: .json (networkx node-link), .graphml, "
                    "or .html (a self-contained offline viewer).")
+@llm_options
 def solve_cmd(puzzle, instance, algo, policy_name, value_name, budget, max_calls, max_tokens,
-              max_cost, max_seconds, max_nodes, seed, c_puct, as_json, tree_path):
-    """Solve one INSTANCE of PUZZLE, e.g.  mcts-reason solve game24 "4 9 10 13"."""
+              max_cost, max_seconds, max_nodes, seed, c_puct, as_json, tree_path, **llm_kw):
+    """Solve one INSTANCE of PUZZLE, e.g.  mcts-reason solve game24 "4 9 10 13".
+
+    With --policy llm or --value llm/llm-verify a model is asked: the server at --base-url, or
+    with none the embedded llama.cpp server (the `local` extra), started and stopped here."""
     p = _load_puzzle(puzzle)
     try:
         p.parse_instance(instance)
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="'INSTANCE'") from None
-    try:
-        value = make_value(p, value_name)
-    except ValueError as e:
-        raise click.BadParameter(str(e), param_hint="'--value'") from None
-    policy = make_policy(p, policy_name)
+    uses_model = policy_name == "llm" or value_name in LLM_PARTS
+    settings, caps = settings_from(llm_kw, max_cost=max_cost, uses_model=uses_model)
+    if value_name not in LLM_PARTS:
+        try:
+            value = make_value(p, value_name)
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="'--value'") from None
     if tree_path is not None:
         _check_tree_path(tree_path)
-    options = {"c": c_puct} if algo.startswith("mcts") else {}
-    result = run_search(p, instance, algo=algo, policy=policy, value=value,
-                        budget=_budget(algo, budget, calls=max_calls, tokens=max_tokens,
-                                       cost=max_cost, seconds=max_seconds, nodes=max_nodes),
-                        seed=seed, **options)
+    budget_ = _budget(algo, budget, calls=max_calls, tokens=max_tokens, cost=max_cost,
+                      seconds=max_seconds, nodes=max_nodes, **caps)
+    from .llm.client import LLMError
+    with contextlib.ExitStack() as stack:
+        client = None
+        try:
+            if uses_model:
+                from .llm.session import open_client
+                client = stack.enter_context(open_client(settings))
+            if value_name in LLM_PARTS:
+                value = make_value(p, value_name, client=client, settings=settings)
+            policy = make_policy(p, policy_name, client=client, settings=settings)
+            options = {"c": c_puct} if algo.startswith("mcts") else {}
+            if algo.startswith("mcts") and settings.concurrency > 1:
+                options["concurrency"] = settings.concurrency
+            result = run_search(p, instance, algo=algo, policy=policy, value=value,
+                                budget=budget_, seed=seed, **options)
+        except LLMError as e:
+            click.echo(f"error: {e}", err=True)
+            sys.exit(EXIT_MODEL_ERROR)
     if tree_path is not None:
         _write_tree(result, p, tree_path)
     if as_json:
@@ -151,6 +174,30 @@ def solve_cmd(puzzle, instance, algo, policy_name, value_name, budget, max_calls
             msg = f"no solution found ({result.stop_reason}; {_spent(result.usage)})"
         click.echo(msg, err=True)
         sys.exit(EXIT_NO_SOLUTION)
+
+
+@cli.command("serve-local")
+@click.option("--port", type=click.IntRange(1, 65535), default=None,
+              help="Port on 127.0.0.1 [default: a free one].")
+def serve_local_cmd(port):
+    """Run the embedded llama.cpp server (SmolLM2-135M-Instruct) in the foreground on loopback,
+    for reuse across commands:  mcts-reason solve ... --base-url URL --model NAME."""
+    from .llm.client import LLMError
+    from .llm.local import LocalServer
+    try:
+        server = LocalServer(port=port)
+        click.echo(f"starting llama.cpp on {server.base_url} (model {server.model}); Ctrl-C stops it",
+                   err=True)
+        server.start(foreground=True)
+    except LLMError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(EXIT_MODEL_ERROR)
+    click.echo(f"ready: --base-url {server.base_url} --model {server.model}", err=True)
+    try:
+        sys.exit(server.wait())
+    except KeyboardInterrupt:
+        server.stop()
+        sys.exit(130)
 
 
 from .bench_cli import COMMANDS as _BENCH_COMMANDS  # noqa: E402  bench, report

@@ -463,6 +463,16 @@ class Game24:
         value, literals = evaluate_expression(answer)
         return value == TARGET and literals is not None and sorted(literals) == nums
 
+    def propose_messages(self, state: State) -> list[dict]:
+        """Chat messages asking a model for next steps (ToT's one-shot propose prompt)."""
+        from .game24_prompts import propose_messages
+        return propose_messages(self.render(state))
+
+    def value_messages(self, state: State) -> list[dict]:
+        """Chat messages asking a model to judge `state`: sure / likely / impossible (ToT)."""
+        from .game24_prompts import value_messages
+        return value_messages(self.render(state))
+
     def heuristic_policy(self) -> Game24HeuristicPolicy:
         return Game24HeuristicPolicy()
 

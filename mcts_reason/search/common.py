@@ -7,7 +7,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..budget import Budget, Meter, Usage
+from ..budget import Budget, Meter, OverBudget, Usage
 from ..tree import Node
 
 
@@ -55,6 +55,8 @@ class Context:
         self.meter = Meter(budget)
         self.values: dict[Any, float] = {}
         self.lost: set[Any] = set()   # states proven unsolvable (only with an exhaustive policy)
+        self.parents: dict[Any, tuple[Any, Any]] = {}   # state -> (state, step) first reaching it
+        self.track_parents = bool(getattr(value, "wants_path", False))
         self.initial = puzzle.parse_instance(instance)
         self.exhaustive = bool(getattr(policy, "exhaustive", False))
         self._nodes = 0
@@ -63,16 +65,37 @@ class Context:
                 part.bind(self.meter)
 
     # -- charged operations -------------------------------------------------------------------
-    def propose(self, state: Any, *, k: int | None = None) -> list[tuple[Any, Any, float]] | None:
-        """[(step, next_state, prior)] with priors summing to 1, or None if over budget."""
-        if not (self.meter.can("policy_calls") and self.meter.can("expansions")):
+    def propose(self, state: Any, *, k: int | None = None,
+                rng: np.random.Generator | None = None) -> list[tuple[Any, Any, float]] | None:
+        """[(step, next_state, prior)] with priors summing to 1, or None if over budget.
+
+        `rng` overrides the search's generator (parallel searches hand each in-flight call its
+        own child generator, drawn in the main thread, so that results do not depend on timing).
+        """
+        if not self.charge_propose():
             return None
+        try:
+            raw = self.policy.propose(self.puzzle, state, k=k, rng=self.rng if rng is None else rng)
+        except OverBudget as e:
+            self.meter.refused = e.kind
+            return None
+        return self.merge_proposals(state, raw)
+
+    def charge_propose(self) -> bool:
+        """Check and charge one policy call; False (nothing charged) when over budget."""
+        if not (self.meter.can("policy_calls") and self.meter.can("expansions")):
+            return False
         self.meter.spend("policy_calls")
         self.meter.spend("expansions")
-        raw = self.policy.propose(self.puzzle, state, k=k, rng=self.rng)
+        return True
+
+    def merge_proposals(self, state: Any, raw: Sequence[tuple[Any, float]]
+                        ) -> list[tuple[Any, Any, float]]:
+        """Merge proposals that lead to the same state; normalise priors; remember parents."""
         merged: dict[Any, list] = {}
         apply = self.puzzle.apply
         total = 0.0
+        track, parents = self.track_parents, self.parents
         for item in raw:
             # A policy that already computed the next state may pass it as a third element
             # (heuristic policies do; model output is always applied by the puzzle).
@@ -84,16 +107,20 @@ class Context:
                 merged[nxt][2] += prior
             else:
                 merged[nxt] = [step, nxt, prior]
+            if track and nxt not in parents and nxt != self.initial:
+                parents[nxt] = (state, step)
         if total > 0:
             return [(s, nxt, p / total) for s, nxt, p in merged.values()]
         n = len(merged)
         return [(s, nxt, 1.0 / n) for s, nxt, _ in merged.values()]
 
-    def evaluate(self, states: Sequence[Any], *, samples: int = 1) -> list[float] | None:
+    def evaluate(self, states: Sequence[Any], *, samples: int = 1,
+                 rng: np.random.Generator | None = None) -> list[float] | None:
         """Values for `states`, from the table where known; None if the new ones are over budget.
 
         `samples` > 1 asks the value function that many times per new state (one charged value
         call each) and stores the mean, as Tree-of-Thoughts does with a sampling LLM judge.
+        `rng` overrides the search's generator (see `propose`).
         """
         missing = list(dict.fromkeys(s for s in states if s not in self.values))
         hits = len(states) - len(missing)
@@ -103,7 +130,11 @@ class Context:
                 return None
             self.meter.spend("value_calls", n)
             asked = [s for s in missing for _ in range(samples)]
-            raw = self.value.evaluate(self.puzzle, asked, rng=self.rng)
+            try:
+                raw = self.raw_values(asked, self.rng if rng is None else rng)
+            except OverBudget as e:
+                self.meter.refused = e.kind
+                return None
             for i, s in enumerate(missing):
                 vs = [min(1.0, max(0.0, float(v))) for v in raw[i * samples:(i + 1) * samples]]
                 self.values[s] = sum(vs) / samples
@@ -113,6 +144,29 @@ class Context:
     def stop(self, default: str) -> str:
         """`budget: <the cap that stopped us>` for a refused operation."""
         return f"budget: {self.meter.exhausted() or default}"
+
+    def raw_values(self, states: Sequence[Any], rng: np.random.Generator) -> list[float]:
+        """The value function on `states`, uncharged and uncached.
+
+        A value function with `wants_path = True` (e.g. a step verifier) is called as
+        `evaluate_paths(puzzle, paths, rng=)`, each path the [(state_before, step), ...] by which
+        the state was first reached (`path_to`); every other one as `evaluate(puzzle, states)`.
+        """
+        if self.track_parents:
+            return self.value.evaluate_paths(self.puzzle, [self.path_to(s) for s in states],
+                                             rng=rng)
+        return self.value.evaluate(self.puzzle, states, rng=rng)
+
+    def path_to(self, state: Any) -> list[tuple[Any, Any]]:
+        """[(state_before, step), ...] from the initial state to `state`, along the first
+        proposals that reached each state in this search ([] for the initial state). Recorded
+        only for value functions that want paths."""
+        out = []
+        while state != self.initial and state in self.parents and len(out) < 10_000:
+            before, step = self.parents[state]
+            out.append((before, step))
+            state = before
+        return out[::-1]
 
     def new_node(self, state: Any, *, step: Any = None, parent: Node | None = None,
                  prior: float = 1.0) -> Node:

@@ -56,7 +56,8 @@ class MCTS:
         self.score = SELECTION[selection]
         self.pw_c, self.pw_alpha = pw_c, pw_alpha
         self.samples = samples
-        self.max_stale = max_stale
+        # A sampling policy may say how many fruitless re-asks make a node saturated.
+        self.max_stale = int(getattr(ctx.policy, "patience", max_stale))
         if isinstance(expand_after, bool) or not isinstance(expand_after, int) or expand_after < 0:
             raise ValueError(f"expand_after must be a non-negative integer, got {expand_after!r}")
         self.expand_after = expand_after
@@ -93,10 +94,15 @@ class MCTS:
 
     def expand(self, node: Node) -> bool:
         """Ask the policy for (more) children of `node`. False when the budget refuses."""
-        ctx = self.ctx
-        proposals = ctx.propose(node.state, k=self.samples)
+        proposals = self.ctx.propose(node.state, k=self.samples)
         if proposals is None:
             return False
+        self.attach(node, proposals)
+        return True
+
+    def attach(self, node: Node, proposals: list[tuple[Any, Any, float]]) -> None:
+        """Add the fresh proposals as children of `node`; mark wins and losses."""
+        ctx = self.ctx
         node.expanded = True
         if node.children:
             known = {ch.state for ch in node.children}
@@ -128,7 +134,6 @@ class MCTS:
                 n.status = WIN
         else:
             self._propagate_loss(node)
-        return True
 
     def _propagate_loss(self, node: Node | None) -> None:
         while node is not None and node.status == UNKNOWN and node.expanded and node.saturated \
@@ -189,7 +194,7 @@ class MCTS:
 def search(puzzle: Any, instance: str, *, policy: Any, value: Any, budget: Budget,
            rng: np.random.Generator, c: float = 1.5, selection: str = "puct",
            pw_c: float = 2.0, pw_alpha: float = 0.5, samples: int | None = None,
-           expand_after: int = 0) -> SearchResult:
+           expand_after: int = 0, concurrency: int = 1) -> SearchResult:
     """Run MCTS on `instance` until it is solved, proven unsolvable, or the budget runs out.
 
     Args:
@@ -201,6 +206,8 @@ def search(puzzle: Any, instance: str, *, policy: Any, value: Any, budget: Budge
         before that a visit only values it. 0 (default): expand on the first visit, as AlphaZero
         does. 1: value first, so a leaf the value function rates poorly never costs a policy
         call (the expansion threshold of Coulom 2006).
+      concurrency: leaves expanded/evaluated at once (virtual loss; see search/parallel.py).
+        1 is the plain sequential search.
     Raises:
       ValueError: for a bad instance or bad parameters.
     """
@@ -208,5 +215,13 @@ def search(puzzle: Any, instance: str, *, policy: Any, value: Any, budget: Budge
                   algo="mcts" if selection == "puct" else f"mcts-{selection}")
     if not ctx.meter.can("nodes"):   # not even room for the root
         return ctx.result(None, stop_reason=ctx.stop("nodes"))
+    if concurrency > 1:
+        if expand_after:
+            raise ValueError("expand_after is not supported with concurrency > 1")
+        from .parallel import ParallelMCTS
+        return ParallelMCTS(ctx, c=c, selection=selection, pw_c=pw_c, pw_alpha=pw_alpha,
+                            samples=samples, concurrency=concurrency).run()
+    if concurrency != 1:
+        raise ValueError(f"concurrency must be >= 1, got {concurrency}")
     return MCTS(ctx, c=c, selection=selection, pw_c=pw_c, pw_alpha=pw_alpha,
                 samples=samples, expand_after=expand_after).run()

@@ -1,0 +1,130 @@
+"""Parallel MCTS against a loopback OpenAI-compatible server that answers after a fixed latency.
+
+The server is a simulated weak model (mcts_reason.llm.scripted): for a propose prompt it names
+3 legal steps drawn at random (seeded by the request's seed) plus a junk line; for a value prompt
+it answers the true sure/impossible with probability 0.8 and the opposite otherwise. Each
+instance is searched with MCTS (LLM policy + LLM value) under the same model-call budget at
+concurrency K=1 and K=16; reported: model calls per second of one search, and solve rate.
+
+    python benchmarks/llm_concurrency.py --n 100 --calls 120 --latency 0.2
+"""
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import random
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from fractions import Fraction
+
+import numpy as np
+
+from mcts_reason import Budget, solve
+from mcts_reason.llm import LLMClient, LLMPolicy, LLMValue
+from mcts_reason.llm.scripted import Reply, ScriptedServer
+from mcts_reason.search.common import Context
+from mcts_reason.search.parallel import ParallelMCTS
+from puzzles.game24 import Game24, solvable
+
+G = Game24()
+
+
+def _nums(line: str) -> tuple:
+    return tuple(sorted(Fraction(t) for t in line.split()))
+
+
+def script_for(latency: float):
+    def script(body, n):
+        time.sleep(latency)
+        content = body["messages"][-1]["content"]
+        rnd = random.Random(body.get("seed", 0))
+        lines = [ln for ln in content.strip().splitlines() if ln.strip()]
+        if "Possible next steps:" in content:
+            state = _nums([ln for ln in lines if ln.startswith("Input:")][-1][6:])
+            steps = G.legal_steps(state)
+            picks = rnd.sample(steps, min(3, len(steps)))
+            return Reply("\n".join(["let me think"] + [G.render_step(state, s) for s in picks]))
+        truth = solvable(_nums(lines[-1]))
+        if rnd.random() < 0.2:
+            truth = not truth
+        return Reply("sure" if truth else "impossible")
+    return script
+
+
+def _serve(latency: float, queue) -> None:
+    """The server in its own process (as a real one would be): it must not share the GIL with
+    the searches it is timing."""
+    with ScriptedServer(script_for(latency)) as srv:
+        queue.put(srv.base_url)
+        threading.Event().wait()
+
+
+def instances(n: int, seed: int) -> list[str]:
+    pool = [i for i in G.instances() if solvable(G.parse_instance(i))]
+    return random.Random(seed).sample(pool, n)
+
+
+def run(k: int, insts: list[str], url: str, calls: int, parallel_searches: int,
+        speculate: bool = True) -> dict:
+    """Searches `insts` at concurrency k; K=1 searches (latency-bound) run `parallel_searches`
+    side by side to save wall time, K>1 searches (CPU-bound on a small machine) one at a time;
+    either way each search's own calls/second is measured."""
+    parallel_searches = parallel_searches if k == 1 else 1
+    def one(inst: str):
+        client = LLMClient(base_url=url, model="sim", api_key="x", concurrency=max(k, 1))
+        try:
+            if k == 1 or speculate:
+                r = solve(G, inst, policy=LLMPolicy(client), value=LLMValue(client),
+                          budget=Budget(model_calls=calls), seed=0, concurrency=k)
+            else:
+                ctx = Context(G, inst, policy=LLMPolicy(client), value=LLMValue(client),
+                              budget=Budget(model_calls=calls), rng=np.random.default_rng(0),
+                              algo="mcts")
+                r = ParallelMCTS(ctx, concurrency=k, speculate=False, c=1.5, selection="puct",
+                                 pw_c=2.0, pw_alpha=0.5, samples=None).run()
+        finally:
+            client.close()
+        return r
+    with ThreadPoolExecutor(parallel_searches) as pool:
+        results = list(pool.map(one, insts))
+    rates = [r.usage.model_calls / r.usage.seconds for r in results if r.usage.seconds > 0]
+    return {"k": k, "solved": sum(r.solved for r in results) / len(results),
+            "calls": sum(r.usage.model_calls for r in results) / len(results),
+            "calls_per_s": sum(rates) / len(rates),
+            "verified": all(G.verify(r.instance, r.answer) for r in results if r.solved)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=60)
+    ap.add_argument("--calls", type=int, default=24)
+    ap.add_argument("--latency", type=float, default=0.2)
+    ap.add_argument("--ks", default="1,16")
+    ap.add_argument("--parallel-searches", type=int, default=16,
+                    help="independent searches run side by side (each is measured alone)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-speculate", action="store_true",
+                    help="K>1: ask for leaf values after expanding (two latencies per round)")
+    a = ap.parse_args()
+    insts = instances(a.n, a.seed)
+    queue = mp.Queue()
+    server = mp.Process(target=_serve, args=(a.latency, queue), daemon=True)
+    server.start()
+    try:
+        url = queue.get(timeout=30)
+        rows = [run(int(k), insts, url, a.calls, a.parallel_searches, not a.no_speculate)
+                for k in a.ks.split(",")]
+    finally:
+        server.terminate()
+    base = rows[0]["calls_per_s"]
+    print(f"| K | solved | mean model calls | model calls/s per search | speed-up |")
+    print(f"|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['k']} | {100 * r['solved']:.1f}% | {r['calls']:.1f} | {r['calls_per_s']:.1f} "
+              f"| {r['calls_per_s'] / base:.1f}x |")
+    assert all(r["verified"] for r in rows)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+"""The `solve` command's model options (click), kept here so cli.py stays thin."""
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable
+
+import click
+
+from .client import Sampling
+from .session import LLMSettings, load_prices
+
+EXIT_MODEL_ERROR = 3
+
+_OPTIONS = [
+    click.option("--base-url", envvar="OPENAI_BASE_URL", default=None, metavar="URL",
+                 help="OpenAI-compatible server, e.g. https://api.openai.com/v1 or "
+                      "http://127.0.0.1:8000/v1 (env OPENAI_BASE_URL). Unset: the embedded "
+                      "llama.cpp server with SmolLM2-135M-Instruct."),
+    click.option("--model", default=None, metavar="NAME",
+                 help="Model name sent to the server (required with --base-url)."),
+    click.option("--api-key-env", default="OPENAI_API_KEY", show_default=True, metavar="VAR",
+                 help="Environment variable that holds the API key (never logged or cached)."),
+    click.option("--cache", "cache_path", default=None, metavar="PATH",
+                 type=click.Path(dir_okay=False),
+                 help="Response cache (sqlite) [default: ~/.cache/mcts-reason/responses.sqlite]."),
+    click.option("--no-cache", is_flag=True, help="Do not read or write the response cache."),
+    click.option("--concurrency", type=click.IntRange(1, 256), default=1, show_default=True,
+                 help="Model requests in flight; MCTS keeps this many leaves in flight "
+                      "(virtual loss)."),
+    click.option("--samples", type=click.IntRange(1, 64), default=1, show_default=True,
+                 help="Model samples per policy call (proposals)."),
+    click.option("--value-samples", type=click.IntRange(1, 64), default=1, show_default=True,
+                 help="Model samples per value judgement."),
+    click.option("--temperature", type=click.FloatRange(0, 2), default=0.7, show_default=True,
+                 help="Sampling temperature."),
+    click.option("--completion-tokens", "completion_tokens", type=click.IntRange(1, 32768),
+                 default=96, show_default=True,
+                 help="Completion tokens per request (max_tokens sent to the server)."),
+    click.option("--timeout", type=click.FloatRange(min=0.001), default=60.0,
+                 show_default=True, help="Seconds per request attempt."),
+    click.option("--retries", type=click.IntRange(0, 20), default=3, show_default=True,
+                 help="Retries on 429/5xx/timeouts/malformed answers (with backoff)."),
+    click.option("--max-model-calls", type=click.IntRange(min=1), default=None,
+                 help="Cap on model calls (each attempt that reached the server counts). "
+                      "Tokens and cost: --max-tokens, --max-cost."),
+    click.option("--prices", "prices_path", default=None, metavar="FILE",
+                 type=click.Path(exists=True, dir_okay=False),
+                 help='JSON price table: {"model": {"prompt": USD/1M, "completion": USD/1M}}.'),
+]
+
+
+def llm_options(f: Callable) -> Callable:
+    """Decorate a click command with the model options (passed on in **kwargs)."""
+    for opt in reversed(_OPTIONS):
+        f = opt(f)
+    return f
+
+
+def settings_from(kw: dict[str, Any], *, max_cost: float | None = None,
+                  uses_model: bool = True) -> tuple[LLMSettings, dict[str, Any]]:
+    """(LLMSettings, extra Budget caps) from the options; click.BadParameter on bad values.
+
+    `max_cost` is the command's --max-cost: with a model in use it needs a price table (without
+    one no call has a price, so the cap could never bind)."""
+    prices = ()
+    if kw.get("prices_path"):
+        try:
+            prices = load_prices(kw["prices_path"])
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="'--prices'") from None
+    if uses_model and max_cost is not None and not prices:
+        raise click.BadParameter("a cost cap needs a price table", param_hint="'--max-cost'")
+    if kw.get("base_url") and not kw.get("model"):
+        raise click.UsageError("--model is required with --base-url")
+    cache = None if kw.get("no_cache") else kw.get("cache_path")
+    if cache is None and not kw.get("no_cache"):
+        cache = LLMSettings().cache
+    base = functools.partial(Sampling, temperature=kw.get("temperature", 0.7),
+                             max_tokens=kw.get("completion_tokens", 96))
+    settings = LLMSettings(base_url=kw.get("base_url") or None, model=kw.get("model"),
+                           api_key_env=kw.get("api_key_env") or "OPENAI_API_KEY", cache=cache,
+                           concurrency=kw.get("concurrency", 1), samples=kw.get("samples", 1),
+                           value_samples=kw.get("value_samples", 1),
+                           sampling=base(stop=("Input:",)), value_sampling=base(),
+                           timeout=kw.get("timeout", 60.0), max_retries=kw.get("retries", 3),
+                           prices=prices)
+    caps = {"model_calls": kw["max_model_calls"]} if kw.get("max_model_calls") else {}
+    return settings, caps

@@ -1,0 +1,78 @@
+"""Opening a model for a run: a remote OpenAI-compatible server, or the embedded local one."""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from .cache import ResponseCache, default_cache_path
+from .client import LLMClient, LLMError, Price, Sampling
+
+
+@dataclass(frozen=True, slots=True)
+class LLMSettings:
+    """Everything a run needs to reach a model. `base_url` None: the embedded local model.
+
+    `api_key_env` names the environment variable holding the key; the key itself is read only
+    when the client is built and is never stored here (so it never reaches a repr or a log).
+    """
+
+    base_url: str | None = None
+    model: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    cache: str | None = field(default_factory=lambda: str(default_cache_path()))
+    concurrency: int = 1
+    samples: int = 1
+    value_samples: int = 1
+    sampling: Sampling = field(default_factory=lambda: Sampling(temperature=0.7, max_tokens=96,
+                                                                stop=("Input:",)))
+    value_sampling: Sampling = field(default_factory=lambda: Sampling(temperature=0.7,
+                                                                      max_tokens=96))
+    timeout: float = 60.0
+    max_retries: int = 3
+    prices: tuple[tuple[str, Price], ...] = ()
+
+
+def load_prices(path: str | os.PathLike) -> tuple[tuple[str, Price], ...]:
+    """A JSON price table: {"model": {"prompt": USD per 1M tokens, "completion": ...}, ...}."""
+    try:
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+        return tuple((str(m), Price(float(p["prompt"]), float(p["completion"])))
+                     for m, p in raw.items())
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        raise ValueError(f"price table {path}: expected "
+                         '{"model": {"prompt": X, "completion": Y}}, '
+                         f"got an error: {type(e).__name__}") from None
+
+
+@contextlib.contextmanager
+def open_client(settings: LLMSettings) -> Iterator[LLMClient]:
+    """An LLMClient for `settings`; with no base URL, starts the embedded llama.cpp server for
+    the duration (and stops it afterwards). Raises LLMError when that is impossible."""
+    server = None
+    base_url, model = settings.base_url, settings.model
+    if not base_url:
+        from .local import LocalServer
+        server = LocalServer().start()
+        base_url, model = server.base_url, model or server.model
+    elif not model:
+        raise LLMError("a model name is needed with a base URL (--model)")
+    cache = ResponseCache(settings.cache) if settings.cache else None
+    client = None
+    try:
+        client = LLMClient(base_url=base_url, model=model,
+                           api_key=os.environ.get(settings.api_key_env) or None,
+                           timeout=settings.timeout, max_retries=settings.max_retries,
+                           cache=cache, prices=dict(settings.prices),
+                           concurrency=settings.concurrency)
+        yield client
+    finally:
+        if client is not None:
+            client.close()
+        if cache is not None:
+            cache.close()
+        if server is not None:
+            server.stop()

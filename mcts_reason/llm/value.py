@@ -1,0 +1,111 @@
+"""`LLMValue` (the model judges a state) and `LLMVerifyValue` (the model judges the latest step)."""
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from ..budget import OverBudget
+from .client import METER_LOCK, LLMClient, Request, Sampling
+from .prompts import JUDGEMENTS, parse_judgement, value_messages, verify_messages
+
+DEFAULT_SCORES = {"sure": 1.0, "likely": 0.5, "impossible": 0.0}
+
+
+class _Judge:
+    """Shared machinery: `samples` judgements per prompt, mapped to [0, 1] and averaged."""
+
+    def __init__(self, client: LLMClient, *, samples: int = 1, sampling: Sampling | None = None,
+                 scores: Mapping[str, float] | None = None, default: float = 0.5) -> None:
+        if samples < 1:
+            raise ValueError(f"samples must be >= 1, got {samples}")
+        scores = dict(DEFAULT_SCORES if scores is None else scores)
+        if set(scores) != set(JUDGEMENTS) or not all(0.0 <= v <= 1.0 for v in scores.values()):
+            raise ValueError(f"scores must map {JUDGEMENTS} to numbers in [0, 1]")
+        self.client = client
+        self.samples = samples
+        self.sampling = sampling or Sampling(temperature=0.7, max_tokens=96)
+        self.scores = scores
+        self.default = default
+        self.calls_per_state = samples
+        self._meter = None
+
+    def bind(self, meter: Any) -> None:
+        self._meter = meter
+
+    def _judge(self, prompts: Sequence[list[dict] | None], rng: np.random.Generator) -> list[float]:
+        """One value per prompt (None: no call, the default value)."""
+        seeds = rng.integers(0, 2**31 - 1, size=(len(prompts), self.samples))
+        requests, owner = [], []
+        for i, messages in enumerate(prompts):
+            if messages is None:
+                continue
+            for j in range(self.samples):
+                requests.append(Request.of(messages, self.sampling, index=j, seed=int(seeds[i, j])))
+                owner.append(i)
+        answers = self.client.complete(requests, self._meter)
+        meter = self._meter
+        if requests and meter is not None and meter.refused and all(a is None for a in answers):
+            raise OverBudget(meter.refused)
+        judged: list[list[float]] = [[] for _ in prompts]
+        unjudged = 0
+        for i, answer in zip(owner, answers):
+            if answer is None:
+                continue
+            word = parse_judgement(answer.text)
+            if word is None:
+                unjudged += 1
+            else:
+                judged[i].append(self.scores[word])
+        if meter is not None and unjudged:
+            with METER_LOCK:
+                for _ in range(unjudged):
+                    meter.fault("unjudged")
+        return [sum(v) / len(v) if v else self.default for v in judged]
+
+
+class LLMValue(_Judge):
+    """The value prompt (for Game of 24, ToT's sure/likely/impossible) on each state;
+    `samples` judgements averaged; answers naming no judgement count as `faults['unjudged']`
+    and the state gets `default` if no sample judged it. The search's transposition table
+    and the response cache make sure the same state is judged once."""
+
+    def evaluate(self, puzzle: Any, states: Sequence[Any], *,
+                 rng: np.random.Generator) -> list[float]:
+        return self._judge([value_messages(puzzle, s) for s in states], rng)
+
+    def __repr__(self) -> str:
+        return f"LLMValue(samples={self.samples}, scores={self.scores}, model={self.client.model!r})"
+
+
+class LLMVerifyValue(_Judge):
+    """A step verifier ("Let's Verify Step by Step"): the model judges whether the latest step
+    is correct and useful given the steps so far.
+
+    `wants_path = True` asks the search's Context to call `evaluate_paths` with, for each state,
+    the [(state_before, step), ...] path by which it was first reached. The initial state (no
+    step yet) gets `default` without a call. Called through plain `evaluate` (no paths), it
+    judges the states like LLMValue.
+    """
+
+    wants_path = True
+
+    def evaluate_paths(self, puzzle: Any, paths: Sequence[Sequence[tuple[Any, Any]]], *,
+                       rng: np.random.Generator) -> list[float]:
+        prompts: list[list[dict] | None] = []
+        for path in paths:
+            if not path:
+                prompts.append(None)
+                continue
+            texts = [puzzle.render_step(before, step) for before, step in path]
+            last_before, last_step = path[-1]
+            final = puzzle.apply(last_before, last_step)
+            prompts.append(verify_messages(puzzle, path[0][0], texts, final))
+        return self._judge(prompts, rng)
+
+    def evaluate(self, puzzle: Any, states: Sequence[Any], *,
+                 rng: np.random.Generator) -> list[float]:
+        return self._judge([value_messages(puzzle, s) for s in states], rng)
+
+    def __repr__(self) -> str:
+        return f"LLMVerifyValue(samples={self.samples}, model={self.client.model!r})"

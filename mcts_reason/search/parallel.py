@@ -1,0 +1,165 @@
+"""Parallel MCTS: up to K leaves in flight at once, kept apart by virtual loss.
+
+Each round selects up to K distinct leaves; every node on a selected path gets a virtual loss
+(`Node.virtual_loss`, read by the selection rules as K pending visits of value 0), which steers
+the next selection elsewhere. The K expansions (policy calls) run in a thread pool; the K
+evaluations go to the value function as one batch (an LLM value sends them concurrently).
+Results are applied in selection order, so the tree does not depend on which request finished
+first: every random draw happens in the main thread (each in-flight policy call gets its own
+child generator seeded from the search's generator), and a leaf is admitted to a round only if
+the model-call budget has room for all of its calls. A leaf's value is asked for while its
+expansion is in flight (the sequential search asks only after expanding, and skips the value
+when the expansion proved the leaf lost or won: the parallel one may spend that call). Same seed, same tree -- for any K (the tree
+at K > 1 differs from the sequential one, which spends the generator differently).
+"""
+from __future__ import annotations
+
+import math
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from ..budget import OverBudget
+from ..tree import LOSS, UNKNOWN, Node
+from .common import SearchResult
+from .mcts import MCTS
+
+
+class ParallelMCTS(MCTS):
+    def __init__(self, ctx: Any, *, concurrency: int, speculate: bool = True, **kw: Any) -> None:
+        """`speculate`: ask for the leaves' values while their expansions are in flight (one
+        latency per round); False asks after expanding, only for leaves still undecided."""
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be >= 1, got {concurrency}")
+        super().__init__(ctx, **kw)
+        self.k = concurrency
+        self.speculate = speculate
+        self._pending: set[int] = set()
+        self._calls_per_leaf = (int(getattr(ctx.policy, "calls_per_propose", 0) or 0)
+                                + int(getattr(ctx.value, "calls_per_state", 0) or 0))
+
+    def _wants_widening(self, node: Node) -> bool:
+        """Progressive widening counts in-flight visits too, so that a node whose children are
+        all pending asks the policy for more instead of stalling the round."""
+        if self.ctx.exhaustive or node.saturated:
+            return False
+        live = sum(ch.status != LOSS for ch in node.children)
+        allowed = math.ceil(self.pw_c * (node.visits + node.virtual_loss + 1) ** self.pw_alpha)
+        return live == 0 or len(node.children) < allowed
+
+    def select(self) -> Node:
+        """As MCTS.select, but a node already in this round's batch for widening is descended
+        through instead of being returned again."""
+        node = self.root
+        while True:
+            if not node.expanded:
+                return node
+            live = [ch for ch in node.children if ch.status != LOSS]
+            if not live or (self._wants_widening(node) and id(node) not in self._pending):
+                return node
+            fpu = node.q
+            node = max(live, key=lambda ch: self.score(node, ch, self.c, fpu))
+
+    def _select_batch(self) -> tuple[list[Node], list[Node]]:
+        """Up to K distinct leaves, and the extra virtual losses laid on repeats.
+
+        A leaf selected again gets one more virtual loss along its path and selection goes on,
+        so that the penalty pushes the next descent elsewhere (or makes a parent widen)."""
+        meter, batch, repeats = self.ctx.meter, [], []
+        self._pending = set()
+        for _ in range(16 * self.k):
+            if len(batch) == self.k or not meter.can("simulations", len(batch) + 1):
+                break
+            if self._calls_per_leaf and not meter.can("model_calls",
+                                                      self._calls_per_leaf * (len(batch) + 1)):
+                break
+            leaf = self.select()
+            if any(leaf is b for b in batch):
+                repeats.append(leaf)
+            else:
+                batch.append(leaf)
+                self._pending.add(id(leaf))
+            for n in leaf.path():
+                n.virtual_loss += 1
+        return batch, repeats
+
+    @staticmethod
+    def _clear(leaf: Node) -> None:
+        for n in leaf.path():
+            n.virtual_loss -= 1
+
+    def _propose(self, state: Any, rng: np.random.Generator) -> Any:
+        try:
+            return self.ctx.policy.propose(self.ctx.puzzle, state, k=self.samples, rng=rng)
+        except OverBudget as e:
+            return e
+
+    def _evaluate(self, leaves: list[Node]) -> str | None:
+        """Values for the leaves that lack one; the stop reason if the budget refused."""
+        todo = [leaf for leaf in leaves if leaf.value is None]
+        values = self.ctx.evaluate([leaf.state for leaf in todo]) if todo else []
+        if values is None:
+            return self.ctx.meter.exhausted() or "value_calls"
+        for leaf, v in zip(todo, values):
+            leaf.value = v
+        return None
+
+    def run(self) -> SearchResult:
+        ctx, meter = self.ctx, self.ctx.meter
+        stop = None
+        with ThreadPoolExecutor(self.k, thread_name_prefix="mcts") as pool:
+            while self.root.status == UNKNOWN:
+                stop = meter.exhausted()
+                if stop is None and not meter.can("simulations"):
+                    stop = "simulations"
+                if stop:
+                    break
+                batch, repeats = self._select_batch()
+                for leaf in repeats:
+                    self._clear(leaf)
+                if not batch:
+                    stop = meter.exhausted() or "model_calls"
+                    break
+                meter.spend("simulations", len(batch))
+                admitted = []
+                for leaf in batch:
+                    if ctx.charge_propose():
+                        admitted.append(leaf)
+                    else:
+                        self._clear(leaf)
+                        stop = "policy_calls"
+                seeds = ctx.rng.integers(0, 2**63 - 1, size=len(admitted))
+                futures = [pool.submit(self._propose, leaf.state, np.random.default_rng(int(s)))
+                           for leaf, s in zip(admitted, seeds)]
+                # The leaves' own values do not depend on their children: judge them while the
+                # proposals are in flight (one latency per round, not two).
+                if self.speculate:
+                    stop = self._evaluate(admitted) or stop
+                expanded = []
+                for leaf, fut in zip(admitted, futures):
+                    raw = fut.result()
+                    if isinstance(raw, OverBudget):
+                        meter.refused = raw.kind
+                        self._clear(leaf)
+                        continue
+                    self.attach(leaf, ctx.merge_proposals(leaf.state, raw))
+                    expanded.append(leaf)
+                if self.win is not None:
+                    for leaf in expanded:
+                        self._clear(leaf)
+                    break
+                if not self.speculate:
+                    stop = self._evaluate([lf for lf in expanded if lf.status != LOSS]) or stop
+                for leaf in expanded:
+                    self._clear(leaf)
+                    if leaf.status == LOSS:
+                        self.backup(leaf, 0.0)
+                    elif leaf.value is not None:
+                        self.backup(leaf, leaf.value)
+                if stop:
+                    break
+        return self.finish(stop)
+
+    def __repr__(self) -> str:
+        return f"ParallelMCTS(k={self.k}, root={self.root!r})"
