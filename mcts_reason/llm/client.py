@@ -40,6 +40,22 @@ PER_MESSAGE_TOKENS = 8
 MAX_TEXT_CHARS = 65_536
 
 
+def base_url_problem(base_url: str) -> str | None:
+    """Why `base_url` cannot be a server's address (None when it can): an http(s) URL with a
+    host. Anything else would fail every request as a "connection" fault, charged each time."""
+    from urllib.parse import urlsplit
+    if not base_url:
+        return "the base URL is empty"
+    try:
+        parts = urlsplit(base_url)
+        parts.port          # raises ValueError on a bad port
+    except ValueError:
+        return f"{base_url!r} is not a URL"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"{base_url!r} is not an http(s) URL with a host, e.g. http://127.0.0.1:8000/v1"
+    return None
+
+
 class LLMError(RuntimeError):
     """A configuration problem no retry can fix (bad key, unknown model, server unreachable)."""
 
@@ -170,8 +186,9 @@ class LLMClient:
                  sleep: Callable[[float], None] = time.sleep) -> None:
         import openai
 
-        if not base_url:
-            raise ValueError("base_url is empty")
+        problem = base_url_problem(base_url)
+        if problem:
+            raise ValueError(problem)
         if timeout <= 0 or max_retries < 0 or backoff < 0 or max_backoff < 0 or concurrency < 1:
             raise ValueError("need timeout > 0, max_retries >= 0, backoff >= 0, concurrency >= 1")
         self.base_url = base_url.rstrip("/")
@@ -317,8 +334,14 @@ class LLMClient:
                         break
                     self._sleep(wait)
                     continue
+                content_fault = ("empty_answer" if not done.text.strip() else
+                                 "oversized_answer" if len(done.text) > MAX_TEXT_CHARS else None)
                 done = Completion(done.text[:MAX_TEXT_CHARS], done.prompt_tokens,
                                   done.completion_tokens, done.finish_reason)
+                if content_fault and meter is not None:
+                    # well-formed but useless: charged as any answer, and counted, not retried
+                    with METER_LOCK:
+                        meter.fault(content_fault)
                 if done.prompt_tokens + done.completion_tokens > bound and meter is not None:
                     # The server counted more than the reservation's upper bound (a chat template
                     # adding more than TEMPLATE_TOKENS): charged as reported, and made visible.

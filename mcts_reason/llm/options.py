@@ -2,14 +2,17 @@
 from __future__ import annotations
 
 import functools
+import re
 from typing import Any, Callable
 
 import click
 
-from .client import Sampling
+from .cache import ResponseCache
+from .client import Sampling, base_url_problem
 from .session import LLMSettings, load_prices
 
 EXIT_MODEL_ERROR = 3
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 _OPTIONS = [
     click.option("--base-url", envvar="OPENAI_BASE_URL", default=None, metavar="URL",
@@ -72,9 +75,22 @@ def settings_from(kw: dict[str, Any], *, max_cost: float | None = None,
         raise click.BadParameter("a cost cap needs a price table", param_hint="'--max-cost'")
     if kw.get("base_url") and not kw.get("model"):
         raise click.UsageError("--model is required with --base-url")
+    if kw.get("base_url"):
+        problem = base_url_problem(kw["base_url"])
+        if problem:
+            raise click.BadParameter(problem, param_hint="'--base-url'")
+    env_name = kw.get("api_key_env")
+    if env_name is not None and not _ENV_NAME.match(env_name):
+        raise click.BadParameter(f"{env_name!r} is not an environment variable name",
+                                 param_hint="'--api-key-env'")
     cache = None if kw.get("no_cache") else kw.get("cache_path")
     if cache is None and not kw.get("no_cache"):
         cache = LLMSettings().cache
+    if cache is not None and kw.get("cache_path") and uses_model:
+        try:     # a file that is not a cache is a bad option now, not a traceback later
+            ResponseCache(cache).close()
+        except (ValueError, OSError) as e:
+            raise click.BadParameter(str(e), param_hint="'--cache'") from None
     base = functools.partial(Sampling, temperature=kw.get("temperature", 0.7),
                              max_tokens=kw.get("completion_tokens", 96))
     settings = LLMSettings(base_url=kw.get("base_url") or None, model=kw.get("model"),

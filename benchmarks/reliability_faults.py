@@ -1,0 +1,118 @@
+"""Reliability figures: `mcts-reason solve` (and `bench`) through >= 1000 requests to a model
+server that injects a fault into 30% of them.
+
+    python benchmarks/reliability_faults.py [--requests 1000] [--rate 0.3] [--seed 2024]
+
+The server is tests/fault_server.py (127.0.0.1, seeded schedule); its normal answers come from
+the independent Game of 24 reference tests/game24_oracle.py. Each solve is a real CLI process
+with a planted API key. Printed: requests, faults injected and counted by kind, exit codes,
+crashes (a traceback or an exit code other than 0/1), answers verified independently, key leaks,
+and for bench the records written against those expected (records lost).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import datetime, timezone
+from pathlib import Path
+import tempfile
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from fault_server import FaultServer  # noqa: E402
+from reliability_helpers import fraction_value, oracle_answer  # noqa: E402
+
+KEY = "sk-PLANTED-bench-5b1d-DO-NOT-LEAK"
+SERVER_TO_CLIENT = {"delay": "timeout", "rate_limited": "rate_limited", "http_500": "http_500",
+                    "http_502": "http_502", "http_503": "http_503", "not_json": "malformed",
+                    "truncated_json": "malformed", "close": "connection",
+                    "empty_content": "empty_answer", "huge_content": "oversized_answer"}
+
+
+def run(args, tmp: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+    env.update(HOME=str(tmp / "home"), XDG_CACHE_HOME=str(tmp / "xdg"), OPENAI_API_KEY=KEY)
+    return subprocess.run([sys.executable, "-m", "mcts_reason.cli", *args], cwd=tmp, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def leaks(tmp: Path, *texts: str) -> int:
+    n = sum(KEY in t for t in texts)
+    for p in tmp.rglob("*"):
+        if p.is_file() and KEY.encode() in p.read_bytes():
+            n += 1
+    return n
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--requests", type=int, default=1000)
+    ap.add_argument("--rate", type=float, default=0.3)
+    ap.add_argument("--seed", type=int, default=2024)
+    ap.add_argument("--timeout", type=float, default=0.2)
+    a = ap.parse_args()
+    from puzzles.game24 import Game24
+    instances = list(Game24().instances())[::13]
+    tmp = Path(tempfile.mkdtemp(prefix="reliability-"))
+    t0 = time.monotonic()
+    codes, counted, crashes, verified, solved, key_leaks = Counter(), Counter(), 0, 0, 0, 0
+    calls = 0
+    with FaultServer(oracle_answer, fault_rate=a.rate, seed=a.seed, delay=2 * a.timeout,
+                     retry_after="0", retry_after_5xx="0", huge_chars=100_000) as srv:
+        i = 0
+        while srv.count < a.requests:
+            inst = instances[i % len(instances)]
+            res = run(["solve", "game24", inst, "--policy", "llm", "--value", "llm",
+                       "--base-url", srv.base_url, "--model", "oracle", "--timeout",
+                       str(a.timeout), "--retries", "3", "--budget", "30", "--seed", str(i),
+                       "--no-cache", "--json"], tmp)
+            codes[res.returncode] += 1
+            if res.returncode not in (0, 1) or "Traceback" in res.stderr:
+                crashes += 1
+            else:
+                out = json.loads(res.stdout)
+                counted.update(out["usage"]["faults"])
+                calls += out["usage"]["model_calls"]
+                if out["solved"]:
+                    solved += 1
+                    value, leaves = fraction_value(out["answer"])
+                    verified += value == 24 and leaves == sorted(map(int, inst.split()))
+            key_leaks += leaks(tmp, res.stdout, res.stderr)
+            i += 1
+        injected = srv.kinds()
+        requests = srv.count
+    seconds = time.monotonic() - t0
+    expected = Counter()
+    for k, v in injected.items():
+        if k in SERVER_TO_CLIENT:
+            expected[SERVER_TO_CLIENT[k]] += v
+    print(f"# reliability_faults: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, "
+          f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(f"command: python benchmarks/reliability_faults.py --requests {a.requests} "
+          f"--rate {a.rate} --seed {a.seed} --timeout {a.timeout}")
+    print(f"solve runs: {i}; exit codes: {dict(sorted(codes.items()))}; crashes: {crashes}; "
+          f"solved: {solved}, verified independently: {verified}; key leaks: {key_leaks}")
+    print(f"requests to the server: {requests}; model calls charged: {calls}; "
+          f"faulty: {requests - injected['ok']} ({(requests - injected['ok']) / requests:.1%}); "
+          f"wall: {seconds:.0f}s")
+    print("| fault injected | times | counted as | times counted |")
+    print("|---|---|---|---|")
+    for k in sorted(k for k in injected if k != "ok"):
+        target = SERVER_TO_CLIENT.get(k, "invalid_proposals / unjudged")
+        print(f"| {k} | {injected[k]} | {target} | "
+              f"{counted[target] if k in SERVER_TO_CLIENT else '-'} |")
+    print(f"gave_up (all attempts failed): {counted['gave_up']}; unjudged: {counted['unjudged']}; "
+          f"over_reservation: {counted['over_reservation']}")
+    mismatched = {k: (expected[k], counted[k]) for k in expected if expected[k] != counted[k]}
+    print(f"injected vs counted mismatches: {mismatched or 'none'}")
+
+
+if __name__ == "__main__":
+    main()
