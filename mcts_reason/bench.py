@@ -10,6 +10,7 @@ soon as its record is made, so memory stays flat however long the sweep.
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import multiprocessing
 import os
@@ -53,6 +54,7 @@ class SweepConfig:
     policy_options: dict = field(default_factory=dict)
     value_options: dict = field(default_factory=dict)
     algo_options: dict = field(default_factory=dict)   # algo -> keyword options for the search
+    llm: dict = field(default_factory=dict)     # model settings (never the key), see llm_settings
 
     def __post_init__(self) -> None:
         if self.budget_kind not in BUDGET_KINDS:
@@ -84,7 +86,8 @@ class SweepConfig:
                 "seeds": list(self.seeds), "policy": self.policy, "value": self.value,
                 "policy_options": dict(self.policy_options),
                 "value_options": dict(self.value_options),
-                "algo_options": {a: dict(o) for a, o in sorted(self.algo_options.items())}}
+                "algo_options": {a: dict(o) for a, o in sorted(self.algo_options.items())},
+                **({"llm": dict(self.llm)} if self.llm else {})}
 
     def tasks(self, instances: Sequence[str]) -> list[tuple]:
         """(instance, algo, budget, seed) for every run, instance-major: an interrupted sweep
@@ -171,6 +174,12 @@ def run_task(config: dict, task: Sequence, trees: tuple[str, str] | None = None)
         _PUZZLES[name] = load(name)
     puzzle = _PUZZLES[name]
     popts, vopts = config.get("policy_options") or {}, config.get("value_options") or {}
+    if config.get("llm"):     # a model-backed policy or value: this process's client for it
+        model = _llm_client(config["llm"])
+        if config["policy"] == "llm":
+            popts = {**popts, **model}
+        if config["value"] in ("llm", "llm-verify"):
+            vopts = {**vopts, **model}
     policy = make_policy(puzzle, config["policy"], **popts) if popts else \
         make_policy(puzzle, config["policy"])
     value = make_value(puzzle, config["value"], **vopts) if vopts else \
@@ -198,6 +207,37 @@ def run_task(config: dict, task: Sequence, trees: tuple[str, str] | None = None)
     if solved and hasattr(puzzle, "metrics"):   # e.g. plan length, optimal length, gap
         record["metrics"] = _metrics(puzzle, instance, record["answer"])
     return record
+
+
+_CLIENTS: dict[str, dict] = {}
+
+
+def _llm_client(llm: dict) -> dict:
+    """{"client": LLMClient, "settings": LLMSettings} for the sweep's model settings, one per
+    process (and per settings); the API key is read here from the variable `llm` names."""
+    key = json.dumps(llm, sort_keys=True)
+    if key not in _CLIENTS:
+        from .llm import LLMClient, ResponseCache
+        from .llm.session import llm_settings
+        settings = llm_settings(llm)
+        cache = ResponseCache(settings.cache) if settings.cache else None
+        client = LLMClient(base_url=settings.base_url, model=settings.model,
+                           api_key=os.environ.get(settings.api_key_env) or None,
+                           timeout=settings.timeout, max_retries=settings.max_retries,
+                           cache=cache, prices=dict(settings.prices),
+                           concurrency=settings.concurrency)
+        _CLIENTS[key] = {"client": client, "settings": settings}
+    return _CLIENTS[key]
+
+
+def close_llm_clients() -> None:
+    """Close this process's model clients and their caches (the end of an inline sweep)."""
+    while _CLIENTS:
+        _, model = _CLIENTS.popitem()
+        client = model["client"]
+        client.close()
+        if client.cache is not None:
+            client.cache.close()
 
 
 _METRICS: dict[tuple, dict] = {}
@@ -449,6 +489,7 @@ def run_sweep(config: SweepConfig, instances: Sequence[str], out: str | os.PathL
             interrupted = True
         finally:
             bar.close()
+            close_llm_clients()      # an inline sweep's (workers close theirs by exiting)
         summary = SweepSummary(
             out=str(out), total=len(tasks), skipped=skipped, ran=ran,
             dropped_partial=results.dropped_partial, seconds=time.perf_counter() - start,

@@ -11,7 +11,10 @@ import click
 
 from .bench import (BUDGET_KINDS, EXECUTORS, INTEGER_KINDS, ExecutorUnavailable, Interrupted,
                     SweepConfig, run_sweep)
-from .components import POLICIES, VALUES, make_policy, make_value
+from .components import LLM_PARTS, POLICIES, VALUES, make_policy, make_value
+from .llm.client import LLMError
+from .llm.options import llm_options, settings_from
+from .llm.session import settings_dict
 from .registry import load
 from .report import MEASURES, load as load_records, markdown_table, plot, summarize
 from .search import ALGORITHMS
@@ -121,10 +124,11 @@ def _ctrl_c_exits_130(command):
               show_default=True, help="Compute measure on the plot's x axis.")
 @click.option("--progress/--no-progress", default=None,
               help="Show a progress bar (default: only when stderr is a terminal).")
+@llm_options
 @_ctrl_c_exits_130
 def bench_cmd(puzzle, set_spec, algos, budgets, budget_kind, seeds, workers, executor,
               ray_address, out, policy_name, value_name, c_puct, trees, tree_format, plot_path,
-              measure, progress):
+              measure, progress, **llm_kw):
     """Run a puzzle set through algorithms x budgets x seeds; one JSONL record per run.
 
     e.g.  mcts-reason bench game24 --set hard100 --algos mcts --budgets 8,16,32 --seeds 3
@@ -141,11 +145,27 @@ def bench_cmd(puzzle, set_spec, algos, budgets, budget_kind, seeds, workers, exe
                                  f"{', '.join(sorted(ALGORITHMS))}", param_hint="'--algos'")
     budget_values = _budgets(budgets, budget_kind)
     seed_values = _seeds(seeds)
-    try:
-        make_value(p, value_name)
-    except ValueError as e:
-        raise click.BadParameter(str(e), param_hint="'--value'") from None
-    make_policy(p, policy_name)
+    uses_model = policy_name == "llm" or value_name in LLM_PARTS
+    settings, model_caps = settings_from(llm_kw, uses_model=uses_model)
+    llm = {}
+    if uses_model:
+        if not settings.base_url:
+            raise click.BadParameter("bench with a model policy or value needs a server: give "
+                                     "--base-url (e.g. from `mcts-reason serve-local`)",
+                                     param_hint="'--base-url'")
+        if model_caps:
+            raise click.BadParameter("bench caps each run with --budget-kind model_calls "
+                                     "--budgets N", param_hint="'--max-model-calls'")
+        if executor == "ray":
+            raise click.BadParameter("model policies and values run with the local executor "
+                                     "only", param_hint="'--executor'")
+        llm = settings_dict(settings)
+    else:
+        try:
+            make_value(p, value_name)
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="'--value'") from None
+        make_policy(p, policy_name)
     if executor == "ray" and not ray_address:
         raise click.BadParameter("--executor ray needs the address of a running Ray cluster",
                                  param_hint="'--ray-address'")
@@ -164,7 +184,8 @@ def bench_cmd(puzzle, set_spec, algos, budgets, budget_kind, seeds, workers, exe
         config = SweepConfig.for_set(
             p.name, instances, algos=tuple(algo_list), budget_kind=budget_kind,
             budgets=budget_values, seeds=seed_values, policy=policy_name, value=value_name,
-            algo_options={a: {"c": c_puct} for a in algo_list if a.startswith("mcts")})
+            algo_options={a: {"c": c_puct} for a in algo_list if a.startswith("mcts")},
+            llm=llm)
     except ValueError as e:
         raise click.UsageError(str(e)) from None
     _SIGNALLED.clear()
@@ -179,7 +200,7 @@ def bench_cmd(puzzle, set_spec, algos, budgets, budget_kind, seeds, workers, exe
         click.echo(f"interrupted: {s.done} of {s.total} records are safely in {out}; "
                    f"run the same command to resume:\n  {cmd}", err=True)
         sys.exit(128 + _SIGNALLED[-1] if _SIGNALLED else EXIT_INTERRUPTED)
-    except ExecutorUnavailable as e:
+    except (ExecutorUnavailable, LLMError) as e:   # no cluster / no model server: exit 3
         click.echo(f"Error: {e}", err=True)
         sys.exit(EXIT_UNAVAILABLE)
     except ValueError as e:

@@ -123,3 +123,54 @@ def test_a_refused_key_is_exit_3_and_the_message_does_not_echo_it(tmp_path):
     lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and srv.base_url in lines[0] and "401" in lines[0]
     assert_key_nowhere(tmp_path, res.stdout, res.stderr)
+
+
+# -- bench through faults ---------------------------------------------------------------------------
+def _bench_args(url: str, tmp: Path, out: Path, *extra: str) -> list[str]:
+    spec = tmp / "set.txt"
+    spec.write_text("4 9 10 13\n1 1 4 6\n1 1 1 1\n3 3 8 8\n2 3 4 12\n")
+    return ["bench", "game24", "--set", str(spec), "--algos", "mcts", "--budgets", "4,16",
+            "--seeds", "2", "--policy", "llm", "--value", "llm", "--base-url", url,
+            "--model", "fault-oracle", "--timeout", "0.2", "--retries", str(RETRIES),
+            "--cache", str(tmp / "cache" / "responses.sqlite"), "--out", str(out),
+            "--no-progress", "--trees", str(tmp / "trees"), "--tree-format", "json", *extra]
+
+
+def test_bench_through_faults_loses_no_record_and_leaks_no_key(tmp_path):
+    from mcts_reason.records import read_records
+    out = tmp_path / "results.jsonl"
+    with FaultServer(mediocre_answer, fault_rate=0.3, seed=11, delay=0.5, retry_after="0",
+                     retry_after_5xx="0", huge_chars=80_000) as srv:
+        res = run_cli(_bench_args(srv.base_url, tmp_path, out, "--workers", "2"), tmp_path)
+        kinds = srv.kinds()
+        headers = list(srv.headers)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "Traceback" not in res.stderr
+    records = read_records(out).records
+    assert len(records) == 5 * 2 * 2                 # instances x budgets x seeds: none lost
+    faults: dict = {}
+    calls = 0
+    for rec in records:
+        check_honest(rec["instance"], rec["solved"], rec["answer"], rec["stop_reason"],
+                     rec["proved_unsolvable"])
+        calls += rec["usage"]["model_calls"]
+        for k, v in rec["usage"]["faults"].items():
+            faults[k] = faults.get(k, 0) + v
+    # runs share the response cache, so a run may be answered from it: charged as the original
+    # call was, so the records' model calls are at least the server's requests
+    assert calls >= sum(kinds.values())
+    assert sum(v for k, v in kinds.items() if k != "ok") >= 5
+    assert faults.get("timeout", 0) >= 1 or kinds["delay"] == 0
+    assert all(h.get("authorization") == f"Bearer {KEY}" for h in headers)
+    assert assert_key_nowhere(tmp_path, res.stdout, res.stderr) >= 3   # results, cache, trees
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+
+
+def test_bench_with_the_server_down_exit_3_one_line(tmp_path):
+    url = f"http://127.0.0.1:{_closed_port()}/v1"
+    res = run_cli(_bench_args(url, tmp_path, tmp_path / "r.jsonl", "--workers", "1",
+                              "--retries", "0"), tmp_path)
+    assert res.returncode == 3, res.stderr
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and url in lines[0] and "Traceback" not in res.stderr
+    assert_key_nowhere(tmp_path, res.stdout, res.stderr)

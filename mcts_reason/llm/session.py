@@ -36,6 +36,35 @@ class LLMSettings:
     prices: tuple[tuple[str, Price], ...] = ()
 
 
+def settings_dict(settings: LLMSettings) -> dict:
+    """`settings` as plain JSON data (for a bench configuration and its records; no key in it)."""
+    return {"base_url": settings.base_url, "model": settings.model,
+            "api_key_env": settings.api_key_env, "cache": settings.cache,
+            "concurrency": settings.concurrency, "samples": settings.samples,
+            "value_samples": settings.value_samples,
+            "sampling": _sampling_dict(settings.sampling),
+            "value_sampling": _sampling_dict(settings.value_sampling),
+            "timeout": settings.timeout, "max_retries": settings.max_retries,
+            "prices": [[m, p.prompt, p.completion] for m, p in settings.prices]}
+
+
+def _sampling_dict(s: Sampling) -> dict:
+    return {"temperature": s.temperature, "top_p": s.top_p, "max_tokens": s.max_tokens,
+            "stop": list(s.stop)}
+
+
+def llm_settings(d: dict) -> LLMSettings:
+    """The inverse of `settings_dict`."""
+    sampling = lambda x: Sampling(x["temperature"], x["top_p"], x["max_tokens"],  # noqa: E731
+                                  tuple(x["stop"]))
+    return LLMSettings(base_url=d["base_url"], model=d["model"], api_key_env=d["api_key_env"],
+                       cache=d["cache"], concurrency=d["concurrency"], samples=d["samples"],
+                       value_samples=d["value_samples"], sampling=sampling(d["sampling"]),
+                       value_sampling=sampling(d["value_sampling"]), timeout=d["timeout"],
+                       max_retries=d["max_retries"],
+                       prices=tuple((m, Price(p, c)) for m, p, c in d["prices"]))
+
+
 def load_prices(path: str | os.PathLike) -> tuple[tuple[str, Price], ...]:
     """A JSON price table: {"model": {"prompt": USD per 1M tokens, "completion": ...}, ...}."""
     try:
