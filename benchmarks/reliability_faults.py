@@ -59,7 +59,7 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=0.2)
     a = ap.parse_args()
     from puzzles.game24 import Game24
-    instances = list(Game24().instances())[::13]
+    instances = Game24().instance_set("every")[::13]
     tmp = Path(tempfile.mkdtemp(prefix="reliability-"))
     t0 = time.monotonic()
     codes, counted, crashes, verified, solved, key_leaks = Counter(), Counter(), 0, 0, 0, 0
@@ -88,7 +88,40 @@ def main() -> None:
             i += 1
         injected = srv.kinds()
         requests = srv.count
-    seconds = time.monotonic() - t0
+        solve_seconds = time.monotonic() - t0
+        # bench: 10 instances x budgets 4,16 x seeds 0,1 = 40 records, 2 workers, shared cache;
+        # killed with SIGKILL once 10 records are in, then resumed
+        t1 = time.monotonic()
+        spec = tmp / "set.txt"
+        spec.write_text("\n".join(instances[1:11]) + "\n")
+        out = tmp / "bench.jsonl"
+        bench = ["bench", "game24", "--set", str(spec), "--algos", "mcts", "--budgets", "4,16",
+                 "--seeds", "2", "--policy", "llm", "--value", "llm", "--base-url",
+                 srv.base_url, "--model", "oracle", "--timeout", str(a.timeout), "--retries",
+                 "3", "--cache", str(tmp / "cache.sqlite"), "--out", str(out), "--workers", "2",
+                 "--no-progress"]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+        env.update(HOME=str(tmp / "home"), XDG_CACHE_HOME=str(tmp / "xdg"), OPENAI_API_KEY=KEY)
+        proc = subprocess.Popen([sys.executable, "-m", "mcts_reason.cli", *bench], cwd=tmp,
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, start_new_session=True)
+        while proc.poll() is None and (not out.exists() or
+                                       out.read_bytes().count(b"\n") < 10):
+            time.sleep(0.01)
+        if proc.poll() is None:
+            os.killpg(proc.pid, 9)
+        k_out, k_err = proc.communicate()
+        resumed = run(bench, tmp)
+        from mcts_reason.records import read_records
+        recs = read_records(out).records
+        bench_faults = Counter()
+        for r in recs:
+            bench_faults.update(r["usage"]["faults"])
+        bench_requests = srv.count - requests
+        bench_seconds = time.monotonic() - t1
+        key_leaks += leaks(tmp, k_out, k_err, resumed.stdout, resumed.stderr)
+        bench_crashes = int(resumed.returncode != 0 or "Traceback" in resumed.stderr + k_err)
+    seconds = solve_seconds
     expected = Counter()
     for k, v in injected.items():
         if k in SERVER_TO_CLIENT:
@@ -112,6 +145,11 @@ def main() -> None:
           f"over_reservation: {counted['over_reservation']}")
     mismatched = {k: (expected[k], counted[k]) for k in expected if expected[k] != counted[k]}
     print(f"injected vs counted mismatches: {mismatched or 'none'}")
+    print(f"bench: killed (exit {proc.returncode}) after {10} records, resumed (exit "
+          f"{resumed.returncode}); records {len(recs)} of 40 expected, lost {40 - len(recs)}; "
+          f"crashes {bench_crashes}; requests {bench_requests}; faults counted in records "
+          f"{dict(sorted(bench_faults.items()))}; wall {bench_seconds:.0f}s")
+    print(f"API key leaks (every file written, everything printed): {key_leaks}")
 
 
 if __name__ == "__main__":

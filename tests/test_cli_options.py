@@ -33,12 +33,16 @@ STRING_WRONG: dict[tuple[str, str], list[str]] = {
     ("bench", "out"): ["@tmp/garbage.jsonl"],   # an existing file that is not a results file
     ("report", "results"): ["@tmp/garbage.jsonl"],
     # model options (with --policy llm and a server address, see _argv)
-    ("solve", "base_url"): ["not-a-url", "ftp://host/v1", "http://", "http://127.0.0.1:99999/v1"],
-    ("solve", "model"): [""],
-    ("solve", "api_key_env"): ["", "NOT A NAME", "1ABC", "KEY=sk-x"],
-    ("solve", "cache_path"): ["@tmp/garbage.jsonl"],      # exists, but is not a sqlite cache
-    ("solve", "prices_path"): ["@tmp/garbage.jsonl"],
 }
+for _cmd in ("solve", "bench"):
+    STRING_WRONG.update({
+        (_cmd, "base_url"): ["not-a-url", "ftp://host/v1", "http://", "http://127.0.0.1:99999/v1"],
+        (_cmd, "model"): [""],
+        (_cmd, "api_key_env"): ["", "NOT A NAME", "1ABC", "KEY=sk-x"],
+        (_cmd, "cache_path"): ["@tmp/garbage.jsonl"],      # exists, but is not a sqlite cache
+        (_cmd, "prices_path"): ["@tmp/garbage.jsonl"],
+    })
+STRING_WRONG[("bench", "max_model_calls")] = ["5"]      # bench caps with --budget-kind
 # Options that need a model in use to be checked at all.
 _MODEL_OPTIONS = {"base_url", "model", "api_key_env", "cache_path", "prices_path", "no_cache"}
 # Options that take no value: the wrong value is giving one (`--json=yes`).
@@ -140,7 +144,8 @@ def _argv(cmd: str, p: click.Parameter, value: str | None, tmp) -> list[str]:
         options[p.name] = [flag, value]
     if (cmd, p.name) == ("bench", "ray_address"):
         options["executor"] = ["--executor", "ray"]
-    if cmd == "solve" and p.name in _MODEL_OPTIONS:
+    if cmd in ("solve", "bench") and (p.name in _MODEL_OPTIONS or (cmd, p.name) == (
+            "bench", "max_model_calls")):
         # a closed port: a wrong value that slipped through ends in exit 3, not 2
         options.setdefault("base_url", ["--base-url", "http://127.0.0.1:9/v1"])
         options.setdefault("model", ["--model", "m"])

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -136,15 +138,35 @@ def _bench_args(url: str, tmp: Path, out: Path, *extra: str) -> list[str]:
             "--no-progress", "--trees", str(tmp / "trees"), "--tree-format", "json", *extra]
 
 
+def _kill_when(args, tmp: Path, out: Path, *, lines: int) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "RAY_"))}
+    env.update(HOME=str(tmp / "home"), XDG_CACHE_HOME=str(tmp / "xdg-cache"), OPENAI_API_KEY=KEY)
+    proc = subprocess.Popen([sys.executable, "-m", "mcts_reason.cli", *args], cwd=tmp, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline:
+        if out.exists() and out.read_bytes().count(b"\n") >= lines:
+            os.killpg(proc.pid, signal.SIGKILL)
+            break
+        time.sleep(0.005)
+    proc.wait(timeout=60)
+    return proc
+
+
 def test_bench_through_faults_loses_no_record_and_leaks_no_key(tmp_path):
     from mcts_reason.records import read_records
     out = tmp_path / "results.jsonl"
     with FaultServer(mediocre_answer, fault_rate=0.3, seed=11, delay=0.5, retry_after="0",
                      retry_after_5xx="0", huge_chars=80_000) as srv:
-        res = run_cli(_bench_args(srv.base_url, tmp_path, out, "--workers", "2"), tmp_path)
+        args = _bench_args(srv.base_url, tmp_path, out, "--workers", "2")
+        killed = _kill_when(args, tmp_path, out, lines=4)      # kill -9 mid-sweep...
+        res = run_cli(args, tmp_path)                            # ...and resume
         kinds = srv.kinds()
         headers = list(srv.headers)
+    assert killed.returncode == -signal.SIGKILL
     assert res.returncode == 0, res.stderr[-2000:]
+    assert "already there" in res.stderr
     assert "Traceback" not in res.stderr
     records = read_records(out).records
     assert len(records) == 5 * 2 * 2                 # instances x budgets x seeds: none lost
@@ -162,7 +184,8 @@ def test_bench_through_faults_loses_no_record_and_leaks_no_key(tmp_path):
     assert sum(v for k, v in kinds.items() if k != "ok") >= 5
     assert faults.get("timeout", 0) >= 1 or kinds["delay"] == 0
     assert all(h.get("authorization") == f"Bearer {KEY}" for h in headers)
-    assert assert_key_nowhere(tmp_path, res.stdout, res.stderr) >= 3   # results, cache, trees
+    assert assert_key_nowhere(tmp_path, res.stdout, res.stderr, killed.stdout.read(),
+                              killed.stderr.read()) >= 3      # results, cache, trees
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
 
 
