@@ -50,6 +50,13 @@ def completion_body(text: str, model: str, n: int) -> dict:
                       "total_tokens": 40 + words}}
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        import sys
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)   # a bug in the server: shown
+
+
 class FaultServer:
     """Use as a context manager; `base_url` is http://127.0.0.1:PORT/v1."""
 
@@ -97,6 +104,12 @@ class FaultServer:
                     if n >= outer.max_requests:
                         outer.over_limit += 1
                         kind = "over_limit"
+                    elif not isinstance(body, dict) or not body.get("messages"):
+                        # e.g. a client killed while sending: not a request, answered 400
+                        outer.log.append((n, "bad_request"))
+                        outer.headers.append({k.lower(): v for k, v in self.headers.items()})
+                        outer.bodies.append(body)
+                        kind = "bad_request"
                     else:
                         kind = outer.kind(n)
                         outer.log.append((n, kind))
@@ -113,6 +126,8 @@ class FaultServer:
                     pass                     # the client gave up (timed out) first
 
             def _fault(self, kind, body, model, n):
+                if kind == "bad_request":
+                    return self._error(400, {})
                 if kind == "delay":
                     time.sleep(outer.delay)
                     kind = "ok"
@@ -151,7 +166,7 @@ class FaultServer:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = _QuietServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.base_url = f"http://127.0.0.1:{self.port}/v1"

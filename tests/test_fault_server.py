@@ -75,3 +75,12 @@ def test_requests_past_the_limit_are_cut():
         with pytest.raises((http.client.RemoteDisconnected, ConnectionError)):
             _post(srv.port)
         assert srv.count == 2 and srv.over_limit == 1
+
+
+def test_a_body_that_is_not_a_chat_request_gets_400_and_is_logged():
+    with FaultServer(fault_rate=0.0) as srv:
+        conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5)
+        conn.request("POST", "/v1/chat/completions", b'{"model": "m", "mess',
+                     {"Content-Type": "application/json"})
+        assert conn.getresponse().status == 400
+        assert srv.log == [(0, "bad_request")]
