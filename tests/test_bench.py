@@ -22,7 +22,7 @@ G = Game24()
 BUDGETS, SEEDS = (1, 4, 16), (0, 1)
 
 
-def _set_file(tmp_path, step=45):
+def _set_file(tmp_path, step=7):
     path = tmp_path / "set.txt"
     path.write_text("\n".join(G.instance_set("every")[::step]) + "\n")
     return str(path)
