@@ -53,6 +53,11 @@ class SweepConfig:
     policy_options: dict = field(default_factory=dict)
     value_options: dict = field(default_factory=dict)
     algo_options: dict = field(default_factory=dict)   # algo -> keyword options for the search
+    # Model settings when the policy or value is an LLM (`llm.session.settings_to_dict`, no key).
+    # `base_url` None means the embedded server, whose port changes from run to run.
+    llm: dict = field(default_factory=dict)
+    # Where the model is reached *this* run (not compared on resume): {"base_url": ...}.
+    llm_runtime: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.budget_kind not in BUDGET_KINDS:
@@ -84,7 +89,8 @@ class SweepConfig:
                 "seeds": list(self.seeds), "policy": self.policy, "value": self.value,
                 "policy_options": dict(self.policy_options),
                 "value_options": dict(self.value_options),
-                "algo_options": {a: dict(o) for a, o in sorted(self.algo_options.items())}}
+                "algo_options": {a: dict(o) for a, o in sorted(self.algo_options.items())},
+                "llm": dict(self.llm), "llm_runtime": dict(self.llm_runtime)}
 
     def tasks(self, instances: Sequence[str]) -> list[tuple]:
         """(instance, algo, budget, seed) for every run, instance-major: an interrupted sweep
@@ -101,7 +107,10 @@ class SweepConfig:
 # Fields of the stored configuration that must match for a results file to be resumed.
 # ("set", the spelling of the set, may differ: the content hash decides.)
 def _comparable(config: dict) -> dict:
-    return {k: v for k, v in config.items() if k != "set"}
+    out = {k: v for k, v in config.items() if k not in ("set", "llm_runtime")}
+    if out.get("llm"):   # the response cache's location does not change what a run does
+        out["llm"] = {k: v for k, v in out["llm"].items() if k != "cache"}
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,10 +180,12 @@ def run_task(config: dict, task: Sequence, trees: tuple[str, str] | None = None)
         _PUZZLES[name] = load(name)
     puzzle = _PUZZLES[name]
     popts, vopts = config.get("policy_options") or {}, config.get("value_options") or {}
-    policy = make_policy(puzzle, config["policy"], **popts) if popts else \
-        make_policy(puzzle, config["policy"])
-    value = make_value(puzzle, config["value"], **vopts) if vopts else \
-        make_value(puzzle, config["value"])
+    if config.get("llm"):
+        client, settings = _llm_client(config)
+        popts = {**popts, "client": client, "settings": settings}
+        vopts = {**vopts, "client": client, "settings": settings}
+    policy = make_policy(puzzle, config["policy"], **popts)
+    value = make_value(puzzle, config["value"], **vopts)
     caps = make_budget(config["budget_kind"], algo, budget)
     start = time.perf_counter()
     result = solve(puzzle, instance, algo=algo, policy=policy, value=value, budget=caps, seed=seed,
@@ -201,6 +212,29 @@ def run_task(config: dict, task: Sequence, trees: tuple[str, str] | None = None)
 
 
 _METRICS: dict[tuple, dict] = {}
+_CLIENTS: dict[str, tuple] = {}
+
+
+def _llm_client(config: dict) -> tuple:
+    """(LLMClient, LLMSettings) for this worker process, built once and kept for its tasks.
+    The key is read from the environment variable the settings name, here, in the worker."""
+    import json as _json
+
+    from .llm.session import settings_from_dict
+
+    ident = _json.dumps([config["llm"], config.get("llm_runtime")], sort_keys=True)
+    if ident not in _CLIENTS:
+        from .llm.cache import ResponseCache
+        from .llm.client import LLMClient
+        settings = settings_from_dict(config["llm"])
+        base_url = (config.get("llm_runtime") or {}).get("base_url") or settings.base_url
+        client = LLMClient(base_url=base_url, model=settings.model,
+                           api_key=os.environ.get(settings.api_key_env) or None,
+                           timeout=settings.timeout, max_retries=settings.max_retries,
+                           cache=ResponseCache(settings.cache) if settings.cache else None,
+                           prices=dict(settings.prices), concurrency=settings.concurrency)
+        _CLIENTS[ident] = (client, settings)
+    return _CLIENTS[ident]
 
 
 def _metrics(puzzle: Any, instance: str, answer: str) -> dict:
