@@ -271,10 +271,16 @@ def tree_file_name(task: Sequence, fmt: str = "html") -> str:
 
 
 # -- executors: each yields lists of records as chunks finish ------------------------------------
-def _worker_init(parent: int) -> None:
+def _worker_init(parent: int, env: dict | None = None) -> None:
     """Pool workers leave Ctrl-C / SIGTERM to the parent (it stops the sweep, keeps what is
     written and kills them), and exit by themselves once the parent is gone (kill -9): a
-    ProcessPoolExecutor worker would otherwise wait on its task queue for ever."""
+    ProcessPoolExecutor worker would otherwise wait on its task queue for ever.
+
+    `env`: the parent's current value of the model key's variable. A forkserver keeps the
+    environment of the moment it started, so a key set later would not reach the workers; the
+    value travels over the pool's pipe, never to a file."""
+    if env:
+        os.environ.update(env)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
@@ -298,8 +304,10 @@ def _inline(config: dict, chunks: list, trees: tuple | None, **_: Any) -> Iterat
 def _local_pool(config: dict, chunks: list, trees: tuple | None, *, workers: int,
                 **_: Any) -> Iterator[list[dict]]:
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    key_var = (config.get("llm") or {}).get("api_key_env")
+    env = {key_var: os.environ[key_var]} if key_var and key_var in os.environ else None
     pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_init,
-                               initargs=(os.getpid(),),
+                               initargs=(os.getpid(), env),
                                mp_context=multiprocessing.get_context(method))
     window = 4 * workers
     todo = iter(chunks)
