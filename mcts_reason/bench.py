@@ -10,7 +10,6 @@ soon as its record is made, so memory stays flat however long the sweep.
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import multiprocessing
 import os
@@ -54,7 +53,11 @@ class SweepConfig:
     policy_options: dict = field(default_factory=dict)
     value_options: dict = field(default_factory=dict)
     algo_options: dict = field(default_factory=dict)   # algo -> keyword options for the search
-    llm: dict = field(default_factory=dict)     # model settings (never the key), see llm_settings
+    # Model settings when the policy or value is an LLM (`llm.session.settings_to_dict`, no key).
+    # `base_url` None means the embedded server, whose port changes from run to run.
+    llm: dict = field(default_factory=dict)
+    # Where the model is reached *this* run (not compared on resume): {"base_url": ...}.
+    llm_runtime: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.budget_kind not in BUDGET_KINDS:
@@ -87,7 +90,7 @@ class SweepConfig:
                 "policy_options": dict(self.policy_options),
                 "value_options": dict(self.value_options),
                 "algo_options": {a: dict(o) for a, o in sorted(self.algo_options.items())},
-                **({"llm": dict(self.llm)} if self.llm else {})}
+                "llm": dict(self.llm), "llm_runtime": dict(self.llm_runtime)}
 
     def tasks(self, instances: Sequence[str]) -> list[tuple]:
         """(instance, algo, budget, seed) for every run, instance-major: an interrupted sweep
@@ -104,7 +107,10 @@ class SweepConfig:
 # Fields of the stored configuration that must match for a results file to be resumed.
 # ("set", the spelling of the set, may differ: the content hash decides.)
 def _comparable(config: dict) -> dict:
-    return {k: v for k, v in config.items() if k != "set"}
+    out = {k: v for k, v in config.items() if k not in ("set", "llm_runtime")}
+    if out.get("llm"):   # the response cache's location does not change what a run does
+        out["llm"] = {k: v for k, v in out["llm"].items() if k != "cache"}
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,16 +180,12 @@ def run_task(config: dict, task: Sequence, trees: tuple[str, str] | None = None)
         _PUZZLES[name] = load(name)
     puzzle = _PUZZLES[name]
     popts, vopts = config.get("policy_options") or {}, config.get("value_options") or {}
-    if config.get("llm"):     # a model-backed policy or value: this process's client for it
-        model = _llm_client(config["llm"])
-        if config["policy"] == "llm":
-            popts = {**popts, **model}
-        if config["value"] in ("llm", "llm-verify"):
-            vopts = {**vopts, **model}
-    policy = make_policy(puzzle, config["policy"], **popts) if popts else \
-        make_policy(puzzle, config["policy"])
-    value = make_value(puzzle, config["value"], **vopts) if vopts else \
-        make_value(puzzle, config["value"])
+    if config.get("llm"):
+        client, settings = _llm_client(config)
+        popts = {**popts, "client": client, "settings": settings}
+        vopts = {**vopts, "client": client, "settings": settings}
+    policy = make_policy(puzzle, config["policy"], **popts)
+    value = make_value(puzzle, config["value"], **vopts)
     caps = make_budget(config["budget_kind"], algo, budget)
     start = time.perf_counter()
     result = solve(puzzle, instance, algo=algo, policy=policy, value=value, budget=caps, seed=seed,
@@ -209,38 +211,30 @@ def run_task(config: dict, task: Sequence, trees: tuple[str, str] | None = None)
     return record
 
 
-_CLIENTS: dict[str, dict] = {}
+_METRICS: dict[tuple, dict] = {}
+_CLIENTS: dict[str, tuple] = {}
 
 
-def _llm_client(llm: dict) -> dict:
-    """{"client": LLMClient, "settings": LLMSettings} for the sweep's model settings, one per
-    process (and per settings); the API key is read here from the variable `llm` names."""
-    key = json.dumps(llm, sort_keys=True)
-    if key not in _CLIENTS:
-        from .llm import LLMClient, ResponseCache
-        from .llm.session import llm_settings
-        settings = llm_settings(llm)
-        cache = ResponseCache(settings.cache) if settings.cache else None
-        client = LLMClient(base_url=settings.base_url, model=settings.model,
+def _llm_client(config: dict) -> tuple:
+    """(LLMClient, LLMSettings) for this worker process, built once and kept for its tasks.
+    The key is read from the environment variable the settings name, here, in the worker."""
+    import json as _json
+
+    from .llm.session import settings_from_dict
+
+    ident = _json.dumps([config["llm"], config.get("llm_runtime")], sort_keys=True)
+    if ident not in _CLIENTS:
+        from .llm.cache import ResponseCache
+        from .llm.client import LLMClient
+        settings = settings_from_dict(config["llm"])
+        base_url = (config.get("llm_runtime") or {}).get("base_url") or settings.base_url
+        client = LLMClient(base_url=base_url, model=settings.model,
                            api_key=os.environ.get(settings.api_key_env) or None,
                            timeout=settings.timeout, max_retries=settings.max_retries,
-                           cache=cache, prices=dict(settings.prices),
-                           concurrency=settings.concurrency)
-        _CLIENTS[key] = {"client": client, "settings": settings}
-    return _CLIENTS[key]
-
-
-def close_llm_clients() -> None:
-    """Close this process's model clients and their caches (the end of an inline sweep)."""
-    while _CLIENTS:
-        _, model = _CLIENTS.popitem()
-        client = model["client"]
-        client.close()
-        if client.cache is not None:
-            client.cache.close()
-
-
-_METRICS: dict[tuple, dict] = {}
+                           cache=ResponseCache(settings.cache) if settings.cache else None,
+                           prices=dict(settings.prices), concurrency=settings.concurrency)
+        _CLIENTS[ident] = (client, settings)
+    return _CLIENTS[ident]
 
 
 def _metrics(puzzle: Any, instance: str, answer: str) -> dict:
@@ -277,10 +271,16 @@ def tree_file_name(task: Sequence, fmt: str = "html") -> str:
 
 
 # -- executors: each yields lists of records as chunks finish ------------------------------------
-def _worker_init(parent: int) -> None:
+def _worker_init(parent: int, env: dict | None = None) -> None:
     """Pool workers leave Ctrl-C / SIGTERM to the parent (it stops the sweep, keeps what is
     written and kills them), and exit by themselves once the parent is gone (kill -9): a
-    ProcessPoolExecutor worker would otherwise wait on its task queue for ever."""
+    ProcessPoolExecutor worker would otherwise wait on its task queue for ever.
+
+    `env`: the parent's current value of the model key's variable. A forkserver keeps the
+    environment of the moment it started, so a key set later would not reach the workers; the
+    value travels over the pool's pipe, never to a file."""
+    if env:
+        os.environ.update(env)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
@@ -296,13 +296,6 @@ def _worker_init(parent: int) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-def _block_interrupts():
-    """Block SIGINT and SIGTERM in this thread; the previous mask (None where unsupported)."""
-    if not hasattr(signal, "pthread_sigmask"):
-        return None
-    return signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-
-
 def _inline(config: dict, chunks: list, trees: tuple | None, **_: Any) -> Iterator[list[dict]]:
     for chunk in chunks:
         yield run_chunk(config, chunk, trees)
@@ -311,31 +304,22 @@ def _inline(config: dict, chunks: list, trees: tuple | None, **_: Any) -> Iterat
 def _local_pool(config: dict, chunks: list, trees: tuple | None, *, workers: int,
                 **_: Any) -> Iterator[list[dict]]:
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    key_var = (config.get("llm") or {}).get("api_key_env")
+    env = {key_var: os.environ[key_var]} if key_var and key_var in os.environ else None
     pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_init,
-                               initargs=(os.getpid(),),
+                               initargs=(os.getpid(), env),
                                mp_context=multiprocessing.get_context(method))
     window = 4 * workers
     todo = iter(chunks)
     inflight: set = set()
     finished = False
-    starting = True
     try:
         while True:
-            # The first submits start the workers. Until `_worker_init` runs in them, a Ctrl-C to
-            # the process group would hit them mid-import and print tracebacks: SIGINT/SIGTERM
-            # are blocked meanwhile (children inherit the mask; a signal that arrives is held,
-            # not lost, and reaches this process when the mask is restored).
-            mask = _block_interrupts() if starting else None
-            try:
-                while len(inflight) < window:
-                    chunk = next(todo, None)
-                    if chunk is None:
-                        break
-                    inflight.add(pool.submit(run_chunk, config, chunk, trees))
-            finally:
-                if mask is not None:
-                    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-                starting = False
+            while len(inflight) < window:
+                chunk = next(todo, None)
+                if chunk is None:
+                    break
+                inflight.add(pool.submit(run_chunk, config, chunk, trees))
             if not inflight:
                 break
             done, inflight = wait(inflight, return_when=FIRST_COMPLETED)
@@ -489,7 +473,6 @@ def run_sweep(config: SweepConfig, instances: Sequence[str], out: str | os.PathL
             interrupted = True
         finally:
             bar.close()
-            close_llm_clients()      # an inline sweep's (workers close theirs by exiting)
         summary = SweepSummary(
             out=str(out), total=len(tasks), skipped=skipped, ran=ran,
             dropped_partial=results.dropped_partial, seconds=time.perf_counter() - start,

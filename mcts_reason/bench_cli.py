@@ -1,6 +1,8 @@
 """The `bench` and `report` commands: thin wrappers over `bench.run_sweep` and `report`."""
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import functools
 import shlex
 import signal
@@ -11,10 +13,8 @@ import click
 
 from .bench import (BUDGET_KINDS, EXECUTORS, INTEGER_KINDS, ExecutorUnavailable, Interrupted,
                     SweepConfig, run_sweep)
-from .components import LLM_PARTS, POLICIES, VALUES, make_policy, make_value
-from .llm.client import LLMError
-from .llm.options import llm_options, settings_from
-from .llm.session import settings_dict
+from .components import LLM_PARTS, POLICIES, VALUES, make_value
+from .llm.options import EXIT_MODEL_ERROR, llm_options, settings_from
 from .registry import load
 from .report import MEASURES, load as load_records, markdown_table, plot, summarize
 from .search import ALGORITHMS
@@ -147,25 +147,14 @@ def bench_cmd(puzzle, set_spec, algos, budgets, budget_kind, seeds, workers, exe
     seed_values = _seeds(seeds)
     uses_model = policy_name == "llm" or value_name in LLM_PARTS
     settings, model_caps = settings_from(llm_kw, uses_model=uses_model)
-    llm = {}
-    if uses_model:
-        if not settings.base_url:
-            raise click.BadParameter("bench with a model policy or value needs a server: give "
-                                     "--base-url (e.g. from `mcts-reason serve-local`)",
-                                     param_hint="'--base-url'")
-        if model_caps:
-            raise click.BadParameter("bench caps each run with --budget-kind model_calls "
-                                     "--budgets N", param_hint="'--max-model-calls'")
-        if executor == "ray":
-            raise click.BadParameter("model policies and values run with the local executor "
-                                     "only", param_hint="'--executor'")
-        llm = settings_dict(settings)
-    else:
+    if model_caps:
+        raise click.BadParameter("bench caps one quantity per run: use --budget-kind "
+                                 "model_calls instead", param_hint="'--max-model-calls'")
+    if value_name not in LLM_PARTS:
         try:
             make_value(p, value_name)
         except ValueError as e:
             raise click.BadParameter(str(e), param_hint="'--value'") from None
-        make_policy(p, policy_name)
     if executor == "ray" and not ray_address:
         raise click.BadParameter("--executor ray needs the address of a running Ray cluster",
                                  param_hint="'--ray-address'")
@@ -180,27 +169,51 @@ def bench_cmd(puzzle, set_spec, algos, budgets, budget_kind, seeds, workers, exe
         instances = read_set(p, set_spec)
     except (ValueError, OSError) as e:
         raise click.BadParameter(str(e), param_hint="'--set'") from None
-    try:
-        config = SweepConfig.for_set(
-            p.name, instances, algos=tuple(algo_list), budget_kind=budget_kind,
-            budgets=budget_values, seeds=seed_values, policy=policy_name, value=value_name,
-            algo_options={a: {"c": c_puct} for a in algo_list if a.startswith("mcts")},
-            llm=llm)
-    except ValueError as e:
-        raise click.UsageError(str(e)) from None
+    algo_options = {a: {"c": c_puct} for a in algo_list if a.startswith("mcts")}
+    if uses_model and settings.concurrency > 1:
+        for a in algo_options:
+            algo_options[a]["concurrency"] = settings.concurrency
+    with contextlib.ExitStack() as stack:
+        runtime = {}
+        if uses_model:
+            from .llm.session import settings_to_dict
+            runtime = {"base_url": settings.base_url}
+            if not settings.base_url:     # the embedded model: one server for the whole sweep
+                from .llm.client import LLMError
+                from .llm.local import LocalServer
+                try:
+                    server = stack.enter_context(LocalServer())
+                except LLMError as e:
+                    click.echo(f"error: {e}", err=True)
+                    sys.exit(EXIT_MODEL_ERROR)
+                runtime = {"base_url": server.base_url}
+                settings = dataclasses.replace(settings, model=settings.model or server.model)
+        try:
+            config = SweepConfig.for_set(
+                p.name, instances, algos=tuple(algo_list), budget_kind=budget_kind,
+                budgets=budget_values, seeds=seed_values, policy=policy_name, value=value_name,
+                algo_options=algo_options,
+                llm=settings_to_dict(settings) if uses_model else {}, llm_runtime=runtime)
+        except ValueError as e:
+            raise click.UsageError(str(e)) from None
+        _sweep(config, instances, out, workers=workers, executor=executor,
+               ray_address=ray_address, trees=trees, tree_format=tree_format, progress=progress)
+    _report([out], plot_path or str(Path(out).with_suffix(".png")), measure)
+
+
+def _sweep(config, instances, out, **kw) -> None:
+    """Run the sweep; interruption and executor trouble become exit codes with a message."""
     _SIGNALLED.clear()
     old_term = signal.signal(signal.SIGTERM, _raise_interrupt)   # stop like Ctrl-C, exit 143
     try:
-        summary = run_sweep(config, instances.instances, out, workers=workers,
-                            executor=executor, ray_address=ray_address, trees=trees,
-                            tree_format=tree_format, progress=progress)
+        summary = run_sweep(config, instances.instances, out, **kw)
     except Interrupted as e:
         s = e.summary
         cmd = " ".join(shlex.quote(a) for a in ["mcts-reason", *sys.argv[1:]])
         click.echo(f"interrupted: {s.done} of {s.total} records are safely in {out}; "
                    f"run the same command to resume:\n  {cmd}", err=True)
         sys.exit(128 + _SIGNALLED[-1] if _SIGNALLED else EXIT_INTERRUPTED)
-    except (ExecutorUnavailable, LLMError) as e:   # no cluster / no model server: exit 3
+    except ExecutorUnavailable as e:
         click.echo(f"Error: {e}", err=True)
         sys.exit(EXIT_UNAVAILABLE)
     except ValueError as e:
@@ -212,7 +225,6 @@ def bench_cmd(puzzle, set_spec, algos, budgets, budget_kind, seeds, workers, exe
                f"{summary.skipped}{note}) in {summary.seconds:.1f}s; peak RSS main "
                f"{summary.peak_rss_main_mib:.0f} MiB, worker {summary.peak_rss_worker_mib:.0f} MiB",
                err=True)
-    _report([out], plot_path or str(Path(out).with_suffix(".png")), measure)
 
 
 def _report(paths, plot_path, measure) -> None:

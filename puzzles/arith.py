@@ -83,3 +83,22 @@ def parse_answer(text: str, apply: Callable, *, max_len: int = 200):
     if i != len(toks) or not toks:
         return None
     return value, literals, rhs.strip()
+
+
+def expressions(numbers, steps, fmt: Callable = str) -> list[tuple[object, str]]:
+    """Replay `a op b = result` steps over `numbers`, building each result's expression text
+    (sub-expressions parenthesised). Returns what is left: [(value, expression)].
+    Raises ValueError when a step uses a number that is not available."""
+    pool: list[tuple[object, str, bool]] = [(x, fmt(x), True) for x in numbers]
+
+    def take(x) -> str:
+        for i, (v, e, atom) in enumerate(pool):
+            if v == x:
+                del pool[i]
+                return e if atom else f"({e})"
+        raise ValueError(f"{fmt(x)} is not available")
+
+    for step in steps:
+        ea, eb = take(step.a), take(step.b)
+        pool.append((step.result, f"{ea} {step.op} {eb}", False))
+    return [(v, e) for v, e, _ in pool]

@@ -21,7 +21,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .arith import parse_answer
+from .arith import expressions, parse_answer
 
 SMALL = tuple(range(1, 11))          # two cards of each on the show
 LARGE = (25, 50, 75, 100)            # one card of each
@@ -386,22 +386,9 @@ class Countdown:
 
     def answer(self, initial: CountdownState, steps: Sequence[Step]) -> str:
         """`expression = target` for the target number (the last one made, if several)."""
-        pool: list[tuple[int, str, bool]] = [(x, str(x), True) for x in initial.numbers]
-
-        def take(x: int) -> tuple[str, bool]:
-            for i, (v, e, atom) in enumerate(pool):
-                if v == x:
-                    del pool[i]
-                    return e, atom
-            raise ValueError(f"{x} is not available")
-
-        for step in steps:
-            (ea, aa), (eb, ab) = take(step.a), take(step.b)
-            ea = ea if aa else f"({ea})"
-            eb = eb if ab else f"({eb})"
-            pool.append((step.result, f"{ea} {step.op} {eb}", False))
-        hits = [e for v, e, _ in pool if v == initial.target]
-        expr = hits[-1] if hits else " ".join(e for _, e, _ in pool)
+        pool = expressions(initial.numbers, steps)
+        hits = [e for v, e in pool if v == initial.target]
+        expr = hits[-1] if hits else " ".join(e for _, e in pool)
         return f"{expr} = {initial.target}"
 
     def verify(self, instance: str, answer: str) -> bool:

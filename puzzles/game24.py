@@ -16,7 +16,7 @@ from typing import Iterator, NamedTuple, Sequence
 
 import numpy as np
 
-from .arith import SYMBOLS, parse_answer
+from .arith import SYMBOLS, expressions, parse_answer
 
 TARGET = 24
 N_NUMBERS = 4
@@ -438,21 +438,8 @@ class Game24:
         return f"{fmt(step.a)} {step.op} {fmt(step.b)} = {fmt(step.result)} (left: {left})"
 
     def answer(self, initial: State, steps: Sequence[Step]) -> str:
-        pool: list[tuple[Fraction, str, bool]] = [(x, fmt(x), True) for x in initial]
-
-        def take(x: Fraction) -> tuple[str, bool]:
-            for i, (v, e, atom) in enumerate(pool):
-                if v == x:
-                    del pool[i]
-                    return e, atom
-            raise ValueError(f"{fmt(x)} is not available")
-
-        for step in steps:
-            (ea, aa), (eb, ab) = take(step.a), take(step.b)
-            ea = ea if aa else f"({ea})"
-            eb = eb if ab else f"({eb})"
-            pool.append((step.result, f"{ea} {step.op} {eb}", False))
-        expr = " ".join(e for _, e, _ in pool) if len(pool) != 1 else pool[0][1]
+        left = expressions(initial, steps, fmt)
+        expr = left[0][1] if len(left) == 1 else " ".join(e for _, e in left)
         return f"{expr} = {fmt(TARGET)}"
 
     def verify(self, instance: str, answer: str) -> bool:

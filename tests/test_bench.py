@@ -22,7 +22,7 @@ G = Game24()
 BUDGETS, SEEDS = (1, 4, 16), (0, 1)
 
 
-def _set_file(tmp_path, step=45):
+def _set_file(tmp_path, step=7):
     path = tmp_path / "set.txt"
     path.write_text("\n".join(G.instance_set("every")[::step]) + "\n")
     return str(path)
@@ -139,8 +139,11 @@ def _lines(path):
 def _run_until(argv, path, target, sig, timeout=60):
     """Start bench in its own process group; when `path` holds `target` lines, send `sig` to
     the group (like kill -9 of the job, or Ctrl-C). Returns the process (finished)."""
+    # A job started in the background by a non-interactive shell (as CI may start this suite)
+    # inherits SIGINT ignored, and Python keeps it ignored; a terminal's Ctrl-C is what we mean.
     proc = subprocess.Popen(argv, start_new_session=True, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + timeout
     try:
         while proc.poll() is None and time.monotonic() < deadline:

@@ -36,8 +36,8 @@ class LLMSettings:
     prices: tuple[tuple[str, Price], ...] = ()
 
 
-def settings_dict(settings: LLMSettings) -> dict:
-    """`settings` as plain JSON data (for a bench configuration and its records; no key in it)."""
+def settings_to_dict(settings: LLMSettings) -> dict:
+    """JSON-able form (for a bench configuration); holds the key's variable name, never a key."""
     return {"base_url": settings.base_url, "model": settings.model,
             "api_key_env": settings.api_key_env, "cache": settings.cache,
             "concurrency": settings.concurrency, "samples": settings.samples,
@@ -45,7 +45,16 @@ def settings_dict(settings: LLMSettings) -> dict:
             "sampling": _sampling_dict(settings.sampling),
             "value_sampling": _sampling_dict(settings.value_sampling),
             "timeout": settings.timeout, "max_retries": settings.max_retries,
-            "prices": [[m, p.prompt, p.completion] for m, p in settings.prices]}
+            "prices": {m: [p.prompt, p.completion] for m, p in settings.prices}}
+
+
+def settings_from_dict(d: dict) -> LLMSettings:
+    return LLMSettings(base_url=d["base_url"], model=d["model"], api_key_env=d["api_key_env"],
+                       cache=d["cache"], concurrency=d["concurrency"], samples=d["samples"],
+                       value_samples=d["value_samples"],
+                       sampling=_sampling(d["sampling"]), value_sampling=_sampling(d["value_sampling"]),
+                       timeout=d["timeout"], max_retries=d["max_retries"],
+                       prices=tuple((m, Price(*p)) for m, p in d["prices"].items()))
 
 
 def _sampling_dict(s: Sampling) -> dict:
@@ -53,16 +62,9 @@ def _sampling_dict(s: Sampling) -> dict:
             "stop": list(s.stop)}
 
 
-def llm_settings(d: dict) -> LLMSettings:
-    """The inverse of `settings_dict`."""
-    sampling = lambda x: Sampling(x["temperature"], x["top_p"], x["max_tokens"],  # noqa: E731
-                                  tuple(x["stop"]))
-    return LLMSettings(base_url=d["base_url"], model=d["model"], api_key_env=d["api_key_env"],
-                       cache=d["cache"], concurrency=d["concurrency"], samples=d["samples"],
-                       value_samples=d["value_samples"], sampling=sampling(d["sampling"]),
-                       value_sampling=sampling(d["value_sampling"]), timeout=d["timeout"],
-                       max_retries=d["max_retries"],
-                       prices=tuple((m, Price(p, c)) for m, p, c in d["prices"]))
+def _sampling(d: dict) -> Sampling:
+    return Sampling(temperature=d["temperature"], top_p=d["top_p"], max_tokens=d["max_tokens"],
+                    stop=tuple(d["stop"]))
 
 
 def load_prices(path: str | os.PathLike) -> tuple[tuple[str, Price], ...]:
