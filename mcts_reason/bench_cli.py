@@ -14,6 +14,7 @@ import click
 from .bench import (BUDGET_KINDS, EXECUTORS, INTEGER_KINDS, ExecutorUnavailable, Interrupted,
                     SweepConfig, run_sweep)
 from .components import LLM_PARTS, POLICIES, VALUES, make_value
+from .llm.client import LLMError
 from .llm.options import EXIT_MODEL_ERROR, llm_options, settings_from
 from .registry import load
 from .report import MEASURES, load as load_records, markdown_table, plot, summarize
@@ -216,6 +217,9 @@ def _sweep(config, instances, out, **kw) -> None:
     except ExecutorUnavailable as e:
         click.echo(f"Error: {e}", err=True)
         sys.exit(EXIT_UNAVAILABLE)
+    except LLMError as e:     # no model server at --base-url, key refused, unknown model
+        click.echo(f"Error: {e}", err=True)
+        sys.exit(EXIT_MODEL_ERROR)
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="'--out'") from None
     finally:
