@@ -38,9 +38,15 @@ def _argv(spec, out):
             "--out", str(out), "--no-progress"]
 
 
+def _default_sigint() -> None:
+    """A suite started as a background job by a non-interactive shell passes SIGINT on ignored
+    (and Python keeps it so); a terminal's Ctrl-C is what these tests mean."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _kill_after(argv, seconds, sig):
     proc = subprocess.Popen(argv, start_new_session=True, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
     try:
         proc.wait(timeout=seconds)
     except subprocess.TimeoutExpired:
@@ -65,7 +71,7 @@ def _interrupt_after_records(argv, out, extra_delay):
     """SIGINT to the process group once `out` has grown by a record, plus `extra_delay` s."""
     before = _lines(out)
     proc = subprocess.Popen(argv, start_new_session=True, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
     deadline = time.monotonic() + 60
     while proc.poll() is None and _lines(out) <= before and time.monotonic() < deadline:
         time.sleep(0.002)
