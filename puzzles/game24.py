@@ -468,7 +468,7 @@ class Game24:
         from .game24_prompts import propose_messages
         return propose_messages(self.render(state))
 
-    def propose_grammar(self, state: State, *, min_lines: int = 1, lines: int = 8) -> str | None:
+    def propose_grammar(self, state: State, *, min_lines: int = 4, lines: int = 8) -> str | None:
         """A GBNF grammar (llama.cpp) for the answer to `propose_messages(state)`: `min_lines` to
         `lines` lines `a op b = c`, where a and b are numbers of the state (b another occurrence than a)
         and op one of + - * /. The result c is only held to the shape of a number (digits, an
