@@ -60,7 +60,8 @@ def test_mcts_with_constrained_smollm2_proposals_solves_an_easy_puzzle(server):
     Deterministic on one machine (seeded samples, one request at a time, a call budget, no clock).
     Measured here: seeds 0-3 each solve in 6-13 calls of 20. Up to three seeds are tried so that
     a machine whose floating point samples other tokens does not turn this into a coin toss."""
-    client = LLMClient(base_url=server.base_url, model=server.model, concurrency=1, grammar=True)
+    client = LLMClient(base_url=server.base_url, model=server.model, concurrency=1, grammar=True,
+                       timeout=300.0)     # per request: a loaded machine is slow, not faulty
     policy = LLMPolicy(client, samples=1, patience=4,
                        sampling=Sampling(temperature=1.0, max_tokens=80, stop=("Input:",)))
     runs = []
