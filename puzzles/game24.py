@@ -470,10 +470,11 @@ class Game24:
 
     def propose_grammar(self, state: State, *, min_lines: int = 4, lines: int = 8) -> str | None:
         """A GBNF grammar (llama.cpp) for the answer to `propose_messages(state)`: `min_lines` to
-        `lines` lines `a op b = c`, where a and b are numbers of the state (b another occurrence than a)
-        and op one of + - * /. The result c is only held to the shape of a number (digits, an
+        `lines` lines `a op b = c`, where a and b are numbers of the state (two occurrences) and
+        op one of + - * /. The result c is only held to the shape of a number (up to 4 digits, an
         optional /digits): the model still picks the numbers and the operation and computes c,
-        and `parse_step` still checks it. None when fewer than two numbers are left."""
+        and `parse_step` still checks it. None when fewer than two numbers are left. At least 4
+        lines: left to choose, SmolLM2-135M stops after one or two (docs/llm.md)."""
         if len(state) < 2:
             return None
         texts = sorted({fmt(x) for x in state}, key=lambda t: (len(t), t))
