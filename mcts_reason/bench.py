@@ -232,7 +232,9 @@ def _llm_client(config: dict) -> tuple:
                            api_key=os.environ.get(settings.api_key_env) or None,
                            timeout=settings.timeout, max_retries=settings.max_retries,
                            cache=ResponseCache(settings.cache) if settings.cache else None,
-                           prices=dict(settings.prices), concurrency=settings.concurrency)
+                           prices=dict(settings.prices), concurrency=settings.concurrency,
+                           grammar=settings.grammar if settings.grammar is not None
+                           else not settings.base_url)   # the embedded llama.cpp server
         _CLIENTS[ident] = (client, settings)
     return _CLIENTS[ident]
 

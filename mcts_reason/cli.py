@@ -107,13 +107,18 @@ def puzzles_cmd() -> None:
               help="Seed of the numpy Generator; the same seed gives the same tree.")
 @click.option("--c-puct", type=click.FloatRange(min=0), default=1.5, show_default=True,
               help="Exploration constant of the selection rule.")
+@click.option("--pw-c", type=click.FloatRange(min=0, min_open=True), default=2.0,
+              show_default=True,
+              help="Progressive widening for sampling policies (an LLM): a node holds at most "
+                   "ceil(PW_C * N ** 0.5) children after N visits; smaller searches deeper.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 @click.option("--tree", "tree_path", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Also write the search tree to PATH: .json (networkx node-link), .graphml, "
                    "or .html (a self-contained offline viewer).")
 @llm_options
 def solve_cmd(puzzle, instance, algo, policy_name, value_name, budget, max_calls, max_tokens,
-              max_cost, max_seconds, max_nodes, seed, c_puct, as_json, tree_path, **llm_kw):
+              max_cost, max_seconds, max_nodes, seed, c_puct, pw_c, as_json, tree_path,
+              **llm_kw):
     """Solve one INSTANCE of PUZZLE, e.g.  mcts-reason solve game24 "4 9 10 13".
 
     With --policy llm or --value llm/llm-verify a model is asked: the server at --base-url, or
@@ -144,7 +149,7 @@ def solve_cmd(puzzle, instance, algo, policy_name, value_name, budget, max_calls
             if value_name in LLM_PARTS:
                 value = make_value(p, value_name, client=client, settings=settings)
             policy = make_policy(p, policy_name, client=client, settings=settings)
-            options = {"c": c_puct} if algo.startswith("mcts") else {}
+            options = {"c": c_puct, "pw_c": pw_c} if algo.startswith("mcts") else {}
             if algo.startswith("mcts") and settings.concurrency > 1:
                 options["concurrency"] = settings.concurrency
             result = run_search(p, instance, algo=algo, policy=policy, value=value,

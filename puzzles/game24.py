@@ -455,6 +455,33 @@ class Game24:
         from .game24_prompts import propose_messages
         return propose_messages(self.render(state))
 
+    def propose_grammar(self, state: State, *, min_lines: int = 4, lines: int = 8) -> str | None:
+        """A GBNF grammar (llama.cpp) for the answer to `propose_messages(state)`: `min_lines` to
+        `lines` lines `a op b = c`, where a and b are numbers of the state (two occurrences) and
+        op one of + - * /. The result c is only held to the shape of a number (up to 4 digits, an
+        optional /digits): the model still picks the numbers and the operation and computes c,
+        and `parse_step` still checks it. None when fewer than two numbers are left. At least 4
+        lines: left to choose, SmolLM2-135M stops after one or two (docs/llm.md)."""
+        if len(state) < 2:
+            return None
+        texts = sorted({fmt(x) for x in state}, key=lambda t: (len(t), t))
+        rules, firsts = [], []
+        for i, a in enumerate(texts):
+            others = [t for t in texts if t != a or sum(fmt(x) == a for x in state) > 1]
+            if not others:
+                continue
+            name = f"b{i}"
+            firsts.append(f'"{a} " op " " {name}')
+            rules.append(f"{name} ::= " + " | ".join(f'"{b}"' for b in others))
+        return "\n".join([
+            f'root ::= step ("\\n" step){{{min_lines - 1},{lines - 1}}}',
+            'step ::= pair " = " num',
+            "pair ::= " + " | ".join(firsts),
+            *rules,
+            'op ::= "+" | "-" | "*" | "/"',
+            'num ::= [0-9] [0-9]? [0-9]? [0-9]? ("/" [1-9] [0-9]? [0-9]?)?',
+        ]) + "\n"
+
     def value_messages(self, state: State) -> list[dict]:
         """Chat messages asking a model to judge `state`: sure / likely / impossible (ToT)."""
         from .game24_prompts import value_messages

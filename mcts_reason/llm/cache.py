@@ -1,8 +1,8 @@
 """A persistent response cache: sqlite on disk, one row per (model, messages, sampling, sample).
 
 The key is a SHA-256 over the model name, the messages, the sampling parameters, the sample
-index and the per-request seed -- never the base URL or the API key, which are not stored
-anywhere in the file. The file is created user-only (0600) in a user-only directory, runs in WAL
+index, the per-request seed and the grammar, if any -- never the base URL or the API key, which
+are not stored anywhere in the file. The file is created user-only (0600) in a user-only directory, runs in WAL
 mode, and every write is one transaction, so a process killed mid-write leaves the cache usable.
 """
 from __future__ import annotations
@@ -33,6 +33,8 @@ def request_key(model: str, request: "Request") -> str:
     doc = {"v": SCHEMA_VERSION, "model": model,
            "messages": [list(m) for m in request.messages],
            "sampling": asdict(request.sampling), "index": request.index, "seed": request.seed}
+    if request.grammar is not None:     # it changes the answer; absent: the keys of before
+        doc["grammar"] = request.grammar
     blob = json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 

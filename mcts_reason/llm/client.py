@@ -80,18 +80,22 @@ class Sampling:
 
 @dataclass(frozen=True, slots=True)
 class Request:
-    """One chat completion: messages as ((role, content), ...), the `index`-th sample."""
+    """One chat completion: messages as ((role, content), ...), the `index`-th sample.
+
+    `grammar`: a GBNF grammar the answer must follow (llama.cpp's `grammar` request field), or
+    None. Only set it for a client whose server honours it (`LLMClient.grammar`)."""
 
     messages: tuple[tuple[str, str], ...]
     sampling: Sampling = field(default_factory=Sampling)
     index: int = 0
     seed: int | None = None
+    grammar: str | None = None
 
     @classmethod
     def of(cls, messages: Sequence[Mapping[str, str]], sampling: Sampling, *, index: int = 0,
-           seed: int | None = None) -> "Request":
+           seed: int | None = None, grammar: str | None = None) -> "Request":
         msgs = tuple((str(m["role"]), str(m["content"])) for m in messages)
-        return cls(msgs, sampling, index, seed)
+        return cls(msgs, sampling, index, seed, grammar)
 
     def prompt_bound(self) -> int:
         """An upper bound on the prompt tokens of this request (see TEMPLATE_TOKENS)."""
@@ -174,6 +178,8 @@ class LLMClient:
       cache: a ResponseCache, or None.
       prices: model name -> Price, for `Usage.cost`.
       concurrency: how many requests of one `complete` call may be in flight at once.
+      grammar: whether the server honours a GBNF `grammar` in the request body (llama.cpp's
+        server does; OpenAI does not). Policies send grammars only when this is true.
       sleep: the function that waits between retries (tests pass a recorder).
     Raises:
       ValueError: for bad parameters.
@@ -183,6 +189,7 @@ class LLMClient:
                  timeout: float = 60.0, max_retries: int = 3, backoff: float = 0.5,
                  max_backoff: float = 30.0, cache: Any = None,
                  prices: Mapping[str, Price] | None = None, concurrency: int = 4,
+                 grammar: bool = False,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         import openai
 
@@ -199,6 +206,7 @@ class LLMClient:
         self.cache = cache
         self.prices = dict(prices or {})
         self.concurrency = concurrency
+        self.grammar = bool(grammar)
         self._sleep = sleep
         self._openai = openai
         self._sdk = openai.OpenAI(base_url=self.base_url, api_key=api_key or "no-key",
@@ -376,6 +384,8 @@ class LLMClient:
             kwargs["stop"] = list(s.stop)
         if req.seed is not None:
             kwargs["seed"] = int(req.seed)
+        if req.grammar is not None:
+            kwargs["extra_body"] = {"grammar": req.grammar}
         with METER_LOCK:
             self.sent += 1
         try:

@@ -46,6 +46,10 @@ _OPTIONS = [
     click.option("--max-model-calls", type=click.IntRange(min=1), default=None,
                  help="Cap on model calls (each attempt that reached the server counts). "
                       "Tokens and cost: --max-tokens, --max-cost."),
+    click.option("--grammar/--no-grammar", "grammar", default=None,
+                 help="Send a GBNF grammar with each proposal request, so every line is a step "
+                      "over the state's numbers (llama.cpp servers only) [default: on for the "
+                      "embedded server, off with --base-url]."),
     click.option("--prices", "prices_path", default=None, metavar="FILE",
                  type=click.Path(exists=True, dir_okay=False),
                  help='JSON price table: {"model": {"prompt": USD/1M, "completion": USD/1M}}.'),
@@ -99,6 +103,6 @@ def settings_from(kw: dict[str, Any], *, max_cost: float | None = None,
                            value_samples=kw.get("value_samples", 1),
                            sampling=base(stop=("Input:",)), value_sampling=base(),
                            timeout=kw.get("timeout", 60.0), max_retries=kw.get("retries", 3),
-                           prices=prices)
+                           prices=prices, grammar=kw.get("grammar"))
     caps = {"model_calls": kw["max_model_calls"]} if kw.get("max_model_calls") else {}
     return settings, caps

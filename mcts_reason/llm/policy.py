@@ -52,6 +52,11 @@ class LLMPolicy:
     dead end for that sample, not an error); failed requests are counted as faults by the client.
     Not exhaustive: MCTS widens its nodes progressively and re-asks as visits grow; `patience`
     is how many re-asks that bring nothing new MCTS makes before it gives a node up.
+
+    Constrained proposals: when the client's server honours GBNF grammars (`client.grammar`,
+    e.g. llama.cpp) and the puzzle has `propose_grammar(state)`, each request carries that
+    grammar, so every line has the step format over the state's numbers; the model still chooses
+    the step and writes its result, which `parse_step` checks.
     """
 
     exhaustive = False
@@ -75,8 +80,12 @@ class LLMPolicy:
     def propose(self, puzzle: Any, state: Any, *, k: int | None,
                 rng: np.random.Generator) -> list[tuple[Any, float]]:
         messages = propose_messages(puzzle, state)
+        grammar = None
+        if getattr(self.client, "grammar", False) and hasattr(puzzle, "propose_grammar"):
+            grammar = puzzle.propose_grammar(state)
         seeds = rng.integers(0, 2**31 - 1, size=self.samples)
-        requests = [Request.of(messages, self.sampling, index=i, seed=int(seeds[i]))
+        requests = [Request.of(messages, self.sampling, index=i, seed=int(seeds[i]),
+                               grammar=grammar)
                     for i in range(self.samples)]
         answers = self.client.complete(requests, self._meter)
         meter = self._meter

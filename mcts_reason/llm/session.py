@@ -18,6 +18,9 @@ class LLMSettings:
 
     `api_key_env` names the environment variable holding the key; the key itself is read only
     when the client is built and is never stored here (so it never reaches a repr or a log).
+    `grammar`: whether the server honours GBNF grammars in requests (constrained proposals);
+    None: yes for the embedded llama.cpp server, no for a remote one (say True for a remote
+    llama.cpp server).
     """
 
     base_url: str | None = None
@@ -34,6 +37,7 @@ class LLMSettings:
     timeout: float = 60.0
     max_retries: int = 3
     prices: tuple[tuple[str, Price], ...] = ()
+    grammar: bool | None = None
 
 
 def settings_to_dict(settings: LLMSettings) -> dict:
@@ -45,7 +49,8 @@ def settings_to_dict(settings: LLMSettings) -> dict:
             "sampling": _sampling_dict(settings.sampling),
             "value_sampling": _sampling_dict(settings.value_sampling),
             "timeout": settings.timeout, "max_retries": settings.max_retries,
-            "prices": {m: [p.prompt, p.completion] for m, p in settings.prices}}
+            "prices": {m: [p.prompt, p.completion] for m, p in settings.prices},
+            "grammar": settings.grammar}
 
 
 def settings_from_dict(d: dict) -> LLMSettings:
@@ -54,7 +59,8 @@ def settings_from_dict(d: dict) -> LLMSettings:
                        value_samples=d["value_samples"],
                        sampling=_sampling(d["sampling"]), value_sampling=_sampling(d["value_sampling"]),
                        timeout=d["timeout"], max_retries=d["max_retries"],
-                       prices=tuple((m, Price(*p)) for m, p in d["prices"].items()))
+                       prices=tuple((m, Price(*p)) for m, p in d["prices"].items()),
+                       grammar=d.get("grammar"))
 
 
 def _sampling_dict(s: Sampling) -> dict:
@@ -98,7 +104,9 @@ def open_client(settings: LLMSettings) -> Iterator[LLMClient]:
                            api_key=os.environ.get(settings.api_key_env) or None,
                            timeout=settings.timeout, max_retries=settings.max_retries,
                            cache=cache, prices=dict(settings.prices),
-                           concurrency=settings.concurrency)
+                           concurrency=settings.concurrency,
+                           grammar=settings.grammar if settings.grammar is not None
+                           else server is not None)
         yield client
     finally:
         if client is not None:
