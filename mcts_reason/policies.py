@@ -42,3 +42,11 @@ class NoisyPolicy:
 
     def __repr__(self) -> str:
         return f"NoisyPolicy({self.inner!r}, p={self.p})"
+
+
+def top_k(proposals: list, k: int | None) -> list:
+    """The `k` proposals with the largest priors (stable: ties keep their order); all if k is
+    None. For heuristic policies that honour `propose(..., k=)`."""
+    if k is None:
+        return proposals
+    return sorted(proposals, key=lambda sp: -sp[1])[:k]

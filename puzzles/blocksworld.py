@@ -32,6 +32,8 @@ from typing import Sequence
 
 import numpy as np
 
+from mcts_reason.policies import top_k
+
 TABLE, HAND = "table", "hand"
 MAX_BLOCKS = 26
 COLOURS = ("red", "blue", "orange", "yellow", "white", "magenta", "black", "cyan", "green",
@@ -256,10 +258,7 @@ class BlocksworldHeuristicPolicy:
             nxt = puzzle.apply(state, a)
             h = 0 if goal_holds(nxt, nxt.goal) else remaining(nxt)
             out.append((a, math.exp(-self.beta * h)))
-        if k is not None:
-            out.sort(key=lambda sp: -sp[1])
-            out = out[:k]
-        return out
+        return top_k(out, k)
 
     def __repr__(self) -> str:
         return f"BlocksworldHeuristicPolicy(beta={self.beta})"

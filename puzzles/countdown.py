@@ -21,6 +21,8 @@ from typing import Sequence
 
 import numpy as np
 
+from mcts_reason.policies import top_k
+
 from .arith import expressions, parse_answer
 
 SMALL = tuple(range(1, 11))          # two cards of each on the show
@@ -210,10 +212,7 @@ class CountdownHeuristicPolicy:
             # no child is within two operations of the target: look three deep
             values = [estimate(s.numbers, s.target, True) for s in nexts]
         out = [(step, math.exp(self.beta * v)) for step, v in zip(steps, values)]
-        if k is not None:
-            out.sort(key=lambda sp: -sp[1])
-            out = out[:k]
-        return out
+        return top_k(out, k)
 
     def __repr__(self) -> str:
         return f"CountdownHeuristicPolicy(beta={self.beta}, deep={self.deep})"

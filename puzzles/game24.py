@@ -16,6 +16,8 @@ from typing import Iterator, NamedTuple, Sequence
 
 import numpy as np
 
+from mcts_reason.policies import top_k
+
 from .arith import SYMBOLS, expressions, parse_answer
 
 TARGET = 24
@@ -293,10 +295,7 @@ class Game24HeuristicPolicy:
     def propose(self, puzzle, state, *, k: int | None, rng: np.random.Generator):
         weight = self._weights
         out = [(step, weight[estimate(nxt)], nxt) for step, nxt in successors(state)]
-        if k is not None:
-            out.sort(key=lambda sp: -sp[1])
-            out = out[:k]
-        return out
+        return top_k(out, k)
 
     def __repr__(self) -> str:
         return f"Game24HeuristicPolicy(beta={self.beta})"

@@ -31,6 +31,8 @@ from typing import Sequence
 
 import numpy as np
 
+from mcts_reason.policies import top_k
+
 MIN_WIDTH, MAX_WIDTH = 2, 5
 DIRECTIONS = ("up", "down", "left", "right")
 # direction a tile moves -> (row, col) offset of the blank relative to the tile
@@ -187,10 +189,7 @@ class SlidingHeuristicPolicy:
                 continue
             nxt = puzzle.apply(state, step)
             out.append((step, math.exp(-self.beta * distance(nxt.tiles, nxt.width))))
-        if k is not None:
-            out.sort(key=lambda sp: -sp[1])
-            out = out[:k]
-        return out
+        return top_k(out, k)
 
     def __repr__(self) -> str:
         return f"SlidingHeuristicPolicy(beta={self.beta}, skip_undo={self.skip_undo})"

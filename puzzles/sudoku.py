@@ -25,6 +25,8 @@ from typing import Sequence
 
 import numpy as np
 
+from mcts_reason.policies import top_k
+
 SIZES = {81: 9, 16: 4}
 
 
@@ -265,10 +267,7 @@ class SudokuHeuristicPolicy:
         for d in digits:
             step = Fill(r + 1, c + 1, d)
             out.append((step, math.exp(self.beta * estimate(puzzle.apply(state, step)))))
-        if k is not None:
-            out.sort(key=lambda sp: -sp[1])
-            out = out[:k]
-        return out
+        return top_k(out, k)
 
     def __repr__(self) -> str:
         return f"SudokuHeuristicPolicy(beta={self.beta})"
