@@ -56,6 +56,9 @@ def main() -> None:
     ap.add_argument("--base-url", default=None, help="an OpenAI-compatible server instead of "
                     "the embedded SmolLM2 (key from OPENAI_API_KEY)")
     ap.add_argument("--model", default=None)
+    ap.add_argument("--grammar", action="store_true",
+                    help="constrain proposals with the puzzle's GBNF grammar (llama.cpp only)")
+    ap.add_argument("--pw-c", type=float, default=2.0, help="MCTS progressive widening constant")
     a = ap.parse_args()
     insts = tot_set(Path(a.data))[: a.limit]
     cache = ResponseCache(a.cache) if a.cache else None
@@ -67,7 +70,7 @@ def main() -> None:
             srv = stack.enter_context(LocalServer(n_ctx=1024))
             url, model = srv.base_url, srv.model
         client = LLMClient(base_url=url, model=model, api_key=os.environ.get("OPENAI_API_KEY"),
-                           concurrency=1, cache=cache)
+                           concurrency=1, cache=cache, grammar=a.grammar)
         temp0 = LLMPolicy(client, sampling=Sampling(temperature=0.0, max_tokens=64,
                                                     stop=("Input:",)))
         hot = LLMPolicy(client, sampling=Sampling(temperature=0.7, max_tokens=64,
@@ -77,10 +80,12 @@ def main() -> None:
         for c in (int(x) for x in a.calls.split(",")):
             configs.append((f"MCTS, LLM policy + heuristic value, {c} calls",
                             lambda i, c=c: solve(G, i, policy=hot, value=G.heuristic_value(),
-                                                 budget=Budget(model_calls=c), seed=a.seed)))
+                                                 budget=Budget(model_calls=c), seed=a.seed,
+                                                 pw_c=a.pw_c)))
             configs.append((f"MCTS, LLM policy + LLM value, {c} calls",
                             lambda i, c=c: solve(G, i, policy=hot, value=value,
-                                                 budget=Budget(model_calls=c), seed=a.seed)))
+                                                 budget=Budget(model_calls=c), seed=a.seed,
+                                                 pw_c=a.pw_c)))
         for name, run in configs:
             t0, res = time.perf_counter(), []
             for inst in insts:
@@ -95,7 +100,8 @@ def main() -> None:
                          (time.perf_counter() - t0) / n))
             print(f"done: {name}", flush=True)
         client.close()
-    print(f"\nToT test set ranks 901-1000, first {len(insts)} puzzles, seed {a.seed}\n")
+    print(f"\nToT test set ranks 901-1000, first {len(insts)} puzzles, seed {a.seed}, "
+          f"grammar {'on' if a.grammar else 'off'}, pw_c {a.pw_c}\n")
     print("| method | solved | model calls / puzzle | tokens / puzzle | invalid lines / puzzle "
           "| seconds / puzzle |")
     print("|---|---|---|---|---|---|")
