@@ -50,3 +50,23 @@ class ConstantValue:
 
     def __repr__(self) -> str:
         return f"ConstantValue({self.v})"
+
+
+class DistanceValue:
+    """2 ** (-distance / scale): a distance-to-goal estimate mapped monotonically to (0, 1],
+    1 at the goal, halving every `scale` steps. Subclasses say how far a state is (`distance`)."""
+
+    def __init__(self, scale: float) -> None:
+        if scale <= 0:
+            raise ValueError(f"scale must be positive, got {scale}")
+        self.scale = scale
+
+    def distance(self, state: Any) -> float:
+        raise NotImplementedError
+
+    def evaluate(self, puzzle: Any, states: Sequence[Any], *,
+                 rng: np.random.Generator) -> list[float]:
+        return [2.0 ** (-self.distance(s) / self.scale) for s in states]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(scale={self.scale})"

@@ -33,6 +33,7 @@ from typing import Sequence
 import numpy as np
 
 from mcts_reason.policies import top_k
+from mcts_reason.values import DistanceValue
 
 TABLE, HAND = "table", "hand"
 MAX_BLOCKS = 26
@@ -211,37 +212,25 @@ def _apply(state: World, a: Action) -> World:
     return World(tuple(sorted(where.items())), state.goal)
 
 
-class BlocksworldOracleValue:
+class BlocksworldOracleValue(DistanceValue):
     """2 ** (-shortest / scale): the exact distance as the value. For ablations only (a solver)."""
 
     def __init__(self, scale: float = 4.0) -> None:
-        self.scale = scale
+        super().__init__(scale)
 
-    def evaluate(self, puzzle, states, *, rng: np.random.Generator) -> list[float]:
-        out = []
-        for s in states:
-            d = shortest(s, max_states=200_000)
-            out.append(2.0 ** (-(remaining(s) if d is None else d) / self.scale))
-        return out
-
-    def __repr__(self) -> str:
-        return f"BlocksworldOracleValue(scale={self.scale})"
+    def distance(self, s) -> float:
+        d = shortest(s, max_states=200_000)
+        return remaining(s) if d is None else d
 
 
-class BlocksworldHeuristicValue:
+class BlocksworldHeuristicValue(DistanceValue):
     """2 ** (-remaining / scale), and 1 when the goal holds."""
 
     def __init__(self, scale: float = 4.0) -> None:
-        if scale <= 0:
-            raise ValueError(f"scale must be positive, got {scale}")
-        self.scale = scale
+        super().__init__(scale)
 
-    def evaluate(self, puzzle, states, *, rng: np.random.Generator) -> list[float]:
-        return [1.0 if goal_holds(s, s.goal) else 2.0 ** (-remaining(s) / self.scale)
-                for s in states]
-
-    def __repr__(self) -> str:
-        return f"BlocksworldHeuristicValue(scale={self.scale})"
+    def distance(self, s) -> float:
+        return 0 if goal_holds(s, s.goal) else remaining(s)
 
 
 class BlocksworldHeuristicPolicy:

@@ -32,6 +32,7 @@ from typing import Sequence
 import numpy as np
 
 from mcts_reason.policies import top_k
+from mcts_reason.values import DistanceValue
 
 MIN_WIDTH, MAX_WIDTH = 2, 5
 DIRECTIONS = ("up", "down", "left", "right")
@@ -152,19 +153,14 @@ def value_of(h: int, scale: float = 6.0) -> float:
     return 2.0 ** (-h / scale)
 
 
-class SlidingHeuristicValue:
+class SlidingHeuristicValue(DistanceValue):
     """`value_of(distance(board))`: a cheap estimate of how close the board is to the goal."""
 
     def __init__(self, scale: float = 6.0) -> None:
-        if scale <= 0:
-            raise ValueError(f"scale must be positive, got {scale}")
-        self.scale = scale
+        super().__init__(scale)
 
-    def evaluate(self, puzzle, states, *, rng: np.random.Generator) -> list[float]:
-        return [value_of(distance(s.tiles, s.width), self.scale) for s in states]
-
-    def __repr__(self) -> str:
-        return f"SlidingHeuristicValue(scale={self.scale})"
+    def distance(self, s) -> float:
+        return distance(s.tiles, s.width)
 
 
 class SlidingHeuristicPolicy:
@@ -195,20 +191,17 @@ class SlidingHeuristicPolicy:
         return f"SlidingHeuristicPolicy(beta={self.beta}, skip_undo={self.skip_undo})"
 
 
-class SlidingOracleValue:
+class SlidingOracleValue(DistanceValue):
     """`value_of(optimal moves left)` by IDA*: the exact distance as the value. For ablations only
     (it is a solver); falls back to the heuristic distance past `max_nodes` expansions."""
 
     def __init__(self, scale: float = 6.0, max_nodes: int = 200_000) -> None:
-        self.scale, self.max_nodes = scale, max_nodes
+        super().__init__(scale)
+        self.max_nodes = max_nodes
 
-    def evaluate(self, puzzle, states, *, rng: np.random.Generator) -> list[float]:
-        out = []
-        for s in states:
-            sol = ida_star(s.tiles, s.width, max_nodes=self.max_nodes)
-            d = distance(s.tiles, s.width) if sol is None else len(sol)
-            out.append(value_of(d, self.scale))
-        return out
+    def distance(self, s) -> float:
+        sol = ida_star(s.tiles, s.width, max_nodes=self.max_nodes)
+        return distance(s.tiles, s.width) if sol is None else len(sol)
 
     def __repr__(self) -> str:
         return f"SlidingOracleValue(scale={self.scale}, max_nodes={self.max_nodes})"
