@@ -172,7 +172,7 @@ def run_task(config: dict, task: Sequence, trees: tuple[str, str] | None = None)
     the tree viewer; either way it is dropped before returning."""
     from . import solve
     from .components import make_policy, make_value
-    from .registry import load
+    from .registry import instance_rules, load
 
     instance, algo, budget, seed = task
     name = config["puzzle"]
@@ -205,6 +205,9 @@ def run_task(config: dict, task: Sequence, trees: tuple[str, str] | None = None)
               "usage": result.usage.to_dict(), "wall_seconds": round(wall, 6),
               "worker_max_rss_mib": round(max_rss_mib(), 1), "versions": versions(),
               "config": config}
+    rules = instance_rules(puzzle, instance)
+    if rules:                                   # e.g. Countdown's exactly-once rule
+        record["rules"] = rules
     del result   # drop the tree now, not when the next task happens to overwrite it
     if solved and hasattr(puzzle, "metrics"):   # e.g. plan length, optimal length, gap
         record["metrics"] = _metrics(puzzle, instance, record["answer"])

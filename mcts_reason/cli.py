@@ -11,7 +11,7 @@ from . import __version__, solve as run_search
 from .budget import Budget
 from .components import LLM_PARTS, POLICIES, VALUES, make_policy, make_value
 from .llm.options import EXIT_MODEL_ERROR, llm_options, settings_from
-from .registry import available, load
+from .registry import answer_formats, available, instance_rules, load
 from .search import ALGORITHMS, simple_budget
 
 EXIT_NO_SOLUTION = 1
@@ -115,10 +115,15 @@ def puzzles_cmd() -> None:
 @click.option("--tree", "tree_path", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Also write the search tree to PATH: .json (networkx node-link), .graphml, "
                    "or .html (a self-contained offline viewer).")
+@click.option("--answer-format", "answer_format", default=None, metavar="FORMAT",
+              help="Print only the verified answer on stdout, in a form the puzzle offers "
+                   "(blocksworld: 'pddl' = '(unstack red blue)' or 'text' = PlanBench's "
+                   "'unstack the red block from on top of the blue block', one action per "
+                   "line); the report goes to stderr. With --json: adds 'formatted_answer'.")
 @llm_options
 def solve_cmd(puzzle, instance, algo, policy_name, value_name, budget, max_calls, max_tokens,
               max_cost, max_seconds, max_nodes, seed, c_puct, pw_c, as_json, tree_path,
-              **llm_kw):
+              answer_format, **llm_kw):
     """Solve one INSTANCE of PUZZLE, e.g.  mcts-reason solve game24 "4 9 10 13".
 
     With --policy llm or --value llm/llm-verify a model is asked: the server at --base-url, or
@@ -126,8 +131,13 @@ def solve_cmd(puzzle, instance, algo, policy_name, value_name, budget, max_calls
     p = _load_puzzle(puzzle)
     try:
         p.parse_instance(instance)
+        rules = instance_rules(p, instance)
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="'INSTANCE'") from None
+    if answer_format is not None and answer_format not in answer_formats(p):
+        known = ", ".join(answer_formats(p)) or f"none for {p.name}"
+        raise click.BadParameter(f"unknown answer format {answer_format!r} (known: {known})",
+                                 param_hint="'--answer-format'")
     uses_model = policy_name == "llm" or value_name in LLM_PARTS
     settings, caps = settings_from(llm_kw, max_cost=max_cost, uses_model=uses_model)
     if value_name not in LLM_PARTS:
@@ -159,15 +169,28 @@ def solve_cmd(puzzle, instance, algo, policy_name, value_name, budget, max_calls
             sys.exit(EXIT_MODEL_ERROR)
     if tree_path is not None:
         _write_tree(result, p, tree_path)
+    formatted = None
+    if answer_format is not None and result.solved:
+        formatted = p.format_answer(instance, result.answer, answer_format)
     if as_json:
-        click.echo(json.dumps(result.to_dict()))
+        out = result.to_dict()
+        if rules:
+            out["rules"] = rules
+        if answer_format is not None:
+            out["formatted_answer"] = formatted
+        click.echo(json.dumps(out))
     else:
-        click.echo(f"{p.name} {instance}")
+        report = answer_format is None                  # else stdout holds only the answer
+        click.echo(f"{p.name} {instance}", err=not report)
+        for key, val in rules.items():
+            click.echo(f"{key}: {val}", err=not report)
         for i, step in enumerate(result.steps, 1):
-            click.echo(f"  step {i}: {step}")
+            click.echo(f"  step {i}: {step}", err=not report)
         if result.solved:
-            click.echo(f"answer: {result.answer}  (verified)")
-        click.echo(f"spent: {_spent(result.usage)}")
+            click.echo(f"answer: {result.answer}  (verified)", err=not report)
+        if formatted is not None:
+            click.echo(formatted)
+        click.echo(f"spent: {_spent(result.usage)}", err=not report)
     if not result.solved:
         if result.proved_unsolvable:
             msg = "no solution: proved unsolvable (the whole search tree was exhausted)"

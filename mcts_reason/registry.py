@@ -19,3 +19,17 @@ def load(name: str) -> Any:
         known = ", ".join(sorted(eps)) or "none"
         raise KeyError(f"unknown puzzle {name!r} (registered: {known})")
     return eps[name].load()()
+
+
+def instance_rules(puzzle: Any, instance: str) -> dict[str, str]:
+    """The rule variant `instance` is played under, from the puzzle's optional `instance_rules`
+    hook (e.g. Countdown's {"rule": "exactly-once"}); {} for puzzles without variants. Shown by
+    `solve` and recorded by `bench`."""
+    hook = getattr(puzzle, "instance_rules", None)
+    return dict(hook(puzzle.parse_instance(instance))) if hook is not None else {}
+
+
+def answer_formats(puzzle: Any) -> dict[str, str]:
+    """The extra forms the puzzle can write an answer in (`answer_formats` attribute: name ->
+    description), used by `solve --answer-format`; {} for puzzles without any."""
+    return dict(getattr(puzzle, "answer_formats", None) or {})

@@ -102,3 +102,21 @@ def expressions(numbers, steps, fmt: Callable = str) -> list[tuple[object, str]]
         ea, eb = take(step.a), take(step.b)
         pool.append((step.result, f"{ea} {step.op} {eb}", False))
     return [(v, e) for v, e, _ in pool]
+
+
+def number_list(text: str, what: str) -> list[str]:
+    """The items of a list of numbers as written in datasets: `4 9 10 13`, `4, 9, 10, 13` or
+    `[4, 9, 10, 13]`. Returns the raw items (the caller checks they are numbers); ValueError
+    naming `what` for unbalanced or repeated brackets."""
+    body = text.strip()
+    if body.startswith("[") or body.endswith("]"):
+        if not (body.startswith("[") and body.endswith("]")):
+            raise ValueError(f"{what}: unbalanced '[' ']'")
+        body = body[1:-1]
+    if "[" in body or "]" in body:
+        raise ValueError(f"{what}: more than one [...] list")
+    return [p for p in re.split(r"[\s,]+", body.strip()) if p]
+
+
+def short(text: str, limit: int = 60) -> str:
+    return repr(text if len(text) <= limit else text[:limit] + "...")

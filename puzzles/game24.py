@@ -18,7 +18,7 @@ import numpy as np
 
 from mcts_reason.policies import top_k
 
-from .arith import SYMBOLS, expressions, parse_answer
+from .arith import SYMBOLS, expressions, number_list, parse_answer, short
 
 TARGET = 24
 N_NUMBERS = 4
@@ -129,6 +129,7 @@ _STEP = re.compile(r"^(?P<lhs>[\d\s+\-*/]+)=(?P<rhs>[\d\s/]+?)\s*"
                    r"(?:\(\s*left\s*:\s*(?P<left>[\d\s/,]*)\)\s*)?\.?\s*$", re.IGNORECASE)
 _TOKEN = re.compile(r"\s*(\d+|[-+*/])")
 _NUM = re.compile(r"^(\d+)(?:\s*/\s*(\d+))?$")
+_INPUT_LABEL = re.compile(r"^input\s*:\s*", re.IGNORECASE)   # the Tree-of-Thoughts prompt form
 
 
 def _tokens(text: str) -> list[str] | None:
@@ -361,16 +362,20 @@ class Game24:
     def parse_instance(self, text: str) -> State:
         if not isinstance(text, str) or not text.strip():
             raise ValueError("game24 instance is empty: give four numbers, e.g. '4 9 10 13'")
-        parts = [p for p in re.split(r"[\s,]+", text.strip()) if p]
+        body = _INPUT_LABEL.sub("", text.strip(), count=1)
+        parts = number_list(body, f"game24 instance {short(text)}")
         for p in parts:
             if not p.isascii() or not p.isdigit():
-                raise ValueError(f"game24 instance {text!r}: {p!r} is not a whole number")
+                raise ValueError(f"game24 instance {short(text)}: {short(p)} is not a whole "
+                                 f"number")
         if len(parts) != N_NUMBERS:
-            raise ValueError(f"game24 instance {text!r}: need {N_NUMBERS} numbers, got {len(parts)}")
+            raise ValueError(f"game24 instance {short(text)}: need {N_NUMBERS} numbers, got "
+                             f"{len(parts)}")
         nums = [int(p) for p in parts]
         bad = [x for x in nums if not LOW <= x <= HIGH]
         if bad:
-            raise ValueError(f"game24 instance {text!r}: numbers must be {LOW}-{HIGH}, got {bad[0]}")
+            raise ValueError(f"game24 instance {short(text)}: numbers must be {LOW}-{HIGH}, got "
+                             f"{bad[0]}")
         return tuple(sorted(nums))
 
     def legal_steps(self, state: State) -> list[Step]:
