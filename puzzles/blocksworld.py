@@ -581,14 +581,7 @@ class Blocksworld:
         return ", ".join(facts)
 
     def render_step(self, state: World, step: Action) -> str:
-        x = _render_block(step.block)
-        if step.verb == "pick-up":
-            return f"pick up {x}"
-        if step.verb == "put-down":
-            return f"put down {x}"
-        if step.verb == "stack":
-            return f"stack {x} on top of {_render_block(step.target)}"
-        return f"unstack {x} from {_render_block(step.target)}"
+        return _action_text(step, "from")
 
     def answer(self, initial: World, steps: Sequence[Action]) -> str:
         return ", ".join(self.render_step(initial, s) for s in steps)
@@ -769,7 +762,8 @@ def _pddl_line(a: Action) -> str:
     return f"({a.verb} {a.block}" + (f" {a.target})" if a.target else ")")
 
 
-def _planbench_line(a: Action) -> str:
+def _action_text(a: Action, unstack_from: str) -> str:
+    """An action in words: `unstack_from` is "from" in our steps, "from on top of" in PlanBench's."""
     x = _render_block(a.block)
     if a.verb == "pick-up":
         return f"pick up {x}"
@@ -777,7 +771,11 @@ def _planbench_line(a: Action) -> str:
         return f"put down {x}"
     if a.verb == "stack":
         return f"stack {x} on top of {_render_block(a.target)}"
-    return f"unstack {x} from on top of {_render_block(a.target)}"
+    return f"unstack {x} {unstack_from} {_render_block(a.target)}"
+
+
+def _planbench_line(a: Action) -> str:
+    return _action_text(a, "from on top of")
 
 
 def _short(text: str, limit: int = 60) -> str:

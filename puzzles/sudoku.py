@@ -323,8 +323,8 @@ def _grid_cells(text: str) -> str:
     boxes by `|`, rule lines of `-`, `+`, `|`, `=` between boxes, and a leading `Grid NN` line.
     ValueError (one line) for rows of different lengths or a `-` inside a row."""
     rows: list[str] = []
-    for line in text.splitlines():
-        if _RULE_LINE.match(line) or (not rows and _HEADER.match(line)):
+    for k, line in enumerate(text.strip().splitlines()):
+        if _RULE_LINE.match(line) or (k == 0 and _HEADER.match(line)):
             continue
         if "-" in line:
             raise ValueError("sudoku instance: '-' inside a row (rule lines of '-' and '+' go "
