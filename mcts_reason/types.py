@@ -88,3 +88,22 @@ class Meterable(Protocol):
     """Optional: policies/values that spend model calls or tokens receive the run's meter."""
 
     def bind(self, meter: Any) -> None: ...
+
+
+class InstanceRules(Protocol):
+    """Optional, on a Puzzle whose instances come in rule variants (Countdown's exactly-once,
+    sliding tiles' blank-first goal): which variant `state` is played under, e.g.
+    {"rule": "exactly-once"}. `solve` prints it, `--json` and `bench` records carry it."""
+
+    def instance_rules(self, state: State) -> dict[str, str]: ...
+
+
+class AnswerFormats(Protocol):
+    """Optional, on a Puzzle that can write its answer in other tools' forms (Blocksworld:
+    PlanBench's PDDL and text plans): `answer_formats` maps a name to a description, and
+    `format_answer` rewrites a verified answer (ValueError for an unknown name).
+    `solve --answer-format NAME` prints it."""
+
+    answer_formats: dict[str, str]
+
+    def format_answer(self, instance: str, answer: str, fmt: str) -> str: ...
