@@ -4,6 +4,8 @@ from __future__ import annotations
 from importlib.metadata import entry_points
 from typing import Any
 
+from .types import AnswerFormats, InstanceRules
+
 GROUP = "mcts_reason.puzzles"
 
 
@@ -22,14 +24,15 @@ def load(name: str) -> Any:
 
 
 def instance_rules(puzzle: Any, instance: str) -> dict[str, str]:
-    """The rule variant `instance` is played under, from the puzzle's optional `instance_rules`
-    hook (e.g. Countdown's {"rule": "exactly-once"}); {} for puzzles without variants. Shown by
+    """The rule variant `instance` is played under, from the puzzle's optional
+    `types.InstanceRules` (e.g. Countdown's {"rule": "exactly-once"}); {} for puzzles without variants. Shown by
     `solve` and recorded by `bench`."""
-    hook = getattr(puzzle, "instance_rules", None)
-    return dict(hook(puzzle.parse_instance(instance))) if hook is not None else {}
+    if not isinstance(puzzle, InstanceRules):
+        return {}
+    return dict(puzzle.instance_rules(puzzle.parse_instance(instance)))
 
 
 def answer_formats(puzzle: Any) -> dict[str, str]:
-    """The extra forms the puzzle can write an answer in (`answer_formats` attribute: name ->
+    """The extra forms the puzzle can write an answer in (`types.AnswerFormats`: name ->
     description), used by `solve --answer-format`; {} for puzzles without any."""
-    return dict(getattr(puzzle, "answer_formats", None) or {})
+    return dict(puzzle.answer_formats) if isinstance(puzzle, AnswerFormats) else {}

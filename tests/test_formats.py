@@ -479,3 +479,10 @@ def test_solve_answer_format_prints_only_the_plan_on_stdout():
                         (["game24", "4 9 10 13", "--answer-format", "pddl"], "none for game24")):
         res = CliRunner().invoke(cli, ["solve", *args])
         assert res.exit_code == 2 and words in res.output and "Traceback" not in res.output
+
+
+def test_the_capabilities_are_declared_in_types():
+    from mcts_reason import types as T
+    assert isinstance(C, T.InstanceRules)
+    assert isinstance(Sliding(), T.InstanceRules) and not isinstance(G, T.InstanceRules)
+    assert isinstance(B, T.AnswerFormats) and not isinstance(C, T.AnswerFormats)
