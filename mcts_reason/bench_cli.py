@@ -13,7 +13,7 @@ import click
 
 from .bench import (BUDGET_KINDS, EXECUTORS, INTEGER_KINDS, ExecutorUnavailable, Interrupted,
                     SweepConfig, run_sweep)
-from .components import LLM_PARTS, POLICIES, VALUES, make_value
+from .components import LLM_PARTS, POLICIES, VALUES, make_policy, make_value
 from .llm.client import LLMError
 from .llm.options import EXIT_MODEL_ERROR, llm_options, settings_from
 from .registry import load
@@ -109,8 +109,9 @@ def _ctrl_c_exits_130(command):
               help="Address of the Ray cluster for --executor ray (env RAY_ADDRESS).")
 @click.option("--out", type=click.Path(dir_okay=False, writable=True), required=True,
               help="Results file (JSONL). Rerunning the same command resumes it.")
-@click.option("--policy", "policy_name", type=click.Choice(POLICIES), default="heuristic",
-              show_default=True, help="Who proposes next steps.")
+@click.option("--policy", "policy_name", default="heuristic", show_default=True,
+              help=f"Who proposes next steps: {', '.join(POLICIES)} (a model file written by "
+                   f"`mcts-reason train`).")
 @click.option("--value", "value_name", default="heuristic", show_default=True,
               help=f"Who scores partial states: {', '.join(VALUES)}.")
 @click.option("--c-puct", type=click.FloatRange(min=0), default=1.5, show_default=True,
@@ -151,6 +152,11 @@ def bench_cmd(puzzle, set_spec, algos, budgets, budget_kind, seeds, workers, exe
     if model_caps:
         raise click.BadParameter("bench caps one quantity per run: use --budget-kind "
                                  "model_calls instead", param_hint="'--max-model-calls'")
+    if policy_name != "llm":
+        try:
+            make_policy(p, policy_name)
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="'--policy'") from None
     if value_name not in LLM_PARTS:
         try:
             make_value(p, value_name)
