@@ -5,7 +5,9 @@
 Runs into runs/learn/PUZZLE/ (resumable: rerun the same command) and prints the summary table.
 Game of 24 trains on every third instance of ../shared/data/game24_4nums.csv outside ranks
 901-1000 and evaluates on ranks 901-1000 (the Tree-of-Thoughts test set, never trained on);
-the other puzzles train on one generated set and evaluate on another (different seeds).
+the other puzzles train on instances generated with a seed of this script's own and evaluate
+on one of the puzzle's named sets (passed as --held-out too, so a generated instance that
+happens to equal an evaluation one is dropped from training).
 """
 from __future__ import annotations
 
@@ -20,12 +22,25 @@ ROOT = HERE.parent
 TOT = ROOT.parent / "shared" / "data" / "game24_4nums.csv"
 
 PLANS = {
-    # puzzle: (train set, eval set, training budget, eval budget)
+    # puzzle: (generator options for 60 training instances, eval set, training budget, eval budget)
     "game24": (None, f"{TOT}:901-1000", 50, 8),
-    "countdown": ("standard", "unfiltered", 100, 50),
-    "sliding": ("medium8", "easy8", 200, 100),
-    "blocksworld": ("medium", "hard", 100, 50),
+    "countdown": ({"count": 4, "target_low": 10, "target_high": 99}, "easy", 50, 20),
+    "sliding": ({"width": 3, "depth": 12}, "easy8", 100, 50),
+    "blocksworld": ({"blocks": 3}, "easy", 50, 20),
 }
+TRAIN_SEED = 20261201
+N_TRAIN = 60
+
+
+def generated_train_file(puzzle: str, options: dict, out: Path) -> str:
+    import numpy as np
+
+    from mcts_reason.registry import load
+    insts = list(dict.fromkeys(load(puzzle).generate(N_TRAIN, rng=np.random.default_rng(TRAIN_SEED),
+                                                     **options)))
+    path = out / f"{puzzle}_train.txt"
+    path.write_text("".join(f"{t}\n" for t in insts), encoding="utf-8")
+    return str(path)
 
 
 def game24_train_file(out: Path) -> str:
@@ -46,8 +61,8 @@ def main() -> None:
     out = ROOT / "runs" / "learn"
     out.mkdir(parents=True, exist_ok=True)
     train, evals, budget, eval_budget = PLANS[args.puzzle]
-    if args.puzzle == "game24":
-        train = game24_train_file(out)
+    train = game24_train_file(out) if args.puzzle == "game24" else \
+        generated_train_file(args.puzzle, train, out)
     cmd = [str(Path(sys.executable).with_name("mcts-reason")), "train", args.puzzle,
            "--set", train, "--eval-set", evals, "--held-out", evals,
            "--rounds", str(args.rounds), "--budget", str(budget),

@@ -120,7 +120,9 @@ def train(puzzle: Any, config: TrainConfig, train_instances: InstanceSet,
     # Baselines, once: the same held-out instances and budget as every round's evaluation.
     base = out / "baselines"
     base.mkdir(exist_ok=True)
-    for pol, val in BASELINES:
+    baseline_parts = [(p, v) for p, v in BASELINES if p != "heuristic"
+                      or callable(getattr(puzzle, "heuristic_policy", None))]
+    for pol, val in baseline_parts:
         log(f"baseline: {pol} policy + {val} value on {len(eval_instances)} held-out instances")
         run_sweep(_sweep(puzzle.name, eval_instances, policy=pol, value=val, algos=EVAL_ALGOS,
                          budget=config.eval_budget, seeds=config.seeds, c_puct=config.c_puct),
@@ -164,7 +166,7 @@ def train(puzzle: Any, config: TrainConfig, train_instances: InstanceSet,
                    "metrics": manifest.get("metrics", {})}
         _atomic_write(done, (json.dumps(summary, indent=2, sort_keys=True) + "\n").encode())
         summaries.append(summary)
-    baselines = {f"{p}+{v}": solve_rates(base / f"{p}_{v}.jsonl") for p, v in BASELINES}
+    baselines = {f"{p}+{v}": solve_rates(base / f"{p}_{v}.jsonl") for p, v in baseline_parts}
     write_summary(out, config, summaries, baselines)
     return summaries
 
