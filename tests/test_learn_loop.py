@@ -35,6 +35,7 @@ def _round(out: Path, r: int) -> dict:
     summary = json.loads((d / "round.json").read_text())
     # the data's hashes differ only by the model paths in the provenance (learned:OUT/...)
     summary["data"] = {k: v["records"] for k, v in summary["data"].items()}
+    summary.pop("seconds")                       # wall time: differs from run to run
     recs = [{**r, "provenance": {**r["provenance"], "policy": None, "value": None}}
             for r in read_jsonl(d / "data" / "train" / "policy.jsonl")]
     return {"summary": summary, "policy_records": recs,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -137,6 +138,7 @@ def train(puzzle: Any, config: TrainConfig, train_instances: InstanceSet,
         if done.exists():
             summaries.append(json.loads(done.read_text(encoding="utf-8")))
             continue
+        started = time.perf_counter()
         policy, value = round_parts(out, r)
         log(f"round {r}: search with {policy} / {value} on {len(train_instances)} instances")
         trees = sweep_trees(_sweep(puzzle.name, train_instances, policy=policy, value=value,
@@ -163,7 +165,9 @@ def train(puzzle: Any, config: TrainConfig, train_instances: InstanceSet,
         summary = {"round": r, "search_solve_rate": solve_rates(rdir / "search.jsonl")["mcts"],
                    "eval": solve_rates(rdir / "eval.jsonl"),
                    "data": json.loads((data / "manifest.json").read_text())["files"],
-                   "metrics": manifest.get("metrics", {})}
+                   "metrics": manifest.get("metrics", {}),
+                   # this call's wall time on the round (less than the whole if it was resumed)
+                   "seconds": round(time.perf_counter() - started, 1)}
         _atomic_write(done, (json.dumps(summary, indent=2, sort_keys=True) + "\n").encode())
         summaries.append(summary)
     baselines = {f"{p}+{v}": solve_rates(base / f"{p}_{v}.jsonl") for p, v in baseline_parts}
@@ -199,13 +203,13 @@ def write_summary(out: Path, config: TrainConfig, rounds: list[dict], baselines:
              f"(simulations for MCTS; node expansions for greedy), seeds {config.seeds}.", "",
              "Solve rate on the held-out instances:", "",
              "| after round | model fitted on | MCTS + learned | learned policy alone (greedy) "
-             "| train search solve rate |", "|---|---|---|---|---|"]
+             "| train search solve rate | seconds |", "|---|---|---|---|---|---|"]
     for s in rounds:
         m = s["metrics"].get("val", {}).get("policy", {})
         lines.append(f"| {s['round']} | rounds {max(0, s['round'] - config.window + 1)}-"
                      f"{s['round']} | {100 * s['eval'].get('mcts', 0):.1f}% | "
                      f"{100 * s['eval'].get('greedy', 0):.1f}% | "
-                     f"{100 * s['search_solve_rate']:.1f}% |")
+                     f"{100 * s['search_solve_rate']:.1f}% | {s.get('seconds', '')} |")
     lines += ["", "Baselines on the same instances and budget:", "",
               "| policy + value | MCTS | greedy |", "|---|---|---|"]
     for name, rates in baselines.items():
