@@ -156,3 +156,35 @@ def test_split_by_instance_keeps_held_out_out_of_train(game24, tmp_path):
     states = [rec["state"] for rec in read_jsonl(tmp_path / "ds" / "train" / "policy.jsonl")]
     assert len(states) == len(set(states))                          # deduplicated by state
     assert manifest["files"]["train/policy.jsonl"]["records"] == len(states)
+
+
+def test_cli_solve_tree_then_traces(tmp_path):
+    from click.testing import CliRunner
+
+    from mcts_reason.cli import cli
+    runner = CliRunner()
+    tree = tmp_path / "t.json"
+    res = runner.invoke(cli, ["solve", "game24", INSTANCE, "--policy", "uniform", "--value",
+                              "rollout", "--budget", "40", "--tree", str(tree)])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(cli, ["traces", "game24", str(tree), "--out", str(tmp_path / "d"),
+                              "--split", "1,0,0", "--rollouts", "2"])
+    assert res.exit_code == 0, res.output
+    manifest = json.loads((tmp_path / "d" / "manifest.json").read_text())
+    assert manifest["instances"] == {"train": 1, "val": 0, "test": 0}
+    recs = read_jsonl(tmp_path / "d" / "train" / "policy.jsonl")
+    assert recs and manifest["files"]["train/policy.jsonl"]["records"] == len(recs)
+    assert recs[0]["provenance"]["budget"] == "simple=40"
+    assert recs[0]["provenance"]["policy"] == "uniform"
+    # held out: the same tree's records go to test only
+    res = runner.invoke(cli, ["traces", "game24", str(tree), "--out", str(tmp_path / "h"),
+                              "--split", "1,0,0", "--held-out", str(_held(tmp_path))])
+    assert res.exit_code == 0, res.output
+    assert read_jsonl(tmp_path / "h" / "train" / "policy.jsonl") == []
+    assert read_jsonl(tmp_path / "h" / "test" / "policy.jsonl")
+
+
+def _held(tmp_path):
+    p = tmp_path / "held.txt"
+    p.write_text("4 3 2 1\n")          # the same instance, spelled otherwise
+    return p
