@@ -19,7 +19,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-TOT = ROOT.parent / "shared" / "data" / "game24_4nums.csv"
+TOT = Path("..") / "shared" / "data" / "game24_4nums.csv"      # relative to the repo root
 
 PLANS = {
     # puzzle: (generator options for 60 training instances, eval set, training budget, eval budget)
@@ -39,16 +39,16 @@ def generated_train_file(puzzle: str, options: dict, out: Path) -> str:
     insts = list(dict.fromkeys(load(puzzle).generate(N_TRAIN, rng=np.random.default_rng(TRAIN_SEED),
                                                      **options)))
     path = out / f"{puzzle}_train.txt"
-    path.write_text("".join(f"{t}\n" for t in insts), encoding="utf-8")
+    (ROOT / path).write_text("".join(f"{t}\n" for t in insts), encoding="utf-8")
     return str(path)
 
 
 def game24_train_file(out: Path) -> str:
     """Every third ranked instance outside 901-1000, as a plain instance file."""
-    rows = list(csv.DictReader(TOT.open(encoding="utf-8")))
+    rows = list(csv.DictReader((ROOT / TOT).open(encoding="utf-8")))
     keep = [r["Puzzles"] for r in rows if not 901 <= int(r["Rank"]) <= 1000]
     path = out / "game24_train.txt"
-    path.write_text("".join(f"{t}\n" for t in keep[::3]), encoding="utf-8")
+    (ROOT / path).write_text("".join(f"{t}\n" for t in keep[::3]), encoding="utf-8")
     return str(path)
 
 
@@ -58,8 +58,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
-    out = ROOT / "runs" / "learn"
-    out.mkdir(parents=True, exist_ok=True)
+    out = Path("runs") / "learn"            # relative paths: they end up in the summaries
+    (ROOT / out).mkdir(parents=True, exist_ok=True)
     train, evals, budget, eval_budget = PLANS[args.puzzle]
     train = game24_train_file(out) if args.puzzle == "game24" else \
         generated_train_file(args.puzzle, train, out)
@@ -69,8 +69,8 @@ def main() -> None:
            "--eval-budget", str(eval_budget), "--workers", str(args.workers),
            "--out", str(out / args.puzzle)]
     print("$", " ".join(cmd), flush=True)
-    rc = subprocess.call(cmd)
-    summary = out / args.puzzle / "summary.md"
+    rc = subprocess.call(cmd, cwd=ROOT)
+    summary = ROOT / out / args.puzzle / "summary.md"
     if summary.exists():
         print(summary.read_text(encoding="utf-8"))
     sys.exit(rc)

@@ -99,9 +99,9 @@ def test_fit_refuses_an_empty_trace_set():
         fit("game24", [], [])
 
 
-def _stderr_line(res):
-    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
-    return lines
+def _errors(res):
+    """The `Error:` lines of a CLI run (click prints usage lines above the one error line)."""
+    return [ln for ln in res.stderr.splitlines() if ln.startswith("Error:")]
 
 
 def test_cli_bad_model_files_exit_2(tmp_path):
@@ -124,8 +124,8 @@ def test_cli_traces_bad_inputs_exit_2_with_one_line(tmp_path, monkeypatch):
     empty = tmp_path / "empty"
     empty.mkdir()
     res = runner.invoke(cli, ["traces", "game24", str(empty), "--out", str(tmp_path / "o")])
-    assert res.exit_code == 2 and len(_stderr_line(res)) == 1
-    assert "empty trace set" in res.stderr
+    assert res.exit_code == 2 and len(_errors(res)) == 1, res.output
+    assert "empty trace set" in _errors(res)[0] and "Traceback" not in res.output
 
     class RulesOnly:          # a puzzle without render_step
         name, description = "rules-only", "no step text"
@@ -141,5 +141,5 @@ def test_cli_traces_bad_inputs_exit_2_with_one_line(tmp_path, monkeypatch):
                  "--out", str(tmp_path / "r")]):
         res = runner.invoke(cli, cmd)
         assert res.exit_code == 2, res.output
-        assert _stderr_line(res) == ["error: puzzle 'rules-only' has no render_step: learning "
-                                     "from search needs it"]
+        assert _errors(res) == ["Error: Invalid value for 'PUZZLE': puzzle 'rules-only' has no "
+                                "render_step: learning from search needs it"]

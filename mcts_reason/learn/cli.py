@@ -1,7 +1,8 @@
 """The `traces` and `train` commands: thin wrappers over `collect` and `loop`.
 
 Bad input (a missing or foreign model file, an empty trace set, a puzzle without the text parts
-learning needs, a bad set) is one line on stderr and exit 2."""
+learning needs, a bad set, a run folder of another configuration) exits 2 with one `Error:` line
+naming the option or argument at fault, as every other command does."""
 from __future__ import annotations
 
 import functools
@@ -10,18 +11,18 @@ from pathlib import Path
 
 import click
 
-EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 
 
-def _fail(msg: str) -> None:
-    click.echo(f"error: {msg}", err=True)
-    sys.exit(EXIT_BAD_INPUT)
+def _bad(msg: str, hint: str) -> click.BadParameter:
+    return click.BadParameter(str(msg).splitlines()[0] if str(msg) else "bad value",
+                              param_hint=hint)
 
 
 def _one_line_errors(command):
-    """ValueError (and its kinds: ModelError, TraceError, EmptyTraces) -> one line, exit 2;
-    Ctrl-C -> one line, exit 130 (every finished stage is on disk: rerun to resume)."""
+    """A stray ValueError (and its kinds: ModelError, TraceError, EmptyTraces) -> click's one
+    `Error:` line and exit 2; Ctrl-C -> one line, exit 130 (every finished stage is on disk:
+    rerun to resume)."""
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         from ..bench import Interrupted
@@ -32,7 +33,8 @@ def _one_line_errors(command):
                        err=True)
             sys.exit(EXIT_INTERRUPTED)
         except ValueError as e:
-            _fail(str(e).splitlines()[0] if str(e) else type(e).__name__)
+            raise click.UsageError(str(e).splitlines()[0] if str(e) else type(e).__name__) \
+                from None
     return wrapper
 
 
@@ -42,8 +44,11 @@ def _puzzle(name: str):
     try:
         p = load(name)
     except KeyError as e:
-        _fail(e.args[0])
-    check_puzzle(p)
+        raise _bad(e.args[0], "'PUZZLE'") from None
+    try:
+        check_puzzle(p)
+    except ValueError as e:
+        raise _bad(str(e), "'PUZZLE'") from None
     return p
 
 
@@ -52,17 +57,37 @@ def _fractions(text: str) -> tuple[float, float, float]:
         parts = tuple(float(t) for t in text.split(","))
     except ValueError:
         parts = ()
-    if len(parts) != 3 or any(f < 0 for f in parts) or not sum(parts) > 0:
-        raise ValueError(f"--split wants three numbers >= 0 (train,val,test), got {text!r}")
+    if len(parts) != 3 or any(not 0 <= f < float("inf") for f in parts) or not sum(parts) > 0:
+        raise _bad(f"expected three numbers >= 0 (train,val,test), got {text!r}", "'--split'")
     return parts
 
 
-def _held_out(puzzle, specs) -> list[str]:
+def _read(puzzle, spec: str, hint: str):
     from ..sets import read_set
+    try:
+        return read_set(puzzle, spec)
+    except ValueError as e:
+        raise _bad(str(e), hint) from None
+
+
+def _held_out(puzzle, specs) -> list[str]:
     out: list[str] = []
     for spec in specs:
-        out.extend(read_set(puzzle, spec).instances)
+        out.extend(_read(puzzle, spec, "'--held-out'").instances)
     return out
+
+
+def _parts(puzzle, policy_name: str, value_name: str) -> None:
+    """Check --policy/--value now (a learned:PATH is loaded), not after a sweep."""
+    from ..components import make_policy, make_value
+    for name, make, hint in ((policy_name, make_policy, "'--policy'"),
+                             (value_name, make_value, "'--value'")):
+        if name in ("llm", "llm-verify"):
+            raise _bad(f"{name} is not offered here (learning runs on code policies/values)", hint)
+        try:
+            make(puzzle, name)
+        except ValueError as e:
+            raise _bad(str(e), hint) from None
 
 
 @click.command("traces")
@@ -104,35 +129,38 @@ def traces_cmd(puzzle, sources, out, set_spec, budget, seeds, policy_name, value
     preference pairs as JSONL, split by instance (see docs/learning.md)."""
     from tqdm import tqdm
 
-    from ..components import make_policy, make_value
-    from ..sets import read_set
     from .collect import add_trees, sweep_trees, tree_files
     from .dataset import Dataset, Splitter
     from .loop import _sweep
 
     p = _puzzle(puzzle)
-    splitter = Splitter(p, seed=split_seed, fractions=_fractions(split),
-                        held_out=_held_out(p, held_out))
-    paths = tree_files(sources)
-    if set_spec is not None:
-        make_policy(p, policy_name)
-        make_value(p, value_name)
-        instances = read_set(p, set_spec)
+    fractions = _fractions(split)
+    _parts(p, policy_name, value_name)
+    splitter = Splitter(p, seed=split_seed, fractions=fractions, held_out=_held_out(p, held_out))
+    instances = _read(p, set_spec, "'--set'") if set_spec is not None else None
+    try:
+        paths = tree_files(sources)
+    except ValueError as e:
+        raise _bad(str(e), "'SOURCES'") from None
+    if instances is not None:
         config = _sweep(p.name, instances, policy=policy_name, value=value_name,
                         algos=("mcts",), budget=budget, seeds=seeds, c_puct=1.5)
         paths += sweep_trees(config, instances.instances, Path(out) / "sweep", workers=workers,
                              progress=progress)
     if not paths:
-        raise ValueError("no trees to read: name tree files or folders, or --set for a sweep "
-                         "(an empty trace set)")
+        raise _bad("no trees to read (an empty trace set): name tree files or folders, or "
+                   "--set for a sweep", "'SOURCES'")
     ds = Dataset(splitter)
     bar = tqdm(total=len(paths), disable=not sys.stderr.isatty() if progress is None
                else not progress, unit="tree", desc="traces")
     with bar:
-        add_trees(ds, p, paths, rollouts=rollouts, seed=split_seed, progress=bar)
+        try:
+            add_trees(ds, p, paths, rollouts=rollouts, seed=split_seed, progress=bar)
+        except ValueError as e:
+            raise _bad(str(e), "'SOURCES'") from None
     counts = ds.counts()
     if not any(counts.values()):
-        raise ValueError("the trees gave no records (an empty trace set)")
+        raise _bad("the trees gave no records (an empty trace set)", "'SOURCES'")
     manifest = ds.write(out, meta={"puzzle": p.name, "trees": len(paths), "rollouts": rollouts})
     for split_name in ("train", "val", "test"):
         c = counts[split_name]
@@ -189,32 +217,54 @@ def train_cmd(puzzle, set_spec, eval_spec, held_out, rounds, budget, eval_budget
     from .loop import TrainConfig, train
 
     p = _puzzle(puzzle)
+    if ray_address is not None and not _address_ok(ray_address):
+        raise _bad(f"expected host:port, ray://host:port or auto, got {ray_address!r}",
+                   "'--ray-address'")
+    if executor == "ray" and not ray_address:
+        raise _bad("--executor ray needs the address of a running Ray cluster", "'--ray-address'")
     held = _held_out(p, held_out)
     if eval_spec is not None:
-        evals = read_set(p, eval_spec)
+        evals = _read(p, eval_spec, "'--eval-set'")
     elif held:
         evals = InstanceSet("held-out", tuple(held))
     else:
-        raise ValueError("train needs held-out instances to evaluate on: --eval-set or --held-out")
+        raise _bad("train needs held-out instances to evaluate on: --eval-set or --held-out",
+                   "'--eval-set'")
     never = {canonical(p, t) for t in list(held) + list(evals.instances)}
-    full = read_set(p, set_spec)
+    full = _read(p, set_spec, "'--set'")
     kept = tuple(t for t in full.instances if canonical(p, t) not in never)
     if not kept:
-        raise ValueError(f"set {set_spec!r}: no instances left once the held-out ones are removed")
+        raise _bad(f"set {set_spec!r}: no instances left once the held-out ones are removed",
+                   "'--set'")
     train_set = InstanceSet(f"{set_spec} minus held-out", kept)
     h = hashlib.sha256("\0".join(sorted(never)).encode()).hexdigest()
     config = TrainConfig(puzzle=p.name, train_set=train_set.name, train_sha256=train_set.sha256,
                          eval_set=evals.name, eval_sha256=evals.sha256, held_out_sha256=h,
                          budget=budget, eval_budget=eval_budget or budget, seeds=seeds,
                          rollouts=rollouts, window=window, bits=bits)
+    from ..bench import ExecutorUnavailable
+    from .loop import RunMismatch
     log = (lambda m: click.echo(m, err=True))
-    summaries = train(p, config, train_set, evals, held, out, rounds=rounds, workers=workers,
-                      executor=executor, ray_address=ray_address, progress=progress, log=log)
+    try:
+        summaries = train(p, config, train_set, evals, held, out, rounds=rounds, workers=workers,
+                          executor=executor, ray_address=ray_address, progress=progress, log=log)
+    except RunMismatch as e:
+        raise _bad(str(e), "'--out'") from None
+    except ExecutorUnavailable as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(3)
     for s in summaries:
         click.echo(f"round {s['round']}: held-out solve rate MCTS+learned "
                    f"{100 * s['eval'].get('mcts', 0):.1f}%, learned policy alone "
                    f"{100 * s['eval'].get('greedy', 0):.1f}%")
     click.echo(f"summary: {Path(out) / 'summary.md'}")
+
+
+def _address_ok(address: str) -> bool:
+    if address in ("auto", "local"):
+        return True
+    host, _, port = address.split("://", 1)[-1].rpartition(":")
+    return bool(host) and port.isdigit()
 
 
 COMMANDS = (traces_cmd, train_cmd)
