@@ -188,3 +188,13 @@ def _held(tmp_path):
     p = tmp_path / "held.txt"
     p.write_text("4 3 2 1\n")          # the same instance, spelled otherwise
     return p
+
+
+def test_sets_are_read_with_each_instance_once():
+    """A sweep must not run an instance twice (its records would repeat): a named set that
+    lists one twice (sliding's generated easy8 did) is read with each instance once, in order."""
+    from mcts_reason.learn.cli import _read
+    sliding = load("sliding")
+    raw = sliding.instance_set("easy8")
+    s = _read(sliding, "easy8", "'--set'")
+    assert s.instances == tuple(dict.fromkeys(raw))

@@ -63,11 +63,17 @@ def _fractions(text: str) -> tuple[float, float, float]:
 
 
 def _read(puzzle, spec: str, hint: str):
-    from ..sets import read_set
+    """The set, each instance once (a generated named set may repeat one; a sweep must not)."""
+    from ..sets import InstanceSet, read_set
+    from .dataset import canonical
     try:
-        return read_set(puzzle, spec)
+        s = read_set(puzzle, spec)
     except ValueError as e:
         raise _bad(str(e), hint) from None
+    firsts = {}
+    for t in s.instances:
+        firsts.setdefault(canonical(puzzle, t), t)
+    return s if len(firsts) == len(s) else InstanceSet(s.name, tuple(firsts.values()))
 
 
 def _held_out(puzzle, specs) -> list[str]:
