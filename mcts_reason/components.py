@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from .policies import UniformPolicy
+from .types import ExtraValues
 from .values import ConstantValue, RolloutValue
 
 POLICIES = ("heuristic", "uniform", "llm", "learned:PATH")
@@ -58,7 +59,7 @@ def make_value(puzzle: Any, name: str, *, client: Any = None, settings: Any = No
     if name.startswith(LEARNED):
         from .learn.model import LearnedValue
         return LearnedValue(learned_model(puzzle, name), source=name)
-    extra = getattr(puzzle, "extra_values", dict)()
+    extra = dict(puzzle.extra_values()) if isinstance(puzzle, ExtraValues) else {}
     if name in extra:
         return extra[name]()
     raise ValueError(f"unknown value {name!r} for {puzzle.name}; "

@@ -143,3 +143,26 @@ def test_cli_traces_bad_inputs_exit_2_with_one_line(tmp_path, monkeypatch):
         assert res.exit_code == 2, res.output
         assert _errors(res) == ["Error: Invalid value for 'PUZZLE': puzzle 'rules-only' has no "
                                 "render_step: learning from search needs it"]
+
+
+def test_learned_parts_implement_the_contract_and_the_feature_hook_is_used():
+    from mcts_reason.learn.features import Featurizer
+    from mcts_reason.types import LearnTokens, Policy, Proposal, ValueFunction
+    game24 = load("game24")
+    model = LinearModel(puzzle="game24", bits=8, policy_w=np.ones(512), policy_b=0.0,
+                        value_w=np.ones(256), value_b=0.0)
+    assert isinstance(LearnedPolicy(model), Policy)
+    assert isinstance(LearnedValue(model), ValueFunction)
+    state = game24.parse_instance("4 9 10 13")
+    out = LearnedPolicy(model).propose(game24, state, k=3, rng=np.random.default_rng(0))
+    assert len(out) == 3 and all(isinstance(p, Proposal) for p in out)
+
+    class Hooked(type(game24)):
+        def learn_tokens(self, state):
+            return [f"count={len(state)}"]
+
+    hooked = Hooked()
+    assert isinstance(hooked, LearnTokens) and not isinstance(game24, LearnTokens)
+    f = Featurizer(8)
+    plain, extra = f.states(game24, [state]), f.states(hooked, [state])
+    assert (plain != extra).nnz > 0

@@ -6,7 +6,7 @@ plus the whole rendered text as one token (exact states recur across instances: 
 state generalises to every instance that reaches it), each token hashed with CRC-32 (stable across
 processes and platforms, unlike Python's `hash`) into 2 ** bits columns. A (state, step) pair is described by two
 blocks side by side: the step's text (`render_step`) and the state the step leads to. A puzzle may
-add tokens of its own through an optional hook, `learn_tokens(state) -> Iterable[str]` (hashed
+add tokens of its own through an optional hook, `types.LearnTokens.learn_tokens(state)` (hashed
 into the state block, e.g. the sorted numbers left). Hashing (the feature-hashing trick of
 Weinberger et al. 2009: no vocabulary) means a saved model is only a weight vector plus
 `FEATURE_VERSION` and the width.
@@ -20,6 +20,8 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
+
+from ..types import LearnTokens
 
 FEATURE_VERSION = 1
 DEFAULT_BITS = 15            # 32768 columns per block
@@ -71,8 +73,10 @@ class Featurizer:
 
     @staticmethod
     def hook_tokens(puzzle: Any, state: Any) -> tuple[str, ...]:
-        hook = getattr(puzzle, "learn_tokens", None)
-        return tuple(str(t) for t in hook(state)) if hook is not None else ()
+        """The puzzle's `types.LearnTokens` hook, if it has one."""
+        if isinstance(puzzle, LearnTokens):
+            return tuple(str(t) for t in puzzle.learn_tokens(state))
+        return ()
 
     def state_text_rows(self, texts: Sequence[str],
                         extras: Sequence[Sequence[str]] | None = None) -> sp.csr_matrix:

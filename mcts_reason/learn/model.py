@@ -20,6 +20,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..policies import top_k
+from ..types import Proposal
 from .features import FEATURE_VERSION, Featurizer
 
 FORMAT = "mcts-reason-learned"
@@ -156,16 +158,14 @@ class LearnedPolicy:
         self.model, self.temperature, self.source = model, temperature, source
 
     def propose(self, puzzle: Any, state: Any, *, k: int | None,
-                rng: np.random.Generator) -> list[tuple[Any, float, Any]]:
+                rng: np.random.Generator) -> list[Proposal]:
         steps = list(puzzle.legal_steps(state))
         if not steps:
             return []
         nexts = [puzzle.apply(state, s) for s in steps]
         priors = softmax(self.model.step_logits(puzzle, state, steps, nexts) / self.temperature)
-        out = list(zip(steps, priors.tolist(), nexts))
-        if k is not None:
-            out = sorted(out, key=lambda t: -t[1])[:k]
-        return out
+        out = [Proposal(s, p, n) for s, p, n in zip(steps, priors.tolist(), nexts)]
+        return top_k(out, k)
 
     def __repr__(self) -> str:
         return f"LearnedPolicy({self.source or self.model!r})"

@@ -25,6 +25,8 @@ import networkx as nx
 import numpy as np
 
 from ..llm.prompts import propose_messages, value_messages
+from ..types import LearnTokens
+from .features import Featurizer
 from ..values import RolloutValue
 
 KINDS = ("policy", "value", "sft", "preference")
@@ -99,8 +101,8 @@ def records(graph: nx.DiGraph, puzzle: Any, *, rollouts: int = 8, rng: np.random
     on_path = solution_nodes(graph, puzzle, states)
     path_set = set(on_path)
     rollout = RolloutValue(n=rollouts) if rollouts > 0 else None
-    hook = getattr(puzzle, "learn_tokens", None)
-    tokens = (lambda n: [str(t) for t in hook(states[n])]) if hook else None
+    tokens = ((lambda n: list(Featurizer.hook_tokens(puzzle, states[n])))
+              if isinstance(puzzle, LearnTokens) else None)
     for n in sorted(graph.nodes, key=lambda n: nodes[n]["order"]):
         a = nodes[n]
         kids = _kids(graph, n)
