@@ -13,7 +13,8 @@ slack), trickled or not. The same client:
     stopped, so no retry starts after it.
 
 Names resolve before the deadline applies (getaddrinfo cannot be interrupted); a numeric address
-or a name in /etc/hosts resolves at once.
+or a name in /etc/hosts resolves at once. Proxies from the environment (HTTPS_PROXY, ...) are not
+used: httpx takes them only for its own transport.
 """
 from __future__ import annotations
 
@@ -164,10 +165,10 @@ class _Decoded(httpx.SyncByteStream):
 
 
 class _Transport(httpx.HTTPTransport):
-    def __init__(self, backend: _Backend, max_body: int) -> None:
-        super().__init__()
+    def __init__(self, backend: _Backend, max_body: int) -> None:  # noqa: super() not called
+        # httpx's HTTPTransport is its pool (`_pool`) plus request/response mapping; this is the
+        # pool it would build, over the deadline-checking backend.
         limits = httpx.Limits()
-        # The same pool httpx builds, over the deadline-checking backend.
         self._pool = httpcore.ConnectionPool(
             ssl_context=httpx.create_ssl_context(), network_backend=backend,
             max_connections=limits.max_connections,
