@@ -75,8 +75,9 @@ _SIGNALLED: list[int] = []
 
 def _raise_interrupt(signum, frame):
     _SIGNALLED.append(signum)
-    from .llm.bounded_http import abort_all
-    abort_all()     # requests in flight in this process end now, at any concurrency
+    http = sys.modules.get("mcts_reason.llm.bounded_http")   # loaded only if a model is used
+    if http is not None:
+        http.abort_all()     # requests in flight in this process end now, at any concurrency
     raise KeyboardInterrupt
 
 

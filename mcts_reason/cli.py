@@ -141,13 +141,13 @@ def solve_cmd(puzzle, instance, algo, policy_name, value_name, budget, max_calls
         _check_tree_path(tree_path)
     budget_ = _budget(algo, budget, calls=max_calls, tokens=max_tokens, cost=max_cost,
                       seconds=max_seconds, nodes=max_nodes, **caps)
-    from .llm.bounded_http import LAST_SIGNAL, interrupts_stop_requests
     from .llm.client import LLMError
     with contextlib.ExitStack() as stack:
         client = None
         try:
-            stack.enter_context(interrupts_stop_requests())
-            if uses_model:
+            if uses_model:   # Ctrl-C also cuts requests in flight (other threads' included)
+                from .llm.bounded_http import interrupts_stop_requests
+                stack.enter_context(interrupts_stop_requests())
                 from .llm.session import open_client
                 client = stack.enter_context(open_client(settings))
             if value_name in LLM_PARTS:
@@ -164,7 +164,9 @@ def solve_cmd(puzzle, instance, algo, policy_name, value_name, budget, max_calls
         except KeyboardInterrupt:
             stack.close()      # stop the model server, if one was started, before the message
             click.echo("interrupted: the search was stopped before it finished", err=True)
-            sys.exit(128 + LAST_SIGNAL[-1] if LAST_SIGNAL else 130)
+            signalled = getattr(sys.modules.get("mcts_reason.llm.bounded_http"),
+                                "LAST_SIGNAL", None)
+            sys.exit(128 + signalled[-1] if signalled else 130)
     if tree_path is not None:
         _write_tree(result, p, tree_path)
     if as_json:

@@ -23,8 +23,8 @@ from mcts_reason.budget import Budget, Meter
 from mcts_reason.llm import LLMClient, Sampling
 from mcts_reason.llm.client import Completion, Request
 
-REQUEST_SLACK = 0.25
-SEARCH_SLACK = 0.5
+REQUEST_SLACK = 0.5
+SEARCH_SLACK = 1.0
 SECRET = "sk-URLSECRET-77aa"
 
 

@@ -52,10 +52,17 @@ def deadline(seconds: float) -> Iterator[None]:
     """Requests made by this thread inside the block end within `seconds` from now."""
     before = getattr(_local, "deadline", None)
     _local.deadline = time.monotonic() + max(0.0, seconds)
+    _local.sent = False
     try:
         yield
     finally:
         _local.deadline = before
+
+
+def request_sent() -> bool:
+    """Whether the last request of this thread under `deadline` began to send any bytes (a
+    request whose time ran out before that reached no server: nothing to charge)."""
+    return getattr(_local, "sent", True)
 
 
 def _left(timeout: float | None, expired: type[Exception]) -> float | None:
@@ -81,7 +88,9 @@ class _Stream(httpcore.NetworkStream):
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
         self._backend.check()
-        self._inner.write(buffer, _left(timeout, httpcore.WriteTimeout))
+        left = _left(timeout, httpcore.WriteTimeout)
+        _local.sent = True
+        self._inner.write(buffer, left)
 
     def close(self) -> None:
         self._backend.live.discard(self)

@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 from ..budget import Meter
-from . import bounded_http
 from .redact import redact_url
 
 # Every change that LLM code makes to a Meter happens under this lock: requests run in threads.
@@ -50,14 +49,15 @@ _SURROGATES = re.compile("[\ud800-\udfff]")
 # unjudged, cache_write, over_reservation, gave_up -- describe answers or whole requests);
 # plus every "http_NNN".
 ATTEMPT_FAULTS = ("timeout", "rate_limited", "malformed", "connection", "unreachable",
-                  "redirect", "context_length", "oversized_body")
+                  "timeout_unsent", "redirect", "context_length", "oversized_body")
+_UNREACHED = ("unreachable", "timeout_unsent")     # nothing was sent: not charged
 
 
 def failed_attempts(faults: Mapping[str, int]) -> int:
     """How many attempts of a `Usage.faults` tally reached the server and failed (each was
-    charged one model call; "unreachable" ones were not and are not counted here)."""
+    charged one model call; "unreachable" and "timeout_unsent" ones were not)."""
     return sum(n for k, n in faults.items()
-               if k != "unreachable" and (k in ATTEMPT_FAULTS or k.startswith("http_")))
+               if k not in _UNREACHED and (k in ATTEMPT_FAULTS or k.startswith("http_")))
 
 
 def base_url_problem(base_url: str) -> str | None:
@@ -231,8 +231,9 @@ class LLMClient:
                  prices: Mapping[str, Price] | None = None, concurrency: int = 4,
                  grammar: bool = False,
                  sleep: Callable[[float], Any] | None = None) -> None:
-        import openai
+        import openai       # (and httpx) imported here: importing this module stays cheap
 
+        from . import bounded_http
         problem = base_url_problem(base_url)
         if problem:
             raise ValueError(problem)
@@ -250,7 +251,7 @@ class LLMClient:
         self.prices = dict(prices or {})
         self.concurrency = concurrency
         self.grammar = bool(grammar)
-        self._openai = openai
+        self._openai, self._bounded = openai, bounded_http
         self._http, self._backend = bounded_http.client(timeout=timeout)
         self._sleep = sleep or self._backend.stopped.wait
         self._sdk = openai.OpenAI(base_url=self._url, api_key=api_key or "no-key",
@@ -450,7 +451,7 @@ class LLMClient:
     def _send(self, req: Request, seconds: float | None = None) -> Completion:
         """One attempt, ended within `seconds` (default `timeout`). Raises _Attempt for
         anything but a well-formed completion."""
-        oa = self._openai
+        oa, bh = self._openai, self._bounded
         s = req.sampling
         kwargs: dict[str, Any] = {"model": self.model,
                                   "messages": [{"role": r, "content": c} for r, c in req.messages],
@@ -465,14 +466,17 @@ class LLMClient:
         with METER_LOCK:
             self.sent += 1
         try:
-            with bounded_http.deadline(self.timeout if seconds is None else seconds):
+            with bh.deadline(self.timeout if seconds is None else seconds):
                 resp = self._sdk.chat.completions.create(**kwargs)
-        except oa.APITimeoutError:
+        except oa.APITimeoutError as e:
+            # a connect that timed out sent nothing: not charged (as a refused connection)
+            if not bh.request_sent():   # time ran out before a byte left: not charged
+                raise _Attempt("timeout_unsent", reached=False, retry=True) from None
             raise _Attempt("timeout", reached=True, retry=True) from None
         except oa.APIConnectionError as e:
-            if isinstance(e.__cause__, bounded_http.BodyTooLarge):
+            if isinstance(e.__cause__, bh.BodyTooLarge):
                 raise _Attempt("oversized_body", reached=True, retry=True) from None
-            if isinstance(e.__cause__, bounded_http.BodyUndecodable):
+            if isinstance(e.__cause__, bh.BodyUndecodable):
                 raise _Attempt("malformed", reached=True, retry=True) from None
             cause = repr(e.__cause__ or e)
             refused = "ConnectError" in cause or "Connection refused" in cause

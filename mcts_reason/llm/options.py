@@ -67,7 +67,7 @@ def model_health(model_calls: int, faults: dict[str, int]) -> tuple[str | None, 
     their sums over several runs)."""
     from .client import failed_attempts
     failed = failed_attempts(faults)
-    unreached = faults.get("unreachable", 0)
+    unreached = faults.get("unreachable", 0) + faults.get("timeout_unsent", 0)
     tried = model_calls + unreached
     if tried == 0 or failed + unreached <= tried - failed - unreached:
         return None, False
