@@ -20,6 +20,7 @@ import numpy as np
 from mcts_reason import Budget, solve
 from mcts_reason.llm import LLMClient, LLMPolicy, LLMValue, ResponseCache, Sampling
 from mcts_reason.llm.local import LocalServer
+from mcts_reason.llm.prompt_file import load_prompts
 from mcts_reason.search.common import Context
 from puzzles.game24 import Game24
 
@@ -59,7 +60,16 @@ def main() -> None:
     ap.add_argument("--grammar", action="store_true",
                     help="constrain proposals with the puzzle's GBNF grammar (llama.cpp only)")
     ap.add_argument("--pw-c", type=float, default=2.0, help="MCTS progressive widening constant")
+    ap.add_argument("--prompts", default=None, help="a prompt file (docs/llm.md) instead of the "
+                    "puzzle's own prompts, e.g. the paper's exact texts")
     a = ap.parse_args()
+    prompts = None
+    if a.prompts:
+        try:
+            prompts = load_prompts(a.prompts)
+            prompts.check(G)
+        except ValueError as e:
+            ap.error(str(e))
     insts = tot_set(Path(a.data))[: a.limit]
     cache = ResponseCache(a.cache) if a.cache else None
     rows = []
@@ -72,10 +82,11 @@ def main() -> None:
         client = LLMClient(base_url=url, model=model, api_key=os.environ.get("OPENAI_API_KEY"),
                            concurrency=1, cache=cache, grammar=a.grammar)
         temp0 = LLMPolicy(client, sampling=Sampling(temperature=0.0, max_tokens=64,
-                                                    stop=("Input:",)))
+                                                    stop=("Input:",)), prompts=prompts)
         hot = LLMPolicy(client, sampling=Sampling(temperature=0.7, max_tokens=64,
-                                                  stop=("Input:",)))
-        value = LLMValue(client, sampling=Sampling(temperature=0.7, max_tokens=64))
+                                                  stop=("Input:",)), prompts=prompts)
+        value = LLMValue(client, sampling=Sampling(temperature=0.7, max_tokens=64),
+                         prompts=prompts)
         configs = [("greedy (T=0)", lambda i: greedy(i, temp0, Budget(model_calls=3), a.seed))]
         for c in (int(x) for x in a.calls.split(",")):
             configs.append((f"MCTS, LLM policy + heuristic value, {c} calls",
@@ -101,7 +112,8 @@ def main() -> None:
             print(f"done: {name}", flush=True)
         client.close()
     print(f"\nToT test set ranks 901-1000, first {len(insts)} puzzles, seed {a.seed}, "
-          f"grammar {'on' if a.grammar else 'off'}, pw_c {a.pw_c}\n")
+          f"grammar {'on' if a.grammar else 'off'}, pw_c {a.pw_c}, "
+          f"prompts {a.prompts or 'own'}\n")
     print("| method | solved | model calls / puzzle | tokens / puzzle | invalid lines / puzzle "
           "| seconds / puzzle |")
     print("|---|---|---|---|---|---|")

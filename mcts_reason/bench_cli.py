@@ -147,7 +147,7 @@ def bench_cmd(puzzle, set_spec, algos, budgets, budget_kind, seeds, workers, exe
     budget_values = _budgets(budgets, budget_kind)
     seed_values = _seeds(seeds)
     uses_model = policy_name == "llm" or value_name in LLM_PARTS
-    settings, model_caps = settings_from(llm_kw, uses_model=uses_model)
+    settings, model_caps = settings_from(llm_kw, uses_model=uses_model, puzzle=p)
     if model_caps:
         raise click.BadParameter("bench caps one quantity per run: use --budget-kind "
                                  "model_calls instead", param_hint="'--max-model-calls'")

@@ -129,7 +129,7 @@ def solve_cmd(puzzle, instance, algo, policy_name, value_name, budget, max_calls
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="'INSTANCE'") from None
     uses_model = policy_name == "llm" or value_name in LLM_PARTS
-    settings, caps = settings_from(llm_kw, max_cost=max_cost, uses_model=uses_model)
+    settings, caps = settings_from(llm_kw, max_cost=max_cost, uses_model=uses_model, puzzle=p)
     if value_name not in LLM_PARTS:
         try:
             value = make_value(p, value_name)

@@ -16,6 +16,7 @@ Optional capabilities, by who carries them:
 
   puzzle   ProposePrompt.propose_messages, ValuePrompt.value_messages,
            VerifyPrompt.verify_messages   (prompts for model policies/values; generic otherwise)
+           PromptFields.prompt_fields     (more placeholders for a user's --prompts file)
            ProposeGrammar.propose_grammar (a GBNF grammar for constrained proposals)
            ExtraValues.extra_values       (more named value functions for --value)
            Metrics.metrics                (per-solution figures in bench records)
@@ -177,6 +178,17 @@ class VerifyPrompt(Protocol):
     """The puzzle's own step-verifier prompt: is the latest of `step_texts` correct and useful?"""
 
     def verify_messages(self, initial: State, step_texts: list[str], state: State) -> Messages: ...
+
+
+@runtime_checkable
+class PromptFields(Protocol):
+    """Placeholders that a user's prompt file (`--prompts FILE`, llm/prompt_file.py) may use
+    besides the generic {state} and {description}: e.g. Game of 24's {numbers}, Countdown's
+    {numbers} and {target}. `prompt_field_names` lists them without needing a state."""
+
+    prompt_field_names: tuple[str, ...]
+
+    def prompt_fields(self, state: State) -> dict[str, str]: ...
 
 
 @runtime_checkable

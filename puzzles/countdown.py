@@ -468,6 +468,12 @@ class Countdown:
         return self.generate(n, rng=np.random.default_rng(seed), **kw)
 
     # -- LLM prompts ------------------------------------------------------------------------------
+    prompt_field_names = ("numbers", "target")
+
+    def prompt_fields(self, state: CountdownState) -> dict[str, str]:
+        """{numbers} and {target}, for a user's prompt file."""
+        return {"numbers": " ".join(map(str, state.numbers)), "target": str(state.target)}
+
     def propose_messages(self, state: CountdownState) -> list[dict]:
         nums = " ".join(map(str, state.numbers))
         return [

@@ -450,9 +450,15 @@ class Game24:
         return value == TARGET and literals is not None and sorted(literals) == nums
 
     def propose_messages(self, state: State) -> list[dict]:
-        """Chat messages asking a model for next steps (ToT's one-shot propose prompt)."""
+        """Chat messages asking a model for next steps (a one-shot prompt, ToT's step format)."""
         from .game24_prompts import propose_messages
         return propose_messages(self.render(state))
+
+    prompt_field_names = ("numbers",)
+
+    def prompt_fields(self, state: State) -> dict[str, str]:
+        """{numbers}, for a user's prompt file: the numbers left, e.g. "4 9 10 13"."""
+        return {"numbers": self.render(state)}
 
     def propose_grammar(self, state: State, *, min_lines: int = 4, lines: int = 8) -> str | None:
         """A GBNF grammar (llama.cpp) for the answer to `propose_messages(state)`: `min_lines` to
@@ -482,7 +488,7 @@ class Game24:
         ]) + "\n"
 
     def value_messages(self, state: State) -> list[dict]:
-        """Chat messages asking a model to judge `state`: sure / likely / impossible (ToT)."""
+        """Chat messages asking a model to judge `state`: sure / likely / impossible."""
         from .game24_prompts import value_messages
         return value_messages(self.render(state))
 

@@ -1,71 +1,48 @@
-"""Game of 24 prompts: the Tree-of-Thoughts one-shot propose prompt and its value prompt.
+"""Game of 24 prompts, in this project's own words.
 
-The texts are those of Yao et al., "Tree of Thoughts" (NeurIPS 2023), from the paper's code
-(princeton-nlp/tree-of-thought-llm, MIT licence), so results can be set beside the paper's.
-Each is sent as one user message, as the paper did with chat models.
+The step format ("a op b = c (left: ...)") and the sure / likely / impossible judgement follow
+the Tree-of-Thoughts setup (Yao et al., NeurIPS 2023), so results can be set beside the paper's;
+the texts and examples are our own. To run with the paper's exact prompts, write them into a
+prompt file and pass `--prompts FILE` (docs/llm.md). Each prompt is one user message.
 """
 from __future__ import annotations
 
-PROPOSE = '''Input: 2 8 8 14
+PROPOSE = """Game of 24: pick two of the numbers, combine them with +, -, * or / and put the \
+result back. Write possible next steps, one per line, as: a op b = c (left: the numbers now).
+Input: 3 5 7 12
 Possible next steps:
-2 + 8 = 10 (left: 8 10 14)
-8 / 2 = 4 (left: 4 8 14)
-14 + 2 = 16 (left: 8 8 16)
-2 * 8 = 16 (left: 8 14 16)
-8 - 2 = 6 (left: 6 8 14)
-14 - 8 = 6 (left: 2 6 8)
-14 /  2 = 7 (left: 7 8 8)
-14 - 2 = 12 (left: 8 8 12)
-Input: {input}
+12 / 3 = 4 (left: 4 5 7)
+7 - 5 = 2 (left: 2 3 12)
+3 * 5 = 15 (left: 7 12 15)
+12 - 7 = 5 (left: 3 5 5)
+5 + 7 = 12 (left: 3 12 12)
+3 + 12 = 15 (left: 5 7 15)
+Input: {numbers}
 Possible next steps:
-'''
+"""
 
-VALUE = '''Evaluate if given numbers can reach 24 (sure/likely/impossible)
-10 14
-10 + 14 = 24
+VALUE = """Can these numbers still make 24 with + - * /, each used once? Try a few combinations, \
+then give one word on the last line: sure/likely/impossible.
+6 4
+6 * 4 = 24
 sure
-11 12
-11 + 12 = 23
-12 - 11 = 1
-11 * 12 = 132
-11 / 12 = 0.91
+2 9 13
+13 + 9 + 2 = 24
+sure
+1 1 2
+(1 + 1) * 2 = 4, 1 + 1 + 2 = 4: all too small
 impossible
-4 4 10
-4 + 4 + 10 = 8 + 10 = 18
-4 * 10 - 4 = 40 - 4 = 36
-(10 - 4) * 4 = 6 * 4 = 24
-sure
-4 9 11
-9 + 11 + 4 = 20 + 4 = 24
-sure
-5 7 8
-5 + 7 + 8 = 12 + 8 = 20
-(8 - 5) * 7 = 3 * 7 = 21
-I cannot obtain 24 now, but numbers are within a reasonable range
+4 7 8
+4 + 7 + 8 = 19, 8 - 7 = 1, 4 * 1 = 4: not yet, but the numbers are in range
 likely
-5 6 6
-5 + 6 + 6 = 17
-(6 - 5) * 6 = 1 * 6 = 6
-I cannot obtain 24 now, but numbers are within a reasonable range
-likely
-10 10 11
-10 + 10 + 11 = 31
-(11 - 10) * 10 = 10
-10 10 10 are all too big
-impossible
-1 3 3
-1 * 3 * 3 = 9
-(1 + 3) * 3 = 12
-1 3 3 are all too small
-impossible
-{input}
-'''
+{numbers}
+"""
 
 
 def propose_messages(numbers: str) -> list[dict]:
     """`numbers`: the state as text, e.g. "4 9 10 13"."""
-    return [{"role": "user", "content": PROPOSE.format(input=numbers)}]
+    return [{"role": "user", "content": PROPOSE.format(numbers=numbers)}]
 
 
 def value_messages(numbers: str) -> list[dict]:
-    return [{"role": "user", "content": VALUE.format(input=numbers)}]
+    return [{"role": "user", "content": VALUE.format(numbers=numbers)}]

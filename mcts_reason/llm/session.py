@@ -10,6 +10,7 @@ from typing import Iterator
 
 from .cache import ResponseCache, default_cache_path
 from .client import LLMClient, LLMError, Price, Sampling
+from .prompt_file import PromptFile
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,7 +21,8 @@ class LLMSettings:
     when the client is built and is never stored here (so it never reaches a repr or a log).
     `grammar`: whether the server honours GBNF grammars in requests (constrained proposals);
     None: yes for the embedded llama.cpp server, no for a remote one (say True for a remote
-    llama.cpp server).
+    llama.cpp server). `prompts`: a user's prompt file (`--prompts`), or None for the
+    puzzle's own prompts.
     """
 
     base_url: str | None = None
@@ -38,19 +40,24 @@ class LLMSettings:
     max_retries: int = 3
     prices: tuple[tuple[str, Price], ...] = ()
     grammar: bool | None = None
+    prompts: PromptFile | None = None
 
 
 def settings_to_dict(settings: LLMSettings) -> dict:
-    """JSON-able form (for a bench configuration); holds the key's variable name, never a key."""
-    return {"base_url": settings.base_url, "model": settings.model,
-            "api_key_env": settings.api_key_env, "cache": settings.cache,
-            "concurrency": settings.concurrency, "samples": settings.samples,
-            "value_samples": settings.value_samples,
-            "sampling": _sampling_dict(settings.sampling),
-            "value_sampling": _sampling_dict(settings.value_sampling),
-            "timeout": settings.timeout, "max_retries": settings.max_retries,
-            "prices": {m: [p.prompt, p.completion] for m, p in settings.prices},
-            "grammar": settings.grammar}
+    """JSON-able form (for a bench configuration); holds the key's variable name, never a key.
+    A prompt file is included only when one is used (older configurations stay equal)."""
+    d = {"base_url": settings.base_url, "model": settings.model,
+         "api_key_env": settings.api_key_env, "cache": settings.cache,
+         "concurrency": settings.concurrency, "samples": settings.samples,
+         "value_samples": settings.value_samples,
+         "sampling": _sampling_dict(settings.sampling),
+         "value_sampling": _sampling_dict(settings.value_sampling),
+         "timeout": settings.timeout, "max_retries": settings.max_retries,
+         "prices": {m: [p.prompt, p.completion] for m, p in settings.prices},
+         "grammar": settings.grammar}
+    if settings.prompts is not None:
+        d["prompts"] = settings.prompts.to_dict()
+    return d
 
 
 def settings_from_dict(d: dict) -> LLMSettings:
@@ -60,7 +67,8 @@ def settings_from_dict(d: dict) -> LLMSettings:
                        sampling=_sampling(d["sampling"]), value_sampling=_sampling(d["value_sampling"]),
                        timeout=d["timeout"], max_retries=d["max_retries"],
                        prices=tuple((m, Price(*p)) for m, p in d["prices"].items()),
-                       grammar=d.get("grammar"))
+                       grammar=d.get("grammar"),
+                       prompts=PromptFile.from_dict(d["prompts"]) if d.get("prompts") else None)
 
 
 def _sampling_dict(s: Sampling) -> dict:
