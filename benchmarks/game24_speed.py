@@ -17,7 +17,7 @@ import numpy as np
 
 import mcts_reason
 from mcts_reason.budget import Budget
-from puzzles.game24 import Game24, div, norm
+from mcts_reason_puzzles.game24 import Game24, div, norm
 
 
 def exhaustive(nums: list) -> bool:

@@ -25,7 +25,7 @@ from mcts_reason.llm import LLMClient, LLMPolicy, LLMValue
 from mcts_reason.llm.scripted import Reply, ScriptedServer
 from mcts_reason.search.common import Context
 from mcts_reason.search.parallel import ParallelMCTS
-from puzzles.game24 import Game24, solvable
+from mcts_reason_puzzles.game24 import Game24, solvable
 
 G = Game24()
 

@@ -22,7 +22,7 @@ from mcts_reason.llm import LLMClient, LLMPolicy, LLMValue, ResponseCache, Sampl
 from mcts_reason.llm.local import LocalServer
 from mcts_reason.llm.prompt_file import load_prompts
 from mcts_reason.search.common import Context
-from puzzles.game24 import Game24
+from mcts_reason_puzzles.game24 import Game24
 
 G = Game24()
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "game24_4nums.csv"

@@ -58,7 +58,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=2024)
     ap.add_argument("--timeout", type=float, default=0.2)
     a = ap.parse_args()
-    from puzzles.game24 import Game24
+    from mcts_reason_puzzles.game24 import Game24
     instances = Game24().instance_set("every")[::13]
     tmp = Path(tempfile.mkdtemp(prefix="reliability-"))
     t0 = time.monotonic()

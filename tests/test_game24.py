@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import mcts_reason
-from puzzles.game24 import Game24, evaluate_expression
+from mcts_reason_puzzles.game24 import Game24, evaluate_expression
 
 from reference import all_multisets, can_make_24, is_legal_step, solvable_multisets
 
@@ -228,7 +228,7 @@ def test_named_sets_agree_with_reference():
 
 
 def test_successors_agree_with_apply():
-    from puzzles.game24 import successors
+    from mcts_reason_puzzles.game24 import successors
     for nums in [(4, 9, 10, 13), (1, 1, 1, 1), (F(3, 4), F(1), F(6)), (F(1, 4), F(6)), (F(0), 2, 2)]:
         s = state(*nums)
         for step, nxt in successors(s):

@@ -23,7 +23,7 @@ from mcts_reason import Budget, solve
 from mcts_reason.policies import UniformPolicy
 from mcts_reason.tree import LOSS, WIN
 from mcts_reason.values import ConstantValue, RolloutValue
-from puzzles.game24 import Game24
+from mcts_reason_puzzles.game24 import Game24
 
 GOLDEN = Path(__file__).parent / "golden"
 G = Game24()

@@ -20,7 +20,7 @@ from mcts_reason.llm.client import Request
 from mcts_reason.llm.options import settings_from
 from mcts_reason.llm.scripted import Reply, ScriptedServer
 from mcts_reason.llm.session import LLMSettings, settings_from_dict, settings_to_dict
-from puzzles.game24 import Game24, fmt
+from mcts_reason_puzzles.game24 import Game24, fmt
 
 G = Game24()
 

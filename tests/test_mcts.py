@@ -13,7 +13,7 @@ from mcts_reason.search import mcts
 from mcts_reason.search.common import Context
 from mcts_reason.tree import LOSS, WIN
 from mcts_reason.values import ConstantValue, RolloutValue
-from puzzles.game24 import Game24
+from mcts_reason_puzzles.game24 import Game24
 
 G = Game24()
 

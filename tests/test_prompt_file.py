@@ -15,8 +15,8 @@ from mcts_reason.llm.prompt_file import PromptFile, load_prompts
 from mcts_reason.llm.prompts import propose_messages, value_messages, verify_messages
 from mcts_reason.llm.session import LLMSettings, settings_from_dict, settings_to_dict
 from mcts_reason.registry import load
-from puzzles import game24_prompts
-from puzzles.game24 import Game24
+from mcts_reason_puzzles import game24_prompts
+from mcts_reason_puzzles.game24 import Game24
 
 G = Game24()
 

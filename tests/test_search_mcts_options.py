@@ -6,7 +6,7 @@ import pytest
 
 from mcts_reason.budget import Budget
 from mcts_reason.search import ALGORITHMS, mcts
-from puzzles.game24 import solvable
+from mcts_reason_puzzles.game24 import solvable
 
 from search_helpers import EASY, g24, independent_value  # noqa: F401 (fixture)
 

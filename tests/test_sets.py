@@ -5,7 +5,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from mcts_reason.sets import InstanceSet, read_csv, read_set
-from puzzles.game24 import Game24
+from mcts_reason_puzzles.game24 import Game24
 
 G = Game24()
 CSV_HEAD = "Rank,Puzzles,AMT (s),Solved rate,1-sigma Mean (s),1-sigma STD (s)\n"
