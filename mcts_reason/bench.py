@@ -174,6 +174,7 @@ def run_task(config: dict, task: Sequence, trees: tuple[str, str] | None = None)
     from . import solve
     from .components import make_policy, make_value
     from .registry import load
+    from .search import make_budget
 
     instance, algo, budget, seed = task
     name = config["puzzle"]
@@ -249,17 +250,6 @@ def _metrics(puzzle: Any, instance: str, answer: str) -> dict:
             _METRICS.clear()
         _METRICS[key] = dict(puzzle.metrics(instance, answer))
     return dict(_METRICS[key])
-
-
-def make_budget(kind: str, algo: str, amount: float) -> Budget:
-    """The caps of one run: `amount` of `kind`, or solve's simple budget for `kind` "simple"."""
-    if kind == "simple":
-        try:
-            from .search import simple_budget
-        except ImportError:          # before the baselines: MCTS only, counted in simulations
-            return Budget(simulations=int(amount))
-        return simple_budget(algo, int(amount))
-    return Budget(**{kind: amount})
 
 
 def run_chunk(config: dict, tasks: Sequence[Sequence],

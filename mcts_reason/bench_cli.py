@@ -18,7 +18,7 @@ from .llm.client import LLMError
 from .llm.options import EXIT_MODEL_ERROR, llm_options, settings_from
 from .registry import load
 from .report import MEASURES, load as load_records, markdown_table, plot, summarize
-from .search import ALGORITHMS
+from .search import ALGORITHMS, SPECS
 from .sets import read_set
 
 EXIT_INTERRUPTED = 130
@@ -115,6 +115,9 @@ def _ctrl_c_exits_130(command):
               help=f"Who scores partial states: {', '.join(VALUES)}.")
 @click.option("--c-puct", type=click.FloatRange(min=0), default=1.5, show_default=True,
               help="Exploration constant of the selection rule (mcts algorithms).")
+@click.option("--pw-c", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Progressive widening for sampling policies (mcts algorithms): a node holds "
+                   "at most ceil(PW_C * N ** 0.5) children after N visits [default: solve's, 2].")
 @click.option("--trees", type=click.Path(file_okay=False), default=None,
               help="Write every search tree into this folder (one file per run).")
 @click.option("--tree-format", type=click.Choice(["html", "json", "graphml"]), default="html",
@@ -128,8 +131,8 @@ def _ctrl_c_exits_130(command):
 @llm_options
 @_ctrl_c_exits_130
 def bench_cmd(puzzle, set_spec, algos, budgets, budget_kind, seeds, workers, executor,
-              ray_address, out, policy_name, value_name, c_puct, trees, tree_format, plot_path,
-              measure, progress, **llm_kw):
+              ray_address, out, policy_name, value_name, c_puct, pw_c, trees, tree_format,
+              plot_path, measure, progress, **llm_kw):
     """Run a puzzle set through algorithms x budgets x seeds; one JSONL record per run.
 
     e.g.  mcts-reason bench game24 --set hard100 --algos mcts --budgets 8,16,32 --seeds 3
@@ -170,10 +173,10 @@ def bench_cmd(puzzle, set_spec, algos, budgets, budget_kind, seeds, workers, exe
         instances = read_set(p, set_spec)
     except (ValueError, OSError) as e:
         raise click.BadParameter(str(e), param_hint="'--set'") from None
-    algo_options = {a: {"c": c_puct} for a in algo_list if a.startswith("mcts")}
-    if uses_model and settings.concurrency > 1:
-        for a in algo_options:
-            algo_options[a]["concurrency"] = settings.concurrency
+    concurrency = settings.concurrency if uses_model and settings.concurrency > 1 else None
+    algo_options = {a: SPECS[a].pick(c=c_puct, pw_c=pw_c, concurrency=concurrency)
+                    for a in algo_list}
+    algo_options = {a: o for a, o in algo_options.items() if o}
     with contextlib.ExitStack() as stack:
         runtime = {}
         if uses_model:

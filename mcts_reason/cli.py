@@ -8,11 +8,10 @@ import sys
 import click
 
 from . import __version__, solve as run_search
-from .budget import Budget
 from .components import LLM_PARTS, POLICIES, VALUES, make_policy, make_value
 from .llm.options import EXIT_MODEL_ERROR, llm_options, settings_from
 from .registry import available, load
-from .search import ALGORITHMS, simple_budget
+from .search import ALGORITHMS, SPECS, make_budget
 
 EXIT_NO_SOLUTION = 1
 
@@ -56,12 +55,6 @@ def _write_tree(result, puzzle, path: str) -> None:
     except OSError as e:
         raise click.BadParameter(f"cannot write {path!r}: {e.strerror or e}",
                                  param_hint="'--tree'") from None
-
-
-def _budget(algo: str, n: int, **caps) -> Budget:
-    """`--budget` mapped per algorithm (see `simple_budget`), plus the `--max-*` caps given."""
-    simple = simple_budget(algo, n).caps()
-    return Budget(**simple, **{k: v for k, v in caps.items() if v is not None})
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -137,8 +130,8 @@ def solve_cmd(puzzle, instance, algo, policy_name, value_name, budget, max_calls
             raise click.BadParameter(str(e), param_hint="'--value'") from None
     if tree_path is not None:
         _check_tree_path(tree_path)
-    budget_ = _budget(algo, budget, calls=max_calls, tokens=max_tokens, cost=max_cost,
-                      seconds=max_seconds, nodes=max_nodes, **caps)
+    budget_ = make_budget("simple", algo, budget, calls=max_calls, tokens=max_tokens,
+                          cost=max_cost, seconds=max_seconds, nodes=max_nodes, **caps)
     from .llm.client import LLMError
     with contextlib.ExitStack() as stack:
         client = None
@@ -149,9 +142,8 @@ def solve_cmd(puzzle, instance, algo, policy_name, value_name, budget, max_calls
             if value_name in LLM_PARTS:
                 value = make_value(p, value_name, client=client, settings=settings)
             policy = make_policy(p, policy_name, client=client, settings=settings)
-            options = {"c": c_puct, "pw_c": pw_c} if algo.startswith("mcts") else {}
-            if algo.startswith("mcts") and settings.concurrency > 1:
-                options["concurrency"] = settings.concurrency
+            options = SPECS[algo].pick(c=c_puct, pw_c=pw_c, concurrency=settings.concurrency
+                                       if settings.concurrency > 1 else None)
             result = run_search(p, instance, algo=algo, policy=policy, value=value,
                                 budget=budget_, seed=seed, **options)
         except LLMError as e:

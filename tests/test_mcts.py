@@ -9,7 +9,7 @@ import pytest
 import mcts_reason
 from mcts_reason import Budget
 from mcts_reason.policies import UniformPolicy
-from mcts_reason.search import mcts
+from mcts_reason.search import mcts, mcts_search
 from mcts_reason.search.common import Context
 from mcts_reason.tree import LOSS, WIN
 from mcts_reason.values import ConstantValue, RolloutValue
@@ -148,11 +148,11 @@ def test_sampling_policy_solves_easy_puzzles():
 
 
 def test_uct_selection_solves_and_is_selectable():
-    r = mcts.search(G, "4 9 10 13", policy=G.heuristic_policy(), value=G.heuristic_value(),
+    r = mcts_search.search(G, "4 9 10 13", policy=G.heuristic_policy(), value=G.heuristic_value(),
                     budget=Budget(simulations=500), rng=np.random.default_rng(0), selection="uct")
     assert r.solved and r.algo == "mcts-uct"
     with pytest.raises(ValueError, match="selection"):
-        mcts.search(G, "4 9 10 13", policy=UniformPolicy(), value=ConstantValue(),
+        mcts_search.search(G, "4 9 10 13", policy=UniformPolicy(), value=ConstantValue(),
                     budget=Budget(simulations=5), rng=np.random.default_rng(0), selection="nope")
 
 
@@ -170,7 +170,7 @@ def test_user_written_policy_plugs_in():
 
 def test_rng_must_be_a_generator():
     with pytest.raises(TypeError):
-        mcts.search(G, "4 9 10 13", policy=UniformPolicy(), value=ConstantValue(),
+        mcts_search.search(G, "4 9 10 13", policy=UniformPolicy(), value=ConstantValue(),
                     budget=Budget(simulations=5), rng=42)
 
 
