@@ -63,6 +63,7 @@ class Context:
         self.initial = puzzle.parse_instance(instance)
         self.exhaustive = bool(getattr(policy, "exhaustive", False))
         self._nodes = 0
+        self._verdicts: dict[tuple, str | None] = {}   # step chain -> verified answer or None
         for part in (policy, value):
             if isinstance(part, MeterBound):
                 part.bind(self.meter)
@@ -196,21 +197,40 @@ class Context:
         return out
 
     # -- results --------------------------------------------------------------------------------
+    def verified_answer(self, steps: Sequence[Step]) -> str | None:
+        """The answer of the step chain `steps` when the chain ends in a solved state and
+        `Puzzle.verify` accepts the answer, else None (counted in `Usage.rejected_answers`).
+
+        The one place where an answer is checked: every algorithm's result goes through it
+        (`result`), and so may an algorithm that must know before it stops (best-of-N). The
+        verdict on a chain is remembered, so the puzzle checks each chain once."""
+        key = tuple(steps)
+        if key not in self._verdicts:
+            state = self.initial
+            for step in key:
+                state = self.puzzle.apply(state, step)
+            candidate = self.puzzle.answer(self.initial, list(key))
+            ok = self.puzzle.is_solved(state) and self.puzzle.verify(self.instance, candidate)
+            self._verdicts[key] = candidate if ok else None
+        if self._verdicts[key] is None:
+            self.meter.usage.rejected_answers += 1
+        return self._verdicts[key]
+
     def result(self, steps: Sequence[Step] | None, *, stop_reason: str, proved: bool = False,
                root: Node | None = None) -> SearchResult:
-        """Build the result; a step chain is reported solved only if `verify` accepts its answer."""
+        """Build the result; a step chain is reported solved only if `verified_answer` accepts
+        it, so `SearchResult.solved` always means a verified answer."""
         usage = self.meter.finish()
         answer, texts, solved = None, (), False
         if steps is not None:
-            state, out = self.initial, []
-            for step in steps:
-                out.append(self.puzzle.render_step(state, step))
-                state = self.puzzle.apply(state, step)
-            candidate = self.puzzle.answer(self.initial, list(steps))
-            if self.puzzle.is_solved(state) and self.puzzle.verify(self.instance, candidate):
-                answer, texts, solved = candidate, tuple(out), True
+            answer = self.verified_answer(steps)
+            if answer is not None:
+                state, out = self.initial, []
+                for step in steps:
+                    out.append(self.puzzle.render_step(state, step))
+                    state = self.puzzle.apply(state, step)
+                texts, solved = tuple(out), True
             else:
-                usage.rejected_answers += 1
                 stop_reason = "answer failed verification"
         return SearchResult(puzzle=self.puzzle.name, instance=self.instance, algo=self.algo,
                             solved=solved, answer=answer, steps=texts, usage=usage,
