@@ -8,7 +8,7 @@ from typing import Sequence
 import numpy as np
 
 from ..budget import Budget, Meter, OverBudget, Usage
-from ..tree import Node
+from ..tree import LOSS, UNKNOWN, WIN, Node
 from ..types import MeterBound, PathValue, Policy, Proposal, Puzzle, State, Step, ValueFunction
 
 
@@ -174,6 +174,16 @@ class Context:
             out.append((before, step))
             state = before
         return out[::-1]
+
+    def status_of(self, state: State) -> int:
+        """How a new node for `state` starts: WIN when the puzzle says it is solved, LOSS when
+        it is a dead end or already proven lost in this search, else UNKNOWN. The one rule every
+        algorithm marks its new nodes with (the puzzle decides, never the value function)."""
+        if self.puzzle.is_solved(state):
+            return WIN
+        if (self.lost and state in self.lost) or self.puzzle.is_dead_end(state):
+            return LOSS
+        return UNKNOWN
 
     def new_node(self, state: State, *, step: Step = None, parent: Node | None = None,
                  prior: float = 1.0) -> Node:

@@ -18,10 +18,7 @@ def new_root(ctx: Context) -> Node | None:
     if not ctx.meter.can("nodes"):
         return None
     root = ctx.new_node(ctx.initial)
-    if ctx.puzzle.is_solved(root.state):
-        root.status = WIN
-    elif ctx.puzzle.is_dead_end(root.state):
-        root.status = LOSS
+    root.status = ctx.status_of(root.state)
     return root
 
 
@@ -37,17 +34,13 @@ def expand(ctx: Context, node: Node, *, k: int | None = None) -> tuple[list[Node
     node.expanded = True
     known = {ch.state for ch in node.children}
     kids: list[Node] = []
-    puzzle = ctx.puzzle
     for step, prior, nxt in proposals:
         if nxt in known:
             continue
         if not ctx.meter.can("nodes"):
             return kids, True
         child = ctx.new_node(nxt, step=step, parent=node, prior=prior)
-        if puzzle.is_solved(nxt):
-            child.status = WIN
-        elif puzzle.is_dead_end(nxt) or nxt in ctx.lost:
-            child.status = LOSS
+        child.status = ctx.status_of(nxt)
         node.children.append(child)
         kids.append(child)
         known.add(nxt)
@@ -62,10 +55,7 @@ def child(ctx: Context, node: Node, step: Any, nxt: Any, prior: float) -> Node |
     if not ctx.meter.can("nodes"):
         return None
     ch = ctx.new_node(nxt, step=step, parent=node, prior=prior)
-    if ctx.puzzle.is_solved(nxt):
-        ch.status = WIN
-    elif ctx.puzzle.is_dead_end(nxt):
-        ch.status = LOSS
+    ch.status = ctx.status_of(nxt)
     node.children.append(ch)
     return ch
 

@@ -61,12 +61,8 @@ class MCTS:
             raise ValueError(f"expand_after must be a non-negative integer, got {expand_after!r}")
         self.expand_after = expand_after
         self.root = ctx.new_node(ctx.initial)
-        self.win: Node | None = None
-        puzzle = ctx.puzzle
-        if puzzle.is_solved(ctx.initial):
-            self.root.status, self.win = WIN, self.root
-        elif puzzle.is_dead_end(ctx.initial):
-            self.root.status = LOSS
+        self.root.status = ctx.status_of(ctx.initial)
+        self.win: Node | None = self.root if self.root.status == WIN else None
 
     # -- the four phases -----------------------------------------------------------------------
     def select(self) -> Node:
@@ -115,17 +111,13 @@ class MCTS:
                 fresh = [Proposal(s, scale * p / total, nxt) for s, p, nxt in fresh]
         else:
             fresh = proposals
-        puzzle, lost = ctx.puzzle, ctx.lost
         kids = ctx.add_children(node, fresh)
         truncated = len(kids) < len(fresh)   # the nodes cap: this node is not fully listed
+        status_of = ctx.status_of
         for child in kids:
-            nxt = child.state
-            if puzzle.is_solved(nxt):
-                child.status = WIN
-                if self.win is None:
-                    self.win = child
-            elif (lost and nxt in lost) or puzzle.is_dead_end(nxt):
-                child.status = LOSS
+            child.status = status_of(child.state)
+            if child.status == WIN and self.win is None:
+                self.win = child
         node.stale += not fresh
         node.saturated = (ctx.exhaustive or node.stale >= self.max_stale) and not truncated
         if self.win is not None:
