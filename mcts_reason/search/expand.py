@@ -100,3 +100,55 @@ def trivial(ctx: Context, root: Node | None) -> SearchResult | None:
     if root.status == LOSS:
         return ctx.result(None, stop_reason="exhausted", proved=True, root=root)
     return None
+
+
+def layered(ctx: Context, root: Node, *, width: int, n_generate: int | None, samples: int,
+            max_depth: int | None, paths: bool) -> SearchResult:
+    """The loop that ToT-BFS and beam search share; they differ only in what they rank.
+
+    Each round expands every member of the layer (one policy call each), values the new
+    children (`samples` value calls per new state) and keeps the `width` best for the next
+    layer. `paths=False` (BFS) ranks candidate *states* by their own value, a state reached from
+    two members counted once (the first reach); `paths=True` (beam) ranks *paths* by the sum of
+    the values along them, a state reached along two paths keeping the better. Solved children
+    end the search; dead ends are dropped; a refused call or the nodes cap stops it. Only an
+    exhaustive policy with nothing ever cut makes "no solution" a proof.
+    """
+    complete = ctx.exhaustive and n_generate is None
+    layer, depth = [(0.0, root)], 0
+    while layer and (max_depth is None or depth < max_depth):
+        candidates = []
+        for score, parent in layer:
+            out = expand(ctx, parent, k=n_generate)
+            if out is None:
+                return ctx.result(None, stop_reason=ctx.stop("policy_calls"), root=root)
+            kids, truncated = out
+            for ch in kids:
+                if ch.status == WIN:
+                    return solved(ctx, ch, root)
+                if ch.status != LOSS:
+                    candidates.append((score, ch))
+            if truncated:
+                return ctx.result(None, stop_reason=ctx.stop("nodes"), root=root)
+        if not paths:
+            first: dict[Any, tuple[float, Node]] = {}
+            for pair in candidates:
+                first.setdefault(pair[1].state, pair)
+            candidates = list(first.values())
+        values = ctx.evaluate([ch.state for _, ch in candidates], samples=samples) \
+            if candidates else []
+        if values is None:
+            return ctx.result(None, stop_reason=ctx.stop("value_calls"), root=root)
+        best: dict[Any, tuple[float, Node]] = {}
+        for (score, ch), v in zip(candidates, values):
+            ch.value = v
+            total = score + v if paths else v
+            old = best.get(ch.state)
+            if old is None or total > old[0]:
+                best[ch.state] = (total, ch)
+        ranked = sorted(best.values(), key=lambda sc: (-sc[0], -sc[1].prior, sc[1].order))
+        complete = complete and len(ranked) <= width
+        layer, depth = ranked[:width], depth + 1
+    ended = not layer
+    return ctx.result(None, stop_reason="exhausted" if ended else "max_depth",
+                      proved=complete and ended, root=root)
