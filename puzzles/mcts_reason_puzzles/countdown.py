@@ -23,7 +23,8 @@ import numpy as np
 
 from mcts_reason.policies import top_k
 
-from .arith import expressions, parse_answer
+from .arith import BULLET as _BULLET, expressions, parse_answer
+from .arith import remove as _remove
 
 SMALL = tuple(range(1, 11))          # two cards of each on the show
 LARGE = (25, 50, 75, 100)            # one card of each
@@ -77,16 +78,6 @@ def _pair_results(a: int, b: int) -> list[int]:
     if hi % lo == 0:
         out.append(hi // lo)
     return out
-
-
-def _remove(numbers: Sequence[int], *xs: int) -> list[int] | None:
-    rest = list(numbers)
-    for x in xs:
-        try:
-            rest.remove(x)
-        except ValueError:
-            return None
-    return rest
 
 
 def upper_bound(numbers: Sequence[int]) -> int:
@@ -276,7 +267,6 @@ class CountdownOracleValue:
 # -- parsing ------------------------------------------------------------------------------------
 _SYMBOLS = str.maketrans({"×": "*", "x": "*", "X": "*", "∗": "*", "·": "*", "÷": "/",
                           "−": "-", "–": "-", "—": "-", "→": ">", "⇒": ">"})
-_BULLET = re.compile(r"^\s*(?:[-•]\s+|\d+[.)]\s+|step\s*\d*\s*:\s*)", re.IGNORECASE)
 _STEP = re.compile(r"^\s*(\d{1,15})\s*([-+*/])\s*(\d{1,15})\s*=\s*(\d{1,15})\s*"
                    r"(?:\(\s*(?:left|remaining)\s*:\s*([\d\s,]*)\)\s*)?\.?\s*$", re.IGNORECASE)
 _INSTANCE = re.compile(r"^(?P<nums>[^>=]*?)\s*(?:->|=>|>)\s*(?P<target>[^>]*)$")

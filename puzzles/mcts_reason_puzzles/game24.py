@@ -18,7 +18,8 @@ import numpy as np
 
 from mcts_reason.policies import top_k
 
-from .arith import SYMBOLS, expressions, parse_answer
+from .arith import BULLET as _BULLET, SYMBOLS, expressions, parse_answer
+from .arith import remove as _remove
 
 TARGET = 24
 N_NUMBERS = 4
@@ -112,19 +113,8 @@ def _nd_prod(xs) -> tuple[int, int]:
     return n, d
 
 
-def _remove(state: State, *xs: Fraction) -> list[Fraction] | None:
-    rest = list(state)
-    for x in xs:
-        try:
-            rest.remove(x)
-        except ValueError:
-            return None
-    return rest
-
-
 # -- parsing ------------------------------------------------------------------------------------
 _SYMBOLS = SYMBOLS
-_BULLET = re.compile(r"^\s*(?:[-•]\s+|\d+[.)]\s+|step\s*\d*\s*:\s*)", re.IGNORECASE)
 _STEP = re.compile(r"^(?P<lhs>[\d\s+\-*/]+)=(?P<rhs>[\d\s/]+?)\s*"
                    r"(?:\(\s*left\s*:\s*(?P<left>[\d\s/,]*)\)\s*)?\.?\s*$", re.IGNORECASE)
 _TOKEN = re.compile(r"\s*(\d+|[-+*/])")
