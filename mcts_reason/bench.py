@@ -221,21 +221,15 @@ def _llm_client(config: dict) -> tuple:
     The key is read from the environment variable the settings name, here, in the worker."""
     import json as _json
 
-    from .llm.session import settings_from_dict
+    from .llm.session import build_client, settings_from_dict
 
     ident = _json.dumps([config["llm"], config.get("llm_runtime")], sort_keys=True)
     if ident not in _CLIENTS:
         from .llm.cache import ResponseCache
-        from .llm.client import LLMClient
         settings = settings_from_dict(config["llm"])
         base_url = (config.get("llm_runtime") or {}).get("base_url") or settings.base_url
-        client = LLMClient(base_url=base_url, model=settings.model,
-                           api_key=os.environ.get(settings.api_key_env) or None,
-                           timeout=settings.timeout, max_retries=settings.max_retries,
-                           cache=ResponseCache(settings.cache) if settings.cache else None,
-                           prices=dict(settings.prices), concurrency=settings.concurrency,
-                           grammar=settings.grammar if settings.grammar is not None
-                           else not settings.base_url)   # the embedded llama.cpp server
+        client = build_client(settings, base_url=base_url,
+                              cache=ResponseCache(settings.cache) if settings.cache else None)
         _CLIENTS[ident] = (client, settings)
     return _CLIENTS[ident]
 

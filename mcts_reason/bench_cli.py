@@ -15,7 +15,7 @@ from .bench import (BUDGET_KINDS, EXECUTORS, INTEGER_KINDS, ExecutorUnavailable,
                     SweepConfig, run_sweep)
 from .components import LLM_PARTS, POLICIES, VALUES, make_value
 from .llm.client import LLMError
-from .llm.options import EXIT_MODEL_ERROR, llm_options, settings_from
+from .llm_options import EXIT_MODEL_ERROR, llm_options, settings_from
 from .registry import load
 from .report import MEASURES, load as load_records, markdown_table, plot, summarize
 from .search import ALGORITHMS, SPECS

@@ -9,7 +9,7 @@ import click
 
 from . import __version__, solve as run_search
 from .components import LLM_PARTS, POLICIES, VALUES, make_policy, make_value
-from .llm.options import EXIT_MODEL_ERROR, llm_options, settings_from
+from .llm_options import EXIT_MODEL_ERROR, llm_options, settings_from
 from .registry import available, load
 from .search import ALGORITHMS, SPECS, make_budget
 

@@ -18,7 +18,7 @@ from mcts_reason.llm import LLMClient, LLMPolicy, ResponseCache, Sampling
 from mcts_reason.llm.cache import request_key
 from mcts_reason.llm.client import Request
 from mcts_reason.llm.local import find_gguf
-from mcts_reason.llm.options import settings_from
+from mcts_reason.llm_options import settings_from
 from mcts_reason.llm.scripted import Reply, ScriptedServer
 from mcts_reason.llm.session import LLMSettings, settings_from_dict, settings_to_dict
 from mcts_reason_puzzles.game24 import Game24, fmt

@@ -93,28 +93,40 @@ def load_prices(path: str | os.PathLike) -> tuple[tuple[str, Price], ...]:
                          f"got an error: {type(e).__name__}") from None
 
 
+def build_client(settings: LLMSettings, *, base_url: str | None = None,
+                 model: str | None = None, cache: ResponseCache | None = None) -> LLMClient:
+    """The one place where a model client is built from settings: for `solve` (`open_client`),
+    for each bench worker and for the benchmarks.
+
+    `base_url`/`model`: where the model really is when the settings leave it to the embedded
+    server, whose address is known only once it runs. The key is read here, from the variable
+    the settings name. Grammars (constrained proposals) default to on for the embedded
+    llama.cpp server (settings without a base URL) and off for a remote server."""
+    grammar = settings.grammar if settings.grammar is not None else not settings.base_url
+    return LLMClient(base_url=base_url or settings.base_url, model=model or settings.model,
+                     api_key=os.environ.get(settings.api_key_env) or None,
+                     timeout=settings.timeout, max_retries=settings.max_retries, cache=cache,
+                     prices=dict(settings.prices), concurrency=settings.concurrency,
+                     grammar=grammar)
+
+
 @contextlib.contextmanager
-def open_client(settings: LLMSettings) -> Iterator[LLMClient]:
-    """An LLMClient for `settings`; with no base URL, starts the embedded llama.cpp server for
-    the duration (and stops it afterwards). Raises LLMError when that is impossible."""
+def open_client(settings: LLMSettings, *, local: dict | None = None) -> Iterator[LLMClient]:
+    """An LLMClient for `settings` (`build_client`), with its response cache; with no base
+    URL, starts the embedded llama.cpp server for the duration (`local`: its LocalServer
+    options, e.g. n_ctx) and stops it afterwards. Raises LLMError when that is impossible."""
     server = None
     base_url, model = settings.base_url, settings.model
     if not base_url:
         from .local import LocalServer
-        server = LocalServer().start()
+        server = LocalServer(**(local or {})).start()
         base_url, model = server.base_url, model or server.model
     elif not model:
         raise LLMError("a model name is needed with a base URL (--model)")
     cache = ResponseCache(settings.cache) if settings.cache else None
     client = None
     try:
-        client = LLMClient(base_url=base_url, model=model,
-                           api_key=os.environ.get(settings.api_key_env) or None,
-                           timeout=settings.timeout, max_retries=settings.max_retries,
-                           cache=cache, prices=dict(settings.prices),
-                           concurrency=settings.concurrency,
-                           grammar=settings.grammar if settings.grammar is not None
-                           else server is not None)
+        client = build_client(settings, base_url=base_url, model=model, cache=cache)
         yield client
     finally:
         if client is not None:

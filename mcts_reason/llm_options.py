@@ -1,4 +1,5 @@
-"""The `solve` command's model options (click), kept here so cli.py stays thin."""
+"""The model options of `solve` and `bench` (click), kept out of the model package (llm/), which
+knows nothing of the command line, and out of cli.py, which stays thin."""
 from __future__ import annotations
 
 import functools
@@ -7,10 +8,10 @@ from typing import Any, Callable
 
 import click
 
-from .cache import ResponseCache
-from .client import Sampling, base_url_problem
-from .prompt_file import load_prompts
-from .session import LLMSettings, load_prices
+from .llm.cache import ResponseCache
+from .llm.client import Sampling, base_url_problem
+from .llm.prompt_file import load_prompts
+from .llm.session import LLMSettings, load_prices
 
 EXIT_MODEL_ERROR = 3
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
