@@ -126,7 +126,7 @@ def _ctrl_c_exits_130(command):
               help=f"Who scores partial states: {', '.join(VALUES)}.")
 @click.option("--c-puct", type=FiniteFloat(min=0), default=1.5, show_default=True,
               help="Exploration constant of the selection rule (mcts algorithms).")
-@click.option("--pw-c", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--pw-c", type=FiniteFloat(min=0, min_open=True), default=None,
               help="Progressive widening for sampling policies (mcts algorithms): a node holds "
                    "at most ceil(PW_C * N ** 0.5) children after N visits [default: solve's, 2].")
 @click.option("--trees", type=click.Path(file_okay=False), default=None,
