@@ -175,7 +175,7 @@ def bench_cmd(puzzle, set_spec, algos, budgets, budget_kind, seeds, workers, exe
         for a in algo_options:
             algo_options[a]["concurrency"] = settings.concurrency
     with contextlib.ExitStack() as stack:
-        runtime = {}
+        runtime, server = {}, None
         if uses_model:
             from .llm.session import settings_to_dict
             runtime = {"base_url": settings.base_url}
@@ -187,7 +187,7 @@ def bench_cmd(puzzle, set_spec, algos, budgets, budget_kind, seeds, workers, exe
                 except LLMError as e:
                     click.echo(f"error: {e}", err=True)
                     sys.exit(EXIT_MODEL_ERROR)
-                runtime = {"base_url": server.base_url}
+                runtime = {"base_url": server.base_url, "server_pid": server.proc.pid}
                 settings = dataclasses.replace(settings, model=settings.model or server.model)
         try:
             config = SweepConfig.for_set(
@@ -198,12 +198,14 @@ def bench_cmd(puzzle, set_spec, algos, budgets, budget_kind, seeds, workers, exe
         except ValueError as e:
             raise click.UsageError(str(e)) from None
         _sweep(config, instances, out, workers=workers, executor=executor,
-               ray_address=ray_address, trees=trees, tree_format=tree_format, progress=progress)
+               ray_address=ray_address, trees=trees, tree_format=tree_format, progress=progress,
+               model_server=server)
     _report([out], plot_path or str(Path(out).with_suffix(".png")), measure)
 
 
-def _sweep(config, instances, out, **kw) -> None:
-    """Run the sweep; interruption and executor trouble become exit codes with a message."""
+def _sweep(config, instances, out, *, model_server=None, **kw) -> None:
+    """Run the sweep; interruption and executor trouble become exit codes with a message.
+    `model_server`: the embedded LocalServer, if any, whose death explains a model error."""
     _SIGNALLED.clear()
     old_term = signal.signal(signal.SIGTERM, _raise_interrupt)   # stop like Ctrl-C, exit 143
     try:
@@ -218,7 +220,8 @@ def _sweep(config, instances, out, **kw) -> None:
         click.echo(f"Error: {e}", err=True)
         sys.exit(EXIT_UNAVAILABLE)
     except LLMError as e:     # no model server at --base-url, key refused, unknown model
-        click.echo(f"Error: {e}", err=True)
+        died = model_server.death(wait=1.0) if model_server is not None else None
+        click.echo(f"Error: {died or e}", err=True)
         sys.exit(EXIT_MODEL_ERROR)
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="'--out'") from None

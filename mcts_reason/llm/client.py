@@ -180,6 +180,10 @@ class LLMClient:
       concurrency: how many requests of one `complete` call may be in flight at once.
       grammar: whether the server honours a GBNF `grammar` in the request body (llama.cpp's
         server does; OpenAI does not). Policies send grammars only when this is true.
+      server_check: for a server whose process we know (the embedded one), called with the
+        number of requests sent so far when an attempt could not connect or lost its
+        connection; a line saying the server died is raised as LLMError at once, instead of
+        retrying into "connection refused".
       sleep: the function that waits between retries (tests pass a recorder).
     Raises:
       ValueError: for bad parameters.
@@ -190,6 +194,7 @@ class LLMClient:
                  max_backoff: float = 30.0, cache: Any = None,
                  prices: Mapping[str, Price] | None = None, concurrency: int = 4,
                  grammar: bool = False,
+                 server_check: Callable[[int], str | None] | None = None,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         import openai
 
@@ -207,6 +212,7 @@ class LLMClient:
         self.prices = dict(prices or {})
         self.concurrency = concurrency
         self.grammar = bool(grammar)
+        self.server_check = server_check
         self._sleep = sleep
         self._openai = openai
         self._sdk = openai.OpenAI(base_url=self.base_url, api_key=api_key or "no-key",
@@ -332,6 +338,10 @@ class LLMClient:
                     done = self._send(req)
                 except _Attempt as e:
                     self._charge_failure(meter, e, req)
+                    if e.kind in ("unreachable", "connection") and self.server_check is not None:
+                        died = self.server_check(self.sent)
+                        if died:
+                            raise LLMError(died) from None
                     connect_failures += e.kind == "unreachable"
                     if not e.retry or attempt == self.max_retries:
                         break
