@@ -9,6 +9,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -130,6 +131,42 @@ def test_the_installed_build_cannot_take_the_amx_or_avx512_path():
         assert isinstance(features, frozenset), features
         assert features == on & set(cpu_build.LIBRARY_FEATURES), (lib, info)
     assert cpu_build.installed_build_problem() is None
+
+
+# AMX instructions and registers, and AVX-512's zmm registers, as objdump prints them.
+WIDE = re.compile(r"%zmm\d|%tmm\d|\b(ldtilecfg|sttilecfg|tileloadd\w*|tilestored|tilezero|"
+                  r"tilerelease|tdp\w+)\b")
+OBJDUMP = shutil.which("objdump")
+
+
+def _wide_instructions(path: Path) -> list[str]:
+    done = subprocess.run([OBJDUMP, "-d", "--no-show-raw-insn", str(path)], capture_output=True,
+                          text=True, timeout=600, check=True)
+    return [line.strip() for line in done.stdout.splitlines() if WIDE.search(line)]
+
+
+@pytest.mark.skipif(OBJDUMP is None, reason="needs objdump (binutils)")
+@pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64"), reason="x86 only")
+def test_the_installed_cpu_library_has_no_amx_or_avx512_instruction(tmp_path):
+    """The machine code itself: no AMX tile instruction and no zmm register anywhere in the
+    installed llama.cpp CPU libraries. The scan is first shown to find both in a sample
+    compiled with -mamx-tile -mavx512f, where a compiler is at hand."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is not None:
+        src = tmp_path / "wide.c"
+        src.write_text("#include <immintrin.h>\n"
+                       "void t(const void *c) { _tile_loadconfig(c); _tile_release(); }\n"
+                       "__m512 z(__m512 a, __m512 b) { return _mm512_add_ps(a, b); }\n")
+        obj = tmp_path / "wide.o"
+        if subprocess.run([cc, "-O2", "-mamx-tile", "-mavx512f", "-c", str(src), "-o",
+                           str(obj)], capture_output=True, timeout=120).returncode == 0:
+            found = " ".join(_wide_instructions(obj))
+            assert "ldtilecfg" in found and "%zmm" in found, found
+    libraries = cpu_build.cpu_libraries()
+    assert libraries
+    for lib in libraries:
+        wide = _wide_instructions(lib)
+        assert not wide, (lib, wide[:5])
 
 
 def _children(pid: int) -> list[int]:
