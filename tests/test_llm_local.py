@@ -181,6 +181,13 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
 def _served_completions(pid: int) -> int:
     """Completions the server has answered so far, from its log (uvicorn's access lines)."""
     try:
@@ -206,8 +213,7 @@ def test_killing_the_real_server_mid_search_is_reported_as_its_death(tmp_path, s
         deadline, server = time.monotonic() + 600, None
         while time.monotonic() < deadline and proc.poll() is None:
             if server is None:
-                servers = [c for c in _children(proc.pid)
-                           if b"llama_cpp.server" in Path(f"/proc/{c}/cmdline").read_bytes()]
+                servers = [c for c in _children(proc.pid) if b"llama_cpp.server" in _cmdline(c)]
                 server = servers[0] if servers else None
             elif _served_completions(server) >= 1:
                 os.kill(server, sig)

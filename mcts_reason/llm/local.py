@@ -187,11 +187,11 @@ class LocalServer:
         if code is None:
             return None
         from .cpu_build import signal_name
-        how = f"signal {signal_name(-code)}" if code < 0 else f"exit status {code}"
+        how = f"died (signal {signal_name(-code)})" if code < 0 else f"exited (status {code})"
         if when is None:
             when = ("while it was serving requests" if not requests else
                     "on its first request" if requests == 1 else f"on request {requests}")
-        return f"the embedded llama.cpp server died ({how}) {when}; {self._log_tail()}"
+        return f"the embedded llama.cpp server {how} {when}; {self._log_tail()}"
 
     def check(self, requests: int | None = None) -> str | None:
         """`death` for a client that has just failed to reach the server (LLMClient's
