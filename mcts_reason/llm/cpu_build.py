@@ -86,11 +86,14 @@ def cpu_libraries() -> list[Path]:
     spec = importlib.util.find_spec("llama_cpp")
     if spec is None or not spec.submodule_search_locations:
         return []
-    found: list[Path] = []
+    found: dict[str, Path] = {}
     for folder in spec.submodule_search_locations:
-        lib = Path(folder) / "lib"
-        found += sorted(p for p in lib.glob("*ggml-cpu*") if p.suffix in (".so", ".dylib", ".dll"))
-    return found
+        for p in sorted((Path(folder) / "lib").glob("*ggml-cpu*"), key=lambda p: len(p.name)):
+            # libggml-cpu.so, .so.0 and .so.0.25.3 are one library (copies, in a wheel)
+            name = p.name.split(".so")[0] if ".so" in p.name else p.stem
+            if p.suffix in (".so", ".dylib", ".dll") or ".so." in p.name:
+                found.setdefault(name, p)
+    return sorted(found.values())
 
 
 # Runs in a child process, so that a library built for more than this CPU can only kill the
