@@ -194,7 +194,8 @@ def run_task(config: dict, task: Sequence, trees: tuple[str, str] | None = None)
     wall = time.perf_counter() - start
     if trees:
         from .viz import write_tree   # the tree viewer (optional module)
-        write_tree(result, puzzle, os.path.join(trees[0], tree_file_name(task, trees[1])))
+        write_tree(result, puzzle, os.path.join(trees[0], tree_file_name(task, trees[1])),
+                   meta=tree_meta(config, budget, seed))
     # Re-check the answer here too: a record says solved only for an answer the puzzle accepts.
     solved = bool(result.solved and result.answer is not None
                   and puzzle.verify(instance, result.answer))
@@ -210,6 +211,13 @@ def run_task(config: dict, task: Sequence, trees: tuple[str, str] | None = None)
     if solved and isinstance(puzzle, Metrics):   # e.g. plan length, optimal length, gap
         record["metrics"] = _metrics(puzzle, instance, record["answer"])
     return record
+
+
+def tree_meta(config: dict, budget: Any, seed: int) -> dict:
+    """What a written tree says about its run (the provenance of training data made from it)."""
+    from . import __version__
+    return {"budget": f"{config['budget_kind']}={budget}", "seed": seed,
+            "policy": config["policy"], "value": config["value"], "version": __version__}
 
 
 _METRICS: dict[tuple, dict] = {}

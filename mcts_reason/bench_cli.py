@@ -14,7 +14,7 @@ import click
 from .bench import (BUDGET_KINDS, EXECUTORS, INTEGER_KINDS, ExecutorUnavailable, Interrupted,
                     SweepConfig, run_sweep)
 from .cliutil import MAX_SEED, FiniteFloat, brief
-from .components import LLM_PARTS, POLICIES, VALUES, make_value
+from .components import LLM_PARTS, POLICIES, VALUES, make_policy, make_value
 from .llm.client import LLMError
 from .llm.options import EXIT_MODEL_ERROR, llm_options, model_health, settings_from
 from .records import NotResultsFile, WriteFailed, check_regular
@@ -120,8 +120,9 @@ def _ctrl_c_exits_130(command):
               help="Address of the Ray cluster for --executor ray (env RAY_ADDRESS).")
 @click.option("--out", type=click.Path(dir_okay=False, writable=True), required=True,
               help="Results file (JSONL). Rerunning the same command resumes it.")
-@click.option("--policy", "policy_name", type=click.Choice(POLICIES), default="heuristic",
-              show_default=True, help="Who proposes next steps.")
+@click.option("--policy", "policy_name", default="heuristic", show_default=True,
+              help=f"Who proposes next steps: {', '.join(POLICIES)} (a model file written by "
+                   f"`mcts-reason train`).")
 @click.option("--value", "value_name", default="heuristic", show_default=True,
               help=f"Who scores partial states: {', '.join(VALUES)}.")
 @click.option("--c-puct", type=FiniteFloat(min=0), default=1.5, show_default=True,
@@ -172,6 +173,11 @@ def bench_cmd(puzzle, set_spec, algos, budgets, budget_kind, seeds, workers, exe
     if model_caps:
         raise click.BadParameter("bench caps one quantity per run: use --budget-kind "
                                  "model_calls instead", param_hint="'--max-model-calls'")
+    if policy_name != "llm":
+        try:
+            make_policy(p, policy_name)
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="'--policy'") from None
     if value_name not in LLM_PARTS:
         try:
             make_value(p, value_name)
