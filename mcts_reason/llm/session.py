@@ -6,7 +6,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from .cache import ResponseCache, default_cache_path
 from .client import LLMClient, LLMError, Price, Sampling
@@ -46,6 +46,13 @@ class LLMSettings:
     prices: tuple[tuple[str, Price], ...] = ()
     grammar: bool | None = None
     prompts: PromptFile | None = None
+
+    def __repr__(self) -> str:
+        url = redact_url(self.base_url) if self.base_url else None
+        return (f"LLMSettings(base_url={url!r}, model={self.model!r}, "
+                f"api_key_env={self.api_key_env!r}, cache={self.cache!r}, "
+                f"concurrency={self.concurrency}, samples={self.samples}, "
+                f"timeout={self.timeout}, max_retries={self.max_retries})")
 
 
 def settings_to_dict(settings: LLMSettings) -> dict:
@@ -110,20 +117,22 @@ def load_prices(path: str | os.PathLike) -> tuple[tuple[str, Price], ...]:
 
 
 def build_client(settings: LLMSettings, *, base_url: str | None = None,
-                 model: str | None = None, cache: ResponseCache | None = None) -> LLMClient:
+                 model: str | None = None, cache: ResponseCache | None = None,
+                 server_check: Callable[[int], str | None] | None = None) -> LLMClient:
     """The one place where a model client is built from settings: for `solve` (`open_client`),
     for each bench worker and for the benchmarks.
 
     `base_url`/`model`: where the model really is when the settings leave it to the embedded
     server, whose address is known only once it runs. The key is read here, from the variable
     the settings name. Grammars (constrained proposals) default to on for the embedded
-    llama.cpp server (settings without a base URL) and off for a remote server."""
+    llama.cpp server (settings without a base URL) and off for a remote server.
+    `server_check`: for the embedded server, how the client learns that it died (LLMClient)."""
     grammar = settings.grammar if settings.grammar is not None else not settings.base_url
     return LLMClient(base_url=base_url or settings.base_url, model=model or settings.model,
                      api_key=os.environ.get(settings.api_key_env) or None,
                      timeout=settings.timeout, max_retries=settings.max_retries, cache=cache,
                      prices=dict(settings.prices), concurrency=settings.concurrency,
-                     grammar=grammar)
+                     grammar=grammar, server_check=server_check)
 
 
 @contextlib.contextmanager
@@ -142,7 +151,8 @@ def open_client(settings: LLMSettings, *, local: dict | None = None) -> Iterator
     cache = ResponseCache(settings.cache) if settings.cache else None
     client = None
     try:
-        client = build_client(settings, base_url=base_url, model=model, cache=cache)
+        client = build_client(settings, base_url=base_url, model=model, cache=cache,
+                              server_check=server.check if server is not None else None)
         yield client
     finally:
         if client is not None:
