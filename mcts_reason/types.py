@@ -84,6 +84,23 @@ class ValueFunction(Protocol):
                  rng: np.random.Generator) -> list[float]: ...
 
 
+@runtime_checkable
+class ExactValue(Protocol):
+    """Optional capability of a value function: the true value of some states, known without
+    search (e.g. a Game of 24 state of two numbers: one operation either makes 24 or not).
+
+    `exact(puzzle, state)` returns 1.0 (solvable) or 0.0 (unsolvable) when the value function is
+    certain, None otherwise. It must be cheap, deterministic and spend no model calls: MCTS asks
+    it about every child it creates, uncharged, as it asks `Puzzle.is_dead_end`. A child whose
+    exact value is 0.0 is marked lost at once (never selected, and with an exhaustive policy a
+    node whose children are all lost is proved lost); 1.0 is not marked won, because a win in
+    this engine is a verified sequence of steps, which the search still has to find. Claiming
+    0.0 for a solvable state would make the search miss solutions: only say it when it is true.
+    """
+
+    def exact(self, puzzle: Puzzle, state: State) -> float | None: ...
+
+
 class Meterable(Protocol):
     """Optional: policies/values that spend model calls or tokens receive the run's meter."""
 

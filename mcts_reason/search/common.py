@@ -9,6 +9,7 @@ import numpy as np
 
 from ..budget import Budget, Meter, OverBudget, Usage
 from ..tree import Node
+from ..types import ExactValue
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,9 @@ class Context:
         self.track_parents = bool(getattr(value, "wants_path", False))
         self.initial = puzzle.parse_instance(instance)
         self.exhaustive = bool(getattr(policy, "exhaustive", False))
+        # `exact(puzzle, state) -> 1.0 | 0.0 | None` when the value function knows some values
+        # for certain (types.ExactValue); None when it does not.
+        self.exact = value.exact if isinstance(value, ExactValue) else None
         self._nodes = 0
         for part in (policy, value):
             if part is not None and hasattr(part, "bind"):

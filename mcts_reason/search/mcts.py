@@ -3,7 +3,9 @@
 Exact results are backed up as well as values: a solved child makes its parent (and so the root)
 a proven win, which ends the search; with an exhaustive policy a node whose children are all lost
 is itself lost, and lost states go into a table shared by every path, so budget is never spent
-revisiting a proven loss. Policies that sample steps (exhaustive=False) get progressive widening:
+revisiting a proven loss. A value function that knows some values exactly (`types.ExactValue`)
+has the children it knows to be unsolvable marked lost when they are created, as dead ends are.
+Policies that sample steps (exhaustive=False) get progressive widening:
 a node may hold at most ceil(pw_c * N ** pw_alpha) children, and is re-asked for more as N grows.
 """
 from __future__ import annotations
@@ -66,7 +68,8 @@ class MCTS:
         puzzle = ctx.puzzle
         if puzzle.is_solved(ctx.initial):
             self.root.status, self.win = WIN, self.root
-        elif puzzle.is_dead_end(ctx.initial):
+        elif puzzle.is_dead_end(ctx.initial) or (ctx.exact is not None
+                                                  and ctx.exact(puzzle, ctx.initial) == 0.0):
             self.root.status = LOSS
 
     # -- the four phases -----------------------------------------------------------------------
@@ -116,7 +119,7 @@ class MCTS:
                 fresh = [(s, nxt, scale * p / total) for s, nxt, p in fresh]
         else:
             fresh = proposals
-        puzzle, lost = ctx.puzzle, ctx.lost
+        puzzle, lost, exact = ctx.puzzle, ctx.lost, ctx.exact
         kids = ctx.add_children(node, fresh)
         truncated = len(kids) < len(fresh)   # the nodes cap: this node is not fully listed
         for child in kids:
@@ -125,7 +128,8 @@ class MCTS:
                 child.status = WIN
                 if self.win is None:
                     self.win = child
-            elif (lost and nxt in lost) or puzzle.is_dead_end(nxt):
+            elif ((lost and nxt in lost) or puzzle.is_dead_end(nxt)
+                  or (exact is not None and exact(puzzle, nxt) == 0.0)):
                 child.status = LOSS
         node.stale += not fresh
         node.saturated = (ctx.exhaustive or node.stale >= self.max_stale) and not truncated
