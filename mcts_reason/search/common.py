@@ -9,7 +9,6 @@ import numpy as np
 
 from ..budget import Budget, Meter, OverBudget, Usage
 from ..tree import Node
-from ..types import ExactValue
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +61,9 @@ class Context:
         self.exhaustive = bool(getattr(policy, "exhaustive", False))
         # `exact(puzzle, state) -> 1.0 | 0.0 | None` when the value function knows some values
         # for certain (types.ExactValue); None when it does not.
-        self.exact = value.exact if isinstance(value, ExactValue) else None
+        # (read as an attribute: an isinstance check on the Protocol costs more than a search)
+        exact = getattr(value, "exact", None)
+        self.exact = exact if callable(exact) else None
         self._nodes = 0
         for part in (policy, value):
             if part is not None and hasattr(part, "bind"):
@@ -107,10 +108,7 @@ class Context:
             nxt = item[2] if len(item) == 3 else apply(state, step)
             prior = float(prior) if prior > 0 else 0.0
             total += prior
-            if nxt in merged:
-                merged[nxt][2] += prior
-            else:
-                merged[nxt] = [step, nxt, prior]
+            merged.setdefault(nxt, [step, nxt, 0.0])[2] += prior   # one hash of the state
             if track and nxt not in parents and nxt != self.initial:
                 parents[nxt] = (state, step)
         if total > 0:
