@@ -116,8 +116,8 @@ class SharedRollout(osmcts.Evaluator):
         return [(a, 1.0 / len(actions)) for a in actions]
 
 
-def run_openspiel(inst: str, budget: int, c: float, seed: int) -> tuple[int, bool, float]:
-    """(simulations, verified answer found, CPU seconds)."""
+def run_openspiel(inst: str, budget: int, c: float, seed: int) -> tuple[int, bool, bool, float]:
+    """(simulations, verified answer found, proved unsolvable, CPU seconds)."""
     t = CLOCK()
     root_state = PuzzleState(PUZZLE.parse_instance(inst), {})
     bot = osmcts.MCTSBot(PuzzleGame(), c, budget, SharedRollout(np.random.default_rng(seed)),
@@ -134,15 +134,16 @@ def run_openspiel(inst: str, budget: int, c: float, seed: int) -> tuple[int, boo
     if PUZZLE.is_solved(state.state):
         answer = PUZZLE.answer(root_state.state, list(state.path))
         ok = PUZZLE.verify(inst, answer)
-    return root.explore_count, ok, CLOCK() - t
+    proved = root.outcome is not None and root.outcome[0] == 0.0
+    return root.explore_count, ok, proved, CLOCK() - t
 
 
-def run_ours(inst: str, budget: int, c: float, seed: int) -> tuple[int, bool, float]:
+def run_ours(inst: str, budget: int, c: float, seed: int) -> tuple[int, bool, bool, float]:
     t = CLOCK()
     r = mcts_reason.solve(PUZZLE, inst, policy=UniformPolicy(), value=RolloutValue(n=1),
                           budget=Budget(simulations=budget), seed=seed, selection="uct", c=c)
     ok = r.solved and PUZZLE.verify(inst, r.answer)
-    return r.usage.simulations, ok, CLOCK() - t
+    return r.usage.simulations, ok, r.proved_unsolvable, CLOCK() - t
 
 
 def tictactoe(moves: int) -> float:
@@ -180,21 +181,23 @@ def main() -> None:
           f"{platform.python_version()}  machine {platform.machine()}  open_spiel "
           f"{getattr(pyspiel, '__version__', '?')}  budget {args.budget}  c {args.c}  CPU time")
     for name, insts in sets.items():
-        tot = {"ours": [0, 0, 0.0, 0.0], "openspiel": [0, 0, 0.0, 0.0]}  # sims, ok, s, s-to-ok
+        # simulations, verified answers, CPU s, CPU s of the solved ones, proved unsolvable
+        tot = {"ours": [0, 0, 0.0, 0.0, 0], "openspiel": [0, 0, 0.0, 0.0, 0]}
         for k, inst in enumerate(insts):
             order = (("ours", run_ours), ("openspiel", run_openspiel))
             for who, fn in (order if k % 2 == 0 else order[::-1]):
-                sims, ok, secs = fn(inst, args.budget, args.c, args.seed)
+                sims, ok, proved, secs = fn(inst, args.budget, args.c, args.seed)
                 t = tot[who]
                 t[0] += sims
                 t[1] += ok
                 t[2] += secs
                 t[3] += secs if ok else 0.0
+                t[4] += proved
         rate = {who: t[0] / t[2] for who, t in tot.items()}
         for who, t in tot.items():
             extra = (f", verified answers {t[1]}/{len(insts)}, mean CPU time to a verified answer "
                      f"{1e3 * t[3] / max(1, t[1]):.2f} ms" if name == "solvable"
-                     else f", answers claimed {t[1]}")
+                     else f", answers claimed {t[1]}, proved unsolvable {t[4]}/{len(insts)}")
             print(f"{name:10s} {who:9s}: {t[0]:7d} simulations in {t[2]:.3f} s = "
                   f"{rate[who]:8.0f} sims/s{extra}")
         print(f"{name:10s} simulations/s ours/openspiel: {rate['ours'] / rate['openspiel']:.2f}x; "
