@@ -26,6 +26,7 @@ from typing import Any, Callable, Iterator, Sequence
 from .budget import Budget
 from .records import ResultsFile, record_key, scan_records
 from .sets import InstanceSet
+from .types import Metrics
 
 # "simple" is solve's one-number budget: simulations for MCTS, node expansions for the others
 # (`search.simple_budget`); every other kind caps that one field of `Budget` for all algorithms.
@@ -206,7 +207,7 @@ def run_task(config: dict, task: Sequence, trees: tuple[str, str] | None = None)
               "worker_max_rss_mib": round(max_rss_mib(), 1), "versions": versions(),
               "config": config}
     del result   # drop the tree now, not when the next task happens to overwrite it
-    if solved and hasattr(puzzle, "metrics"):   # e.g. plan length, optimal length, gap
+    if solved and isinstance(puzzle, Metrics):   # e.g. plan length, optimal length, gap
         record["metrics"] = _metrics(puzzle, instance, record["answer"])
     return record
 

@@ -8,12 +8,11 @@ Each chain counts as one simulation. Neither ever proves a puzzle unsolvable.
 """
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from ..budget import Budget
 from ..tree import Node
+from ..types import Policy, Puzzle, ValueFunction
 from .common import Context, SearchResult
 from .expand import check_positive, child, new_root, solved, trivial
 
@@ -33,11 +32,11 @@ def _chain(ctx: Context, root: Node, *, k: int | None, greedy: bool,
         if not proposals:
             return None, None
         if greedy:
-            i = max(range(len(proposals)), key=lambda j: (proposals[j][2], -j))
+            i = max(range(len(proposals)), key=lambda j: (proposals[j].prior, -j))
         else:
-            p = np.array([pr for _, _, pr in proposals], dtype=float)
+            p = np.array([pr.prior for pr in proposals], dtype=float)
             i = int(ctx.rng.choice(len(proposals), p=p / p.sum()))
-        step, nxt, prior = proposals[i]
+        step, prior, nxt = proposals[i]
         nxt_node = child(ctx, node, step, nxt, prior)
         if nxt_node is None:
             return None, ctx.stop("nodes")
@@ -53,8 +52,9 @@ def _chain(ctx: Context, root: Node, *, k: int | None, greedy: bool,
     return None, None
 
 
-def best_of_n(puzzle: Any, instance: str, *, policy: Any, value: Any, budget: Budget,
-              rng: np.random.Generator, n: int | None = None, n_generate: int | None = None,
+def best_of_n(puzzle: Puzzle, instance: str, *, policy: Policy,
+              value: ValueFunction | None, budget: Budget, rng: np.random.Generator,
+              n: int | None = None, n_generate: int | None = None,
               max_depth: int | None = None) -> SearchResult:
     """Sample up to `n` chains (None: until the budget runs out); stop at the first verified one.
 
@@ -90,8 +90,9 @@ def best_of_n(puzzle: Any, instance: str, *, policy: Any, value: Any, budget: Bu
     return ctx.result(None, stop_reason=f"{n} chains sampled", root=root)
 
 
-def greedy(puzzle: Any, instance: str, *, policy: Any, value: Any, budget: Budget,
-           rng: np.random.Generator, n_generate: int | None = None,
+def greedy(puzzle: Puzzle, instance: str, *, policy: Policy,
+           value: ValueFunction | None, budget: Budget, rng: np.random.Generator,
+           n_generate: int | None = None,
            max_depth: int | None = None) -> SearchResult:
     """One chain, always the highest-prior step (ties: the first proposed).
 
