@@ -119,10 +119,11 @@ class Context:
             merged.setdefault(nxt, [step, 0.0, nxt])[1] += prior   # one hash of the state
             if track and nxt not in parents and nxt != self.initial:
                 parents[nxt] = (state, step)
+        make = tuple.__new__   # Proposal(...) without the NamedTuple keyword handling (hot path)
         if total > 0:
-            return [Proposal(s, p / total, nxt) for s, p, nxt in merged.values()]
+            return [make(Proposal, (s, p / total, nxt)) for s, p, nxt in merged.values()]
         n = len(merged)
-        return [Proposal(s, 1.0 / n, nxt) for s, _, nxt in merged.values()]
+        return [make(Proposal, (s, 1.0 / n, nxt)) for s, _, nxt in merged.values()]
 
     def evaluate(self, states: Sequence[State], *, samples: int = 1) -> list[float] | None:
         """Values for `states`, from the table where known; None if the new ones are over budget.
