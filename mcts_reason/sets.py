@@ -103,6 +103,8 @@ def read_jsonl(path: str | Path) -> list[tuple[int, str]]:
             obj = json.loads(line)
         except json.JSONDecodeError as e:
             raise ValueError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
+        except RecursionError:
+            raise ValueError(f"{path}:{lineno}: not valid JSON (nested too deeply)") from None
         if not isinstance(obj, dict) or not isinstance(obj.get("instance"), str):
             raise ValueError(f'{path}:{lineno}: expected an object with a string "instance" field')
         out.append((lineno, obj["instance"]))
