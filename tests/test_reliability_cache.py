@@ -49,7 +49,9 @@ def test_cache_survives_kill_9_mid_write(tmp_path):
         assert proc.stdout.readline().strip() == "ready"
         time.sleep(rng.uniform(0.1, 0.5))
         os.kill(proc.pid, signal.SIGKILL)
-        out, _ = proc.communicate(timeout=30)
+        proc.wait(timeout=30)
+        out = proc.stdout.read()     # not communicate(): it would skip what readline buffered
+        proc.stdout.close()
         assert proc.returncode == -signal.SIGKILL
         done = [int(x) for x in out.split()]
         stored.extend(done)
