@@ -236,17 +236,27 @@ def _llm_client(config: dict) -> tuple:
         from .llm.cache import ResponseCache
         from .llm.client import LLMClient
         settings = settings_from_dict(config["llm"])
-        base_url = real_base_url((config.get("llm_runtime") or {}).get("base_url")
-                                 or settings.base_url)
+        runtime = config.get("llm_runtime") or {}
+        base_url = real_base_url(runtime.get("base_url") or settings.base_url)
         client = LLMClient(base_url=base_url, model=settings.model,
                            api_key=os.environ.get(settings.api_key_env) or None,
                            timeout=settings.timeout, max_retries=settings.max_retries,
                            cache=ResponseCache(settings.cache) if settings.cache else None,
                            prices=dict(settings.prices), concurrency=settings.concurrency,
                            grammar=settings.grammar if settings.grammar is not None
-                           else not settings.base_url)   # the embedded llama.cpp server
+                           else not settings.base_url,   # the embedded llama.cpp server
+                           server_check=_server_check(runtime.get("server_pid")))
         _CLIENTS[ident] = (client, settings)
     return _CLIENTS[ident]
+
+
+def _server_check(pid: int | None):
+    """For the embedded server (started by the sweep's parent process, `server_pid`): a check
+    that stops a worker at once when that process has died, before it records a run."""
+    if pid is None:
+        return None
+    from .llm.local import process_gone
+    return lambda _requests: process_gone(pid)
 
 
 def _metrics(puzzle: Any, instance: str, answer: str) -> dict:

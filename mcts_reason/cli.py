@@ -224,10 +224,14 @@ def serve_local_cmd(port):
         sys.exit(EXIT_MODEL_ERROR)
     click.echo(f"ready: --base-url {server.base_url} --model {server.model}", err=True)
     try:
-        sys.exit(server.wait())
+        code = server.wait()
     except KeyboardInterrupt:
         server.stop()
         sys.exit(130)
+    if code != 0:      # it was not stopped by us: it died (a signal) or gave up (an exit status)
+        click.echo(f"error: {server.death()}", err=True)
+        sys.exit(EXIT_MODEL_ERROR)
+    sys.exit(0)
 
 
 from .bench_cli import COMMANDS as _BENCH_COMMANDS  # noqa: E402  bench, report

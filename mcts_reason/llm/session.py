@@ -129,7 +129,8 @@ def open_client(settings: LLMSettings) -> Iterator[LLMClient]:
                            cache=cache, prices=dict(settings.prices),
                            concurrency=settings.concurrency,
                            grammar=settings.grammar if settings.grammar is not None
-                           else server is not None)
+                           else server is not None,
+                           server_check=server.check if server is not None else None)
         yield client
     finally:
         if client is not None:
