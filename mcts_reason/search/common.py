@@ -62,6 +62,11 @@ class Context:
         self.track_parents = isinstance(value, PathValue) and bool(value.wants_path)
         self.initial = puzzle.parse_instance(instance)
         self.exhaustive = bool(getattr(policy, "exhaustive", False))
+        # `exact(puzzle, state) -> 1.0 | 0.0 | None` when the value function knows some values
+        # for certain (types.ExactValue); None when it does not.
+        # (read as an attribute: an isinstance check on the Protocol costs more than a search)
+        exact = getattr(value, "exact", None)
+        self.exact = exact if callable(exact) else None
         self._nodes = 0
         self._verdicts: dict[tuple, str | None] = {}   # step chain -> verified answer or None
         for part in (policy, value):
@@ -112,16 +117,14 @@ class Context:
             nxt = item[2] if len(item) == 3 and item[2] is not None else apply(state, step)
             prior = float(prior) if prior > 0 else 0.0
             total += prior
-            if nxt in merged:
-                merged[nxt][1] += prior
-            else:
-                merged[nxt] = [step, prior, nxt]
+            merged.setdefault(nxt, [step, 0.0, nxt])[1] += prior   # one hash of the state
             if track and nxt not in parents and nxt != self.initial:
                 parents[nxt] = (state, step)
+        make = tuple.__new__   # Proposal(...) without the NamedTuple keyword handling (hot path)
         if total > 0:
-            return [Proposal(s, p / total, nxt) for s, p, nxt in merged.values()]
+            return [make(Proposal, (s, p / total, nxt)) for s, p, nxt in merged.values()]
         n = len(merged)
-        return [Proposal(s, 1.0 / n, nxt) for s, _, nxt in merged.values()]
+        return [make(Proposal, (s, 1.0 / n, nxt)) for s, _, nxt in merged.values()]
 
     def evaluate(self, states: Sequence[State], *, samples: int = 1) -> list[float] | None:
         """Values for `states`, from the table where known; None if the new ones are over budget.
@@ -175,13 +178,17 @@ class Context:
             state = before
         return out[::-1]
 
-    def status_of(self, state: State) -> int:
+    def status_of(self, state: State, *, exact: bool = False) -> int:
         """How a new node for `state` starts: WIN when the puzzle says it is solved, LOSS when
         it is a dead end or already proven lost in this search, else UNKNOWN. The one rule every
-        algorithm marks its new nodes with (the puzzle decides, never the value function)."""
+        algorithm marks its new nodes with (the puzzle decides, not a value estimate).
+
+        `exact=True` (MCTS) also marks LOSS a state that the value function knows exactly to be
+        unsolvable (`types.ExactValue`, `self.exact`)."""
         if self.puzzle.is_solved(state):
             return WIN
-        if (self.lost and state in self.lost) or self.puzzle.is_dead_end(state):
+        if (self.lost and state in self.lost) or self.puzzle.is_dead_end(state) or \
+                (exact and self.exact is not None and self.exact(self.puzzle, state) == 0.0):
             return LOSS
         return UNKNOWN
 
