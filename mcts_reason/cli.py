@@ -8,12 +8,11 @@ import sys
 import click
 
 from . import __version__, solve as run_search
-from .budget import Budget
 from .cliutil import MAX_SEED, FiniteFloat, brief
 from .components import LLM_PARTS, POLICIES, VALUES, make_policy, make_value
-from .llm.options import EXIT_MODEL_ERROR, llm_options, model_health, settings_from
+from .llm_options import EXIT_MODEL_ERROR, llm_options, model_health, settings_from
 from .registry import answer_formats, available, instance_rules, load
-from .search import ALGORITHMS, simple_budget
+from .search import ALGORITHMS, SPECS, make_budget
 
 EXIT_NO_SOLUTION = 1
 
@@ -57,12 +56,6 @@ def _write_tree(result, puzzle, path: str, meta: dict | None = None) -> None:
     except OSError as e:
         raise click.BadParameter(f"cannot write {path!r}: {e.strerror or e}",
                                  param_hint="'--tree'") from None
-
-
-def _budget(algo: str, n: int, **caps) -> Budget:
-    """`--budget` mapped per algorithm (see `simple_budget`), plus the `--max-*` caps given."""
-    simple = simple_budget(algo, n).caps()
-    return Budget(**simple, **{k: v for k, v in caps.items() if v is not None})
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -142,7 +135,7 @@ def solve_cmd(puzzle, instance, algo, policy_name, value_name, budget, max_calls
         raise click.BadParameter(f"unknown answer format {answer_format!r} (known: {known})",
                                  param_hint="'--answer-format'")
     uses_model = policy_name == "llm" or value_name in LLM_PARTS
-    settings, caps = settings_from(llm_kw, max_cost=max_cost, uses_model=uses_model)
+    settings, caps = settings_from(llm_kw, max_cost=max_cost, uses_model=uses_model, puzzle=p)
     if policy_name != "llm":
         try:
             make_policy(p, policy_name)
@@ -155,8 +148,8 @@ def solve_cmd(puzzle, instance, algo, policy_name, value_name, budget, max_calls
             raise click.BadParameter(str(e), param_hint="'--value'") from None
     if tree_path is not None:
         _check_tree_path(tree_path)
-    budget_ = _budget(algo, budget, calls=max_calls, tokens=max_tokens, cost=max_cost,
-                      seconds=max_seconds, nodes=max_nodes, **caps)
+    budget_ = make_budget("simple", algo, budget, calls=max_calls, tokens=max_tokens,
+                          cost=max_cost, seconds=max_seconds, nodes=max_nodes, **caps)
     from .llm.client import LLMError
     with contextlib.ExitStack() as stack:
         client = None
@@ -169,9 +162,8 @@ def solve_cmd(puzzle, instance, algo, policy_name, value_name, budget, max_calls
             if value_name in LLM_PARTS:
                 value = make_value(p, value_name, client=client, settings=settings)
             policy = make_policy(p, policy_name, client=client, settings=settings)
-            options = {"c": c_puct, "pw_c": pw_c} if algo.startswith("mcts") else {}
-            if algo.startswith("mcts") and settings.concurrency > 1:
-                options["concurrency"] = settings.concurrency
+            options = SPECS[algo].pick(c=c_puct, pw_c=pw_c, concurrency=settings.concurrency
+                                       if settings.concurrency > 1 else None)
             result = run_search(p, instance, algo=algo, policy=policy, value=value,
                                 budget=budget_, seed=seed, **options)
         except LLMError as e:
@@ -247,10 +239,14 @@ def serve_local_cmd(port):
         sys.exit(EXIT_MODEL_ERROR)
     click.echo(f"ready: --base-url {server.base_url} --model {server.model}", err=True)
     try:
-        sys.exit(server.wait())
+        code = server.wait()
     except KeyboardInterrupt:
         server.stop()
         sys.exit(130)
+    if code != 0:      # it was not stopped by us: it died (a signal) or gave up (an exit status)
+        click.echo(f"error: {server.death()}", err=True)
+        sys.exit(EXIT_MODEL_ERROR)
+    sys.exit(0)
 
 
 from .bench_cli import COMMANDS as _BENCH_COMMANDS  # noqa: E402  bench, report

@@ -1,7 +1,7 @@
 """Blocksworld, checked against a reference written here from scratch: the PDDL domain as STRIPS
 operators over sets of facts (on / ontable / clear / holding / handempty), with its own reader
 for the canonical instance text and a breadth-first optimal planner. No code is shared with
-puzzles/blocksworld.py."""
+puzzles/mcts_reason_puzzles/blocksworld.py."""
 from __future__ import annotations
 
 import re
@@ -17,7 +17,7 @@ import mcts_reason
 from mcts_reason.budget import Budget
 from mcts_reason.cli import cli
 from mcts_reason.registry import load
-from puzzles.blocksworld import Action, Blocksworld, World
+from mcts_reason_puzzles.blocksworld import Action, Blocksworld, World
 
 P = Blocksworld()
 FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -470,7 +470,7 @@ def ref_distance_to_goal(facts, goal):
 
 
 def test_remaining_is_a_lower_bound_so_the_a_star_optimum_is_exact():
-    from puzzles.blocksworld import remaining
+    from mcts_reason_puzzles.blocksworld import remaining
     for i, inst in enumerate(SETS["hard"][:10]):
         _, goal = ref_read(inst)
         for s in walk(inst, 10, seed=100 + i)[::3]:

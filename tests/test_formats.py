@@ -21,11 +21,11 @@ from click.testing import CliRunner
 import mcts_reason
 from mcts_reason.budget import Budget
 from mcts_reason.cli import cli
-from puzzles.blocksworld import Blocksworld
-from puzzles.countdown import Countdown, estimate, reachable
-from puzzles.game24 import Game24
-from puzzles.sliding import Sliding
-from puzzles.sudoku import Sudoku
+from mcts_reason_puzzles.blocksworld import Blocksworld
+from mcts_reason_puzzles.countdown import Countdown, estimate, reachable
+from mcts_reason_puzzles.game24 import Game24
+from mcts_reason_puzzles.sliding import Sliding
+from mcts_reason_puzzles.sudoku import Sudoku
 from reference import countdown_exact
 
 G, C, S, T, B = Game24(), Countdown(), Sudoku(), Sliding(), Blocksworld()

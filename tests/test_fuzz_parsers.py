@@ -201,7 +201,7 @@ def _sliding_step(r: random.Random, state) -> str:
 
 
 def _blocks_step(r: random.Random, state) -> str:
-    from puzzles.blocksworld import COLOURS
+    from mcts_reason_puzzles.blocksworld import COLOURS
     names = [b for b, _ in state.pos] if hasattr(state, "pos") else []
     pool = names * 3 + list(COLOURS) + ["table", "hand", "", "Red", "the"]
     x, y = r.choice(pool), r.choice(pool)

@@ -543,6 +543,13 @@ class Sliding:
         return self.generate(n, rng=np.random.default_rng(seed), width=width, depth=depth)
 
     # -- LLM prompts -------------------------------------------------------------------------------
+    prompt_field_names = ("goal", "moves")
+
+    def prompt_fields(self, state: Board) -> dict[str, str]:
+        """{goal} (the solved board) and {moves} (the legal moves), for a user's prompt file."""
+        return {"goal": self.render(Board(goal_tiles(state.width), state.width)),
+                "moves": ", ".join(self.render_step(state, s) for s in self.legal_steps(state))}
+
     def propose_messages(self, state: Board) -> list[dict]:
         w = state.width
         goal = self.render(self.goal_board(state))

@@ -13,6 +13,20 @@ SYMBOLS = str.maketrans({"×": "*", "x": "*", "X": "*", "∗": "*", "·": "*", "
 _TOKEN = re.compile(r"\s*(\d+|[-+*/()])")
 _ANSWER = re.compile(r"^\s*answer\s*:\s*", re.IGNORECASE)
 MAX_DIGITS = 15
+# A list marker a model may put before a step line ("- ", "2) ", "Step 3: "), for the number
+# puzzles' step parsers.
+BULLET = re.compile(r"^\s*(?:[-•]\s+|\d+[.)]\s+|step\s*\d*\s*:\s*)", re.IGNORECASE)
+
+
+def remove(numbers, *xs) -> list | None:
+    """`numbers` without one occurrence of each of `xs` (a list), or None when one is missing."""
+    rest = list(numbers)
+    for x in xs:
+        try:
+            rest.remove(x)
+        except ValueError:
+            return None
+    return rest
 
 
 def parse_answer(text: str, apply: Callable, *, max_len: int = 200):

@@ -34,7 +34,8 @@ import numpy as np
 
 from mcts_reason.policies import top_k
 
-from .arith import expressions, number_list, parse_answer, short
+from .arith import BULLET as _BULLET, expressions, number_list, parse_answer, short
+from .arith import remove as _remove
 
 SMALL = tuple(range(1, 11))          # two cards of each on the show
 LARGE = (25, 50, 75, 100)            # one card of each
@@ -98,16 +99,6 @@ def _pair_results(a: int, b: int) -> list[int]:
     if hi % lo == 0:
         out.append(hi // lo)
     return out
-
-
-def _remove(numbers: Sequence[int], *xs: int) -> list[int] | None:
-    rest = list(numbers)
-    for x in xs:
-        try:
-            rest.remove(x)
-        except ValueError:
-            return None
-    return rest
 
 
 def upper_bound(numbers: Sequence[int]) -> int:
@@ -324,7 +315,6 @@ class CountdownOracleValue:
 # -- parsing ------------------------------------------------------------------------------------
 _SYMBOLS = str.maketrans({"×": "*", "x": "*", "X": "*", "∗": "*", "·": "*", "÷": "/",
                           "−": "-", "–": "-", "—": "-", "→": ">", "⇒": ">"})
-_BULLET = re.compile(r"^\s*(?:[-•]\s+|\d+[.)]\s+|step\s*\d*\s*:\s*)", re.IGNORECASE)
 _STEP = re.compile(r"^\s*(\d{1,15})\s*([-+*/])\s*(\d{1,15})\s*=\s*(\d{1,15})\s*"
                    r"(?:\(\s*(?:left|remaining)\s*:\s*([\d\s,]*)\)\s*)?\.?\s*$", re.IGNORECASE)
 _INSTANCE = re.compile(r"^(?P<nums>[^>=]*?)\s*(?:->|=>|>)\s*(?P<target>[^>]*)$")
@@ -636,6 +626,12 @@ class Countdown:
         return self.generate(n, rng=np.random.default_rng(seed), **kw)
 
     # -- LLM prompts ------------------------------------------------------------------------------
+    prompt_field_names = ("numbers", "target")
+
+    def prompt_fields(self, state: CountdownState) -> dict[str, str]:
+        """{numbers} and {target}, for a user's prompt file."""
+        return {"numbers": " ".join(map(str, state.numbers)), "target": str(state.target)}
+
     def propose_messages(self, state: CountdownState) -> list[dict]:
         nums = " ".join(map(str, state.numbers))
         return [

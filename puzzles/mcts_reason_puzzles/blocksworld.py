@@ -704,13 +704,18 @@ class Blocksworld:
 
     # -- LLM prompts -------------------------------------------------------------------------------
     _RULES = (
-        "I am playing with a set of blocks where I need to arrange the blocks into stacks. "
-        "Here are the actions I can do: pick up a block (from the table), unstack a block from "
-        "on top of another block, put down a block (onto the table), stack a block on top of "
-        "another block. I can only pick up or unstack one block at a time, and only if my hand "
-        "is empty and the block is clear (no other block on it, not held). I can only unstack a "
-        "block from a block it is really on. I can only put down or stack a block I am holding, "
-        "and only stack it on a clear block. Once I put down or stack a block, my hand is empty.")
+        "Blocks world: blocks stand on the table or on each other, and one hand moves them, one "
+        "block at a time. A block is clear when nothing stands on it and the hand does not hold "
+        "it. With an empty hand you may take a clear block: from the table ('pick up the X "
+        "block') or from the block it stands on ('unstack the X block from the Y block'). A "
+        "held block goes onto the table ('put down the X block') or onto a clear block ('stack "
+        "the X block on top of the Y block'), and the hand is empty again.")
+
+    prompt_field_names = ("goal",)
+
+    def prompt_fields(self, state: World) -> dict[str, str]:
+        """{goal}, for a user's prompt file ({state} is the current arrangement)."""
+        return {"goal": self.render_goal(state.goal)}
 
     def propose_messages(self, state: World) -> list[dict]:
         return [
