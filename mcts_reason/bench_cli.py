@@ -218,7 +218,7 @@ def bench_cmd(puzzle, set_spec, algos, budgets, budget_kind, seeds, workers, exe
                 from .llm.client import LLMError
                 from .llm.local import LocalServer
                 try:
-                    server = stack.enter_context(LocalServer())
+                    server = stack.enter_context(LocalServer(model=settings.model_file))
                 except LLMError as e:
                     click.echo(f"error: {e}", err=True)
                     sys.exit(EXIT_MODEL_ERROR)

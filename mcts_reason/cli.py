@@ -224,13 +224,16 @@ def solve_cmd(puzzle, instance, algo, policy_name, value_name, budget, max_calls
 @cli.command("serve-local")
 @click.option("--port", type=click.IntRange(1, 65535), default=None,
               help="Port on 127.0.0.1 [default: a free one].")
-def serve_local_cmd(port):
+@click.option("--model-file", "model_file", default=None, type=click.Path(dir_okay=False),
+              help="GGUF file to serve instead of the bundled SmolLM2 (e.g. OUT/model.gguf of "
+                   "`mcts-reason finetune`).")
+def serve_local_cmd(port, model_file):
     """Run the embedded llama.cpp server (SmolLM2-135M-Instruct) in the foreground on loopback,
     for reuse across commands:  mcts-reason solve ... --base-url URL --model NAME."""
     from .llm.client import LLMError
     from .llm.local import LocalServer
     try:
-        server = LocalServer(port=port)
+        server = LocalServer(port=port, model=model_file)
         click.echo(f"starting llama.cpp on {server.base_url} (model {server.model}); Ctrl-C stops it",
                    err=True)
         server.start(foreground=True)
@@ -253,6 +256,8 @@ from .bench_cli import COMMANDS as _BENCH_COMMANDS  # noqa: E402  bench, report
 for _cmd in _BENCH_COMMANDS: cli.add_command(_cmd)
 from .learn.cli import COMMANDS as _LEARN_COMMANDS  # noqa: E402  traces, train
 for _cmd in _LEARN_COMMANDS: cli.add_command(_cmd)
+from .learn.finetune_cli import COMMANDS as _FT_COMMANDS  # noqa: E402  finetune
+for _cmd in _FT_COMMANDS: cli.add_command(_cmd)
 
 
 def main() -> None:

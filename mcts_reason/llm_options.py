@@ -24,6 +24,11 @@ _OPTIONS = [
                       "llama.cpp server with SmolLM2-135M-Instruct."),
     click.option("--model", default=None, metavar="NAME",
                  help="Model name sent to the server (required with --base-url)."),
+    click.option("--model-file", "model_file", default=None, metavar="PATH",
+                 type=click.Path(dir_okay=False),
+                 help="GGUF file for the embedded llama.cpp server instead of the bundled "
+                      "SmolLM2, e.g. OUT/model.gguf of `mcts-reason finetune` (not with "
+                      "--base-url); cached answers are keyed by the file's SHA-256."),
     click.option("--api-key-env", default="OPENAI_API_KEY", show_default=True, metavar="VAR",
                  help="Environment variable that holds the API key (never logged or cached)."),
     click.option("--cache", "cache_path", default=None, metavar="PATH",
@@ -122,6 +127,9 @@ def settings_from(kw: dict[str, Any], *, max_cost: float | None = None,
         raise click.BadParameter("a cost cap needs a price table", param_hint="'--max-cost'")
     if kw.get("base_url") and not kw.get("model"):
         raise click.UsageError("--model is required with --base-url")
+    if kw.get("base_url") and kw.get("model_file"):
+        raise click.BadParameter("a model file is served by the embedded server; it cannot "
+                                 "be used with --base-url", param_hint="'--model-file'")
     if kw.get("base_url"):
         problem = base_url_problem(kw["base_url"])
         if problem:
@@ -146,6 +154,7 @@ def settings_from(kw: dict[str, Any], *, max_cost: float | None = None,
                            value_samples=kw.get("value_samples", 1),
                            sampling=base(stop=("Input:",)), value_sampling=base(),
                            timeout=kw.get("timeout", 60.0), max_retries=kw.get("retries", 3),
-                           prices=prices, grammar=kw.get("grammar"), prompts=prompts)
+                           prices=prices, grammar=kw.get("grammar"), prompts=prompts,
+                           model_file=kw.get("model_file"))
     caps = {"model_calls": kw["max_model_calls"]} if kw.get("max_model_calls") else {}
     return settings, caps

@@ -93,6 +93,10 @@ def _base(cmd: str, tmp) -> tuple[list[str], dict[str, list[str]]]:
                             "out": ["--out", str(tmp / "run")], "rounds": ["--rounds", "1"],
                             "budget": ["--budget", "2"], "workers": ["--workers", "1"],
                             "bits": ["--bits", "8"], "progress": ["--no-progress"]}
+    if cmd == "finetune":
+        (tmp / "ds").mkdir(exist_ok=True)
+        return [str(tmp / "ds")], {"out": ["--out", str(tmp / "ft")],
+                                   "progress": ["--no-progress"]}
     return [], {}
 
 

@@ -209,11 +209,19 @@ def traces_cmd(puzzle, sources, out, set_spec, budget, seeds, policy_name, value
               help="Ray cluster address for --executor ray (env RAY_ADDRESS).")
 @click.option("--out", type=click.Path(file_okay=False), required=True,
               help="Run folder; the same command resumes an interrupted run.")
+@click.option("--policy", "learner_kind", type=click.Choice(["learned", "llm"]),
+              default="learned", show_default=True,
+              help="learned: the linear policy/value (model.npz); llm: fine-tune the embedded "
+                   "model each round and search with it as policy and value (budgets in model "
+                   "calls; round 0 searches with the heuristic expert; docs/learning.md).")
+@click.option("--finetune-steps", type=click.IntRange(min=1), default=200, show_default=True,
+              help="With --policy llm: LoRA steps per round (at most; early stop).")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bars (default: only when stderr is a terminal).")
 @_one_line_errors
 def train_cmd(puzzle, set_spec, eval_spec, held_out, rounds, budget, eval_budget, seeds,
-              rollouts, window, bits, workers, executor, ray_address, out, progress):
+              rollouts, window, bits, workers, executor, ray_address, out, learner_kind,
+              finetune_steps, progress):
     """Expert iteration for PUZZLE from tabula rasa: MCTS -> traces -> fit a learned policy and
     value -> evaluate on held-out instances, ROUNDS times (see docs/learning.md)."""
     import hashlib
@@ -249,21 +257,39 @@ def train_cmd(puzzle, set_spec, eval_spec, held_out, rounds, budget, eval_budget
                          budget=budget, eval_budget=eval_budget or budget, seeds=seeds,
                          rollouts=rollouts, window=window, bits=bits)
     from ..bench import ExecutorUnavailable
+    from ..llm.client import LLMError
     from .loop import RunMismatch
     log = (lambda m: click.echo(m, err=True))
+    learner = _llm_learner(finetune_steps, window, log) if learner_kind == "llm" else None
     try:
         summaries = train(p, config, train_set, evals, held, out, rounds=rounds, workers=workers,
-                          executor=executor, ray_address=ray_address, progress=progress, log=log)
+                          executor=executor, ray_address=ray_address, progress=progress, log=log,
+                          learner=learner)
     except RunMismatch as e:
         raise _bad(str(e), "'--out'") from None
-    except ExecutorUnavailable as e:
-        click.echo(f"error: {e}", err=True)
+    except (ExecutorUnavailable, LLMError) as e:
+        click.echo(f"error: {str(e).splitlines()[0]}", err=True)
         sys.exit(3)
     for s in summaries:
         click.echo(f"round {s['round']}: held-out solve rate MCTS+learned "
                    f"{100 * s['eval'].get('mcts', 0):.1f}%, learned policy alone "
                    f"{100 * s['eval'].get('greedy', 0):.1f}%")
     click.echo(f"summary: {Path(out) / 'summary.md'}")
+
+
+def _llm_learner(steps: int, window: int, log):
+    """The fine-tuned-LLM learner with this command's defaults: no grammar, the default
+    response cache, the embedded server; exit 3 without the train extra or the local model."""
+    from ..llm.local import missing_reason
+    from ..llm.session import LLMSettings
+    from .finetune import FinetuneConfig, missing_extra
+    from .llm_loop import LLMLearner
+    problem = missing_extra() or missing_reason()
+    if problem:
+        click.echo(f"error: {problem}", err=True)
+        sys.exit(3)
+    return LLMLearner(LLMSettings(grammar=False), FinetuneConfig(steps=steps), window=window,
+                      log=log)
 
 
 def _address_ok(address: str) -> bool:

@@ -17,6 +17,7 @@ model.npz, eval.jsonl, round.json}, OUT/summary.md, OUT/solve_rate.png.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -83,12 +84,50 @@ def round_parts(out: Path, r: int) -> tuple[str, str]:
 
 
 def _sweep(puzzle: str, instances: InstanceSet, *, policy: str, value: str, algos: Sequence[str],
-           budget: int, seeds: int, c_puct: float) -> SweepConfig:
-    return SweepConfig.for_set(puzzle, instances, algos=tuple(algos), budget_kind="simple",
+           budget: int, seeds: int, c_puct: float, budget_kind: str = "simple",
+           **extra: Any) -> SweepConfig:
+    """`extra`: more SweepConfig fields (a learner's model settings: `llm`, `llm_runtime`)."""
+    return SweepConfig.for_set(puzzle, instances, algos=tuple(algos), budget_kind=budget_kind,
                                budgets=(budget,), seeds=tuple(range(seeds)), policy=policy,
                                value=value,
                                algo_options={a: SPECS[a].pick(c=c_puct) for a in algos
-                                            if SPECS[a].pick(c=c_puct)})
+                                            if SPECS[a].pick(c=c_puct)}, **extra)
+
+
+class LinearLearner:
+    """What a round learns and how it is searched with (the `learner` hook of `train`): here the
+    linear policy/value of model.py, fitted with scikit-learn. Another learner (the fine-tuned
+    LLM of `finetune_loop`) brings the same methods; the stages, files and resume are the
+    loop's."""
+
+    artefact = "model.npz"
+
+    def budget_kind(self, policy: str, value: str) -> str:
+        """What a search's `budget` counts (simulations here; model calls for an LLM)."""
+        return "simple"
+
+    def baselines(self, puzzle: Any) -> list[tuple[str, str]]:
+        return [(p, v) for p, v in BASELINES if p != "heuristic"
+                or callable(getattr(puzzle, "heuristic_policy", None))]
+
+    def search_parts(self, out: Path, r: int) -> tuple[str, str]:
+        return round_parts(out, r)
+
+    def eval_parts(self, out: Path, r: int) -> tuple[str, str]:
+        return model_name(out, r), model_name(out, r)
+
+    def serving(self, out: Path, model_round: int | None, parts: tuple[str, str]):
+        """A context giving the extra sweep fields for a search with `parts` (policy, value)
+        that uses round `model_round`'s model (None: a baseline; -1: round 0's search): none
+        for code models."""
+        return contextlib.nullcontext({})
+
+    def fit(self, puzzle: Any, out: Path, r: int, config: "TrainConfig") -> None:
+        _fit_window(puzzle, out, r, config).save(out / f"round_{r:02d}" / self.artefact)
+
+    def metrics(self, out: Path, r: int) -> dict:
+        return LinearModel.load(out / f"round_{r:02d}" / self.artefact).manifest.get("metrics",
+                                                                                     {})
 
 
 def solve_rates(path: Path) -> dict[str, float]:
@@ -103,8 +142,10 @@ def train(puzzle: Any, config: TrainConfig, train_instances: InstanceSet,
           eval_instances: InstanceSet, held_out: Sequence[str], out: str | os.PathLike, *,
           rounds: int, workers: int | None = None, executor: str = "local",
           ray_address: str | None = None, progress: bool | None = None,
-          log: Any = print) -> list[dict]:
-    """Run (or resume) `rounds` rounds into `out`; returns one summary dict per round."""
+          log: Any = print, learner: Any = None) -> list[dict]:
+    """Run (or resume) `rounds` rounds into `out`; returns one summary dict per round.
+    `learner`: what each round fits and searches with (default `LinearLearner`)."""
+    learner = learner or LinearLearner()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     cfg_path = out / "config.json"
@@ -118,17 +159,21 @@ def train(puzzle: Any, config: TrainConfig, train_instances: InstanceSet,
                               f"({', '.join(diffs)}); use those or another --out")
     else:
         _atomic_write(cfg_path, (json.dumps(mine, indent=2, sort_keys=True) + "\n").encode())
+    if callable(getattr(learner, "pin", None)):      # a learner with options of its own
+        learner.pin(out)
     kw = dict(workers=workers, executor=executor, ray_address=ray_address, progress=progress)
     # Baselines, once: the same held-out instances and budget as every round's evaluation.
     base = out / "baselines"
     base.mkdir(exist_ok=True)
-    baseline_parts = [(p, v) for p, v in BASELINES if p != "heuristic"
-                      or callable(getattr(puzzle, "heuristic_policy", None))]
+    baseline_parts = learner.baselines(puzzle)
     for pol, val in baseline_parts:
         log(f"baseline: {pol} policy + {val} value on {len(eval_instances)} held-out instances")
-        run_sweep(_sweep(puzzle.name, eval_instances, policy=pol, value=val, algos=EVAL_ALGOS,
-                         budget=config.eval_budget, seeds=config.seeds, c_puct=config.c_puct),
-                  eval_instances.instances, base / f"{pol}_{val}.jsonl", **kw)
+        with learner.serving(out, None, (pol, val)) as extra:
+            run_sweep(_sweep(puzzle.name, eval_instances, policy=pol, value=val,
+                             algos=EVAL_ALGOS, budget=config.eval_budget, seeds=config.seeds,
+                             c_puct=config.c_puct, budget_kind=learner.budget_kind(pol, val),
+                             **extra),
+                      eval_instances.instances, base / f"{pol}_{val}.jsonl", **kw)
     splitter = Splitter(puzzle, seed=config.split_seed,
                         fractions=(1 - config.val_fraction, config.val_fraction, 0.0),
                         held_out=list(held_out) + list(eval_instances.instances))
@@ -140,11 +185,15 @@ def train(puzzle: Any, config: TrainConfig, train_instances: InstanceSet,
             summaries.append(json.loads(done.read_text(encoding="utf-8")))
             continue
         started = time.perf_counter()
-        policy, value = round_parts(out, r)
+        policy, value = learner.search_parts(out, r)
         log(f"round {r}: search with {policy} / {value} on {len(train_instances)} instances")
-        trees = sweep_trees(_sweep(puzzle.name, train_instances, policy=policy, value=value,
-                                   algos=("mcts",), budget=config.budget, seeds=config.seeds,
-                                   c_puct=config.c_puct), train_instances.instances, rdir, **kw)
+        with learner.serving(out, r - 1, (policy, value)) as extra:
+            trees = sweep_trees(_sweep(puzzle.name, train_instances, policy=policy, value=value,
+                                       algos=("mcts",), budget=config.budget,
+                                       seeds=config.seeds, c_puct=config.c_puct,
+                                       budget_kind=learner.budget_kind(policy, value),
+                                       **extra),
+                                train_instances.instances, rdir, **kw)
         data = rdir / "data"
         if not (data / "manifest.json").exists():
             log(f"round {r}: traces from {len(trees)} trees")
@@ -152,21 +201,21 @@ def train(puzzle: Any, config: TrainConfig, train_instances: InstanceSet,
             add_trees(ds, puzzle, trees, rollouts=config.rollouts, seed=config.split_seed + r,
                       extra={"round": r})
             ds.write(data, meta={"puzzle": puzzle.name, "round": r})
-        model_path = rdir / "model.npz"
-        if not model_path.exists():
+        if not (rdir / learner.artefact).exists():
             log(f"round {r}: fitting the next model")
-            model = _fit_window(puzzle, out, r, config)
-            model.save(model_path)
+            learner.fit(puzzle, out, r, config)
         log(f"round {r}: evaluating the new model on {len(eval_instances)} held-out instances")
-        name = model_name(out, r)
-        run_sweep(_sweep(puzzle.name, eval_instances, policy=name, value=name, algos=EVAL_ALGOS,
-                         budget=config.eval_budget, seeds=config.seeds, c_puct=config.c_puct),
-                  eval_instances.instances, rdir / "eval.jsonl", **kw)
-        manifest = LinearModel.load(model_path).manifest
+        pol, val = learner.eval_parts(out, r)
+        with learner.serving(out, r, (pol, val)) as extra:
+            run_sweep(_sweep(puzzle.name, eval_instances, policy=pol, value=val,
+                             algos=EVAL_ALGOS, budget=config.eval_budget, seeds=config.seeds,
+                             c_puct=config.c_puct, budget_kind=learner.budget_kind(pol, val),
+                             **extra),
+                      eval_instances.instances, rdir / "eval.jsonl", **kw)
         summary = {"round": r, "search_solve_rate": solve_rates(rdir / "search.jsonl")["mcts"],
                    "eval": solve_rates(rdir / "eval.jsonl"),
                    "data": json.loads((data / "manifest.json").read_text())["files"],
-                   "metrics": manifest.get("metrics", {}),
+                   "metrics": learner.metrics(out, r),
                    # this call's wall time on the round (less than the whole if it was resumed)
                    "seconds": round(time.perf_counter() - started, 1)}
         _atomic_write(done, (json.dumps(summary, indent=2, sort_keys=True) + "\n").encode())

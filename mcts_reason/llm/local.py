@@ -10,6 +10,7 @@ its log (`LocalServer.death`), instead of seeing "connection refused".
 """
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 import socket
@@ -48,6 +49,47 @@ def find_gguf() -> Path | None:
         if path.is_file():
             return path
     return None
+
+
+def model_file_problem(path: str | os.PathLike) -> str | None:
+    """One line saying why `path` cannot be served (missing, unreadable, not GGUF), or None.
+    A GGUF file llama.cpp still refuses (another architecture, truncated tensors) is reported
+    when the server starts."""
+    p = Path(path)
+    if not p.is_file():
+        return f"model file {path}: no such file"
+    try:
+        with open(p, "rb") as f:
+            head = f.read(8)
+    except OSError as e:
+        return f"model file {path}: cannot be read ({e.strerror or type(e).__name__})"
+    if len(head) < 8 or head[:4] != b"GGUF":
+        return f"model file {path}: not a GGUF model file"
+    version = int.from_bytes(head[4:8], "little")
+    if version not in (2, 3):
+        return f"model file {path}: GGUF version {version}, llama.cpp reads versions 2 and 3"
+    return None
+
+
+_ALIASES: dict[tuple, str] = {}
+
+
+def model_alias(path: str | os.PathLike | None) -> str:
+    """The model name the server is started under, and so the name in every cache key: the
+    bundled file's alias, or for any other file the alias plus the first 16 hex digits of the
+    file's SHA-256 (two files with other weights never share cached answers)."""
+    bundled = find_gguf()
+    if path is None or (bundled is not None and Path(path).resolve() == bundled.resolve()):
+        return MODEL_ALIAS
+    st = Path(path).stat()
+    key = (str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _ALIASES:
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        _ALIASES[key] = f"{MODEL_ALIAS}-{h.hexdigest()[:16]}"
+    return _ALIASES[key]
 
 
 def missing_reason() -> str | None:
@@ -90,7 +132,8 @@ class LocalServer:
     """Runs `python -m llama_cpp.server` on loopback; a context manager that stops it on exit.
 
     Args:
-      model: a GGUF file (default: the bundled SmolLM2).
+      model: a GGUF file (default: the bundled SmolLM2), e.g. one `mcts-reason finetune` wrote;
+        served under `model_alias(model)`.
       port: a port on 127.0.0.1 (default: a free one).
       n_ctx, n_threads: llama.cpp settings (n_threads default: min(2, cpu count)).
       startup_timeout: seconds to wait for the server to answer /v1/models.
@@ -102,10 +145,17 @@ class LocalServer:
     def __init__(self, *, model: str | os.PathLike | None = None, port: int | None = None,
                  n_ctx: int = 2048, n_threads: int | None = None,
                  startup_timeout: float = 120.0) -> None:
-        reason = missing_reason() if model is None else None
+        if model is None:
+            reason = missing_reason()
+        else:
+            reason = model_file_problem(model)
+            if reason is None and importlib.util.find_spec("llama_cpp") is None:
+                reason = f"the embedded local model needs llama-cpp-python[server]; install " \
+                         f"with: {INSTALL_HINT}"
         if reason:
             raise LLMError(reason)
         self.model_path = Path(model) if model is not None else find_gguf()
+        self._alias = model_alias(model)
         self.port = port or free_port()
         self.n_ctx = n_ctx
         self.n_threads = n_threads or max(1, min(2, os.cpu_count() or 1))
@@ -120,11 +170,11 @@ class LocalServer:
 
     @property
     def model(self) -> str:
-        return MODEL_ALIAS
+        return self._alias
 
     def command(self) -> list[str]:
         return [sys.executable, "-m", "llama_cpp.server", "--model", str(self.model_path),
-                "--model_alias", MODEL_ALIAS, "--host", "127.0.0.1", "--port", str(self.port),
+                "--model_alias", self._alias, "--host", "127.0.0.1", "--port", str(self.port),
                 "--n_ctx", str(self.n_ctx), "--n_threads", str(self.n_threads),
                 "--n_threads_batch", str(self.n_threads), "--verbose", "False"]
 
@@ -148,6 +198,8 @@ class LocalServer:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 message = self.death(when="at start-up")
+                if self._alias != MODEL_ALIAS:
+                    message = f"model file {self.model_path}: {message}"
                 self.stop()
                 raise LLMError(message)
             if self.ready():

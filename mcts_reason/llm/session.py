@@ -27,7 +27,8 @@ class LLMSettings:
     `grammar`: whether the server honours GBNF grammars in requests (constrained proposals);
     None: yes for the embedded llama.cpp server, no for a remote one (say True for a remote
     llama.cpp server). `prompts`: a user's prompt file (`--prompts`), or None for the
-    puzzle's own prompts.
+    puzzle's own prompts. `model_file`: a GGUF file the embedded server serves instead of the
+    bundled one (`--model-file`; only without a base URL).
     """
 
     base_url: str | None = None
@@ -46,6 +47,7 @@ class LLMSettings:
     prices: tuple[tuple[str, Price], ...] = ()
     grammar: bool | None = None
     prompts: PromptFile | None = None
+    model_file: str | None = None
 
     def __repr__(self) -> str:
         url = redact_url(self.base_url) if self.base_url else None
@@ -71,6 +73,8 @@ def settings_to_dict(settings: LLMSettings) -> dict:
          "grammar": settings.grammar}
     if settings.prompts is not None:
         d["prompts"] = settings.prompts.to_dict()
+    if settings.model_file is not None:
+        d["model_file"] = settings.model_file
     return d
 
 
@@ -82,7 +86,8 @@ def settings_from_dict(d: dict) -> LLMSettings:
                        timeout=d["timeout"], max_retries=d["max_retries"],
                        prices=tuple((m, Price(*p)) for m, p in d["prices"].items()),
                        grammar=d.get("grammar"),
-                       prompts=PromptFile.from_dict(d["prompts"]) if d.get("prompts") else None)
+                       prompts=PromptFile.from_dict(d["prompts"]) if d.get("prompts") else None,
+                       model_file=d.get("model_file"))
 
 
 def real_base_url(stored: str | None) -> str | None:
@@ -144,7 +149,7 @@ def open_client(settings: LLMSettings, *, local: dict | None = None) -> Iterator
     base_url, model = settings.base_url, settings.model
     if not base_url:
         from .local import LocalServer
-        server = LocalServer(**(local or {})).start()
+        server = LocalServer(**{"model": settings.model_file, **(local or {})}).start()
         base_url, model = server.base_url, model or server.model
     elif not model:
         raise LLMError("a model name is needed with a base URL (--model)")
