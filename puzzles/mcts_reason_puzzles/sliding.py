@@ -540,7 +540,16 @@ class Sliding:
         if name not in _SETS:
             raise ValueError(f"unknown sliding instance set {name!r}; known: {', '.join(_SETS)}")
         _, seed, n, width, depth = _SETS[name]
-        return self.generate(n, rng=np.random.default_rng(seed), width=width, depth=depth)
+        rng = np.random.default_rng(seed)
+        # n distinct boards: a random scramble can repeat an earlier one (easy8 drew one
+        # twice, so bench ran it twice); further draws from the same generator replace repeats,
+        # which leaves a set without repeats exactly as `generate` draws it.
+        out = list(dict.fromkeys(self.generate(n, rng=rng, width=width, depth=depth)))
+        while len(out) < n:
+            board = self.generate(1, rng=rng, width=width, depth=depth)[0]
+            if board not in out:
+                out.append(board)
+        return out
 
     # -- LLM prompts -------------------------------------------------------------------------------
     prompt_field_names = ("goal", "moves")
