@@ -11,6 +11,38 @@ from ..budget import Budget, Meter, OverBudget, Usage
 from ..tree import Node
 
 
+def tie_generator(rng: np.random.Generator) -> np.random.Generator:
+    """The generator that breaks ties between equal priors: a child of the search's generator
+    (`Generator.spawn`), so that breaking ties draws nothing from the search's own stream (a
+    search without ties spends its generator exactly as before)."""
+    try:
+        return rng.spawn(1)[0]
+    except (TypeError, ValueError, AttributeError):   # a bit generator without a SeedSequence
+        return np.random.default_rng(int(rng.integers(2**63 - 1)))
+
+
+def break_ties(items: list, rng: np.random.Generator) -> list:
+    """`items` ([step, next_state, prior] lists) with each group of exactly equal priors put in
+    a random order drawn from `rng`; everything else keeps its place.
+
+    The one place where ties are broken for every algorithm: MCTS selection, the baselines'
+    sorts and greedy's argmax all prefer the earlier child among equals, so a seeded shuffle
+    here makes the seed matter exactly where the policy cannot tell steps apart (same seed,
+    same order, same tree). Nothing is drawn when no two priors are equal."""
+    priors = [it[2] for it in items]
+    if len(set(priors)) == len(priors):
+        return items
+    groups: dict[float, list[int]] = {}
+    for i, p in enumerate(priors):
+        groups.setdefault(p, []).append(i)
+    out = list(items)
+    for idx in groups.values():
+        if len(idx) > 1:
+            for dst, src in zip(idx, rng.permutation(len(idx))):
+                out[dst] = items[idx[int(src)]]
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class SearchResult:
     """The outcome of one search. `answer` is set only when `Puzzle.verify` accepted it."""
@@ -59,6 +91,7 @@ class Context:
         self.track_parents = bool(getattr(value, "wants_path", False))
         self.initial = puzzle.parse_instance(instance)
         self.exhaustive = bool(getattr(policy, "exhaustive", False))
+        self.tie_rng = tie_generator(rng)
         self._nodes = 0
         for part in (policy, value):
             if part is not None and hasattr(part, "bind"):
@@ -109,10 +142,11 @@ class Context:
                 merged[nxt] = [step, nxt, prior]
             if track and nxt not in parents and nxt != self.initial:
                 parents[nxt] = (state, step)
+        items = break_ties(list(merged.values()), self.tie_rng)
         if total > 0:
-            return [(s, nxt, p / total) for s, nxt, p in merged.values()]
-        n = len(merged)
-        return [(s, nxt, 1.0 / n) for s, nxt, _ in merged.values()]
+            return [(s, nxt, p / total) for s, nxt, p in items]
+        n = len(items)
+        return [(s, nxt, 1.0 / n) for s, nxt, _ in items]
 
     def evaluate(self, states: Sequence[Any], *, samples: int = 1,
                  rng: np.random.Generator | None = None) -> list[float] | None:
