@@ -172,15 +172,7 @@ def propagate(cells: tuple[int, ...], n: int, hidden: bool = True) -> tuple[int,
             return tuple(grid)
         progress = False
         for unit in units:
-            once = twice = present = 0
-            for i in unit:
-                if grid[i]:
-                    present |= 1 << grid[i]
-                else:
-                    m = masks[i]
-                    twice |= once & m
-                    once |= m
-            missing = full & ~present
+            missing, once, twice, _ = _place_counts(unit, grid, masks, full)
             if missing & ~once:
                 return None                      # a digit with no place left in this unit
             singles = missing & once & ~twice
@@ -197,6 +189,21 @@ def propagate(cells: tuple[int, ...], n: int, hidden: bool = True) -> tuple[int,
                 break
         if not progress and not queue:
             return tuple(grid)
+
+
+def _place_counts(unit: Sequence[int], grid: Sequence[int], masks: Sequence[int],
+                  full: int) -> tuple[int, int, int, int]:
+    """Bitmasks over digits for one unit: (missing from it, with >= 1, >= 2, >= 3 places)."""
+    once = twice = thrice = present = 0
+    for i in unit:
+        if grid[i]:
+            present |= 1 << grid[i]
+        else:
+            m = masks[i]
+            thrice |= twice & m
+            twice |= once & m
+            once |= m
+    return full & ~present, once, twice, thrice
 
 
 def branching(cells: Sequence[int], n: int) -> list[tuple[int, int]]:
@@ -223,16 +230,7 @@ def branching(cells: Sequence[int], n: int) -> list[tuple[int, int]]:
     pair: tuple[tuple[int, ...], int] | None = None
     full = _full(n)
     for unit in geo.units:
-        once = twice = thrice = present = 0     # digits with >= 1, >= 2, >= 3 places
-        for i in unit:
-            if cells[i]:
-                present |= 1 << cells[i]
-            else:
-                m = masks[i]
-                thrice |= twice & m
-                twice |= once & m
-                once |= m
-        missing = full & ~present
+        missing, once, twice, thrice = _place_counts(unit, cells, masks, full)
         if missing & ~once:
             return []                            # a digit with no place left in this unit
         single = missing & once & ~twice

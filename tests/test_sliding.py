@@ -463,27 +463,14 @@ def test_oracle_value_is_the_exact_distance(dist8):
 
 
 # -- long horizons: the staged expert on random 15-puzzles ----------------------------------------
-def _uniform_boards(n, width, seed):
-    """Korf-style: uniformly random solvable boards (a random permutation, two tiles swapped
-    when its parity is wrong)."""
-    from puzzles.sliding import is_solvable
-    rng = np.random.default_rng(seed)
-    out = []
-    while len(out) < n:
-        t = [int(x) for x in rng.permutation(width * width)]
-        if not is_solvable(t, width):
-            a, b = [i for i in range(width * width) if t[i]][:2]
-            t[a], t[b] = t[b], t[a]
-        out.append(t)
-    return out
-
-
 def test_staged_plans_solve_random_boards_and_bound_the_optimum(dist8):
     from puzzles.sliding import staged_plan
     for width in (2, 3, 4, 5):
-        for tiles in _uniform_boards(6 if width < 5 else 2, width, seed=width):
+        boards = P.generate(6 if width < 5 else 2, rng=np.random.default_rng(width), width=width,
+                            depth=None)                    # uniformly random solvable boards
+        for inst in boards:
+            tiles = P.parse_instance(inst).tiles           # parse_instance checks the parity
             plan = staged_plan(tiles, width)
-            inst = " ".join(map(str, tiles))
             assert P.verify(inst, ", ".join(f"move {t}" for t in plan))
             assert all(a != b for a, b in zip(plan, plan[1:]))        # no immediate undo
             if width == 3:
