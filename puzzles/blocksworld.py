@@ -734,11 +734,13 @@ class Blocksworld:
         return {"length": length, "optimal": optimal, "gap": gap}
 
     # -- instance sets -----------------------------------------------------------------------------
-    def generate(self, n: int, *, rng: np.random.Generator, blocks: int = 4) -> list[str]:
+    def generate(self, n: int, *, rng: np.random.Generator, blocks: int = 4,
+                 min_moves: int = 1) -> list[str]:
         """`n` instances with `blocks` colour-named blocks: a random initial arrangement and a
         random goal arrangement, the goal stated PlanBench-style as its "on top of" facts (or,
         when the goal has every block on the table, as "on the table" facts); never solved at
-        the start. `blocks` is the difficulty knob."""
+        the start. `blocks` is the difficulty knob; `min_moves` keeps only instances whose
+        admissible lower bound (`remaining`) is at least that many actions."""
         if not isinstance(rng, np.random.Generator):
             raise TypeError("rng must be a numpy.random.Generator")
         if n < 0 or not 2 <= blocks <= len(COLOURS):
@@ -751,7 +753,7 @@ class Blocksworld:
             on = {b: p for b, p in target.items() if p != TABLE} or target
             goal = Goal(tuple(sorted(on.items())))
             state = World(tuple(sorted(init.items())), goal)
-            if goal_holds(state, goal):
+            if goal_holds(state, goal) or remaining(state) < min_moves:
                 continue
             out.append(f"initial: {self.render(state)}; goal: {self.render_goal(goal)}")
         return out
@@ -764,9 +766,10 @@ class Blocksworld:
             raise ValueError(f"unknown blocksworld instance set {name!r}; known: {', '.join(_SETS)}")
         _, seed, n, blocks = _SETS[name]
         rng = np.random.default_rng(seed)
-        if isinstance(blocks, tuple):          # a range of sizes: n instances of each
-            return [inst for b in range(blocks[0], blocks[1] + 1)
-                    for inst in self.generate(n, rng=rng, blocks=b)]
+        if isinstance(blocks, tuple):          # (smallest, largest, spare): n of each size
+            lo, hi, spare = blocks
+            return [inst for b in range(lo, hi + 1)
+                    for inst in self.generate(n, rng=rng, blocks=b, min_moves=2 * b - spare)]
         return self.generate(n, rng=rng, blocks=blocks)
 
     # -- LLM prompts -------------------------------------------------------------------------------
@@ -822,8 +825,8 @@ _SETS = {
     "hard": ("20 instances with 5 blocks", 5005, 20, 5),
     "six": ("20 instances with 6 blocks", 6006, 20, 6),
     "eight": ("20 instances with 8 blocks", 8008, 20, 8),
-    "large": ("30 instances, 3 each with 6 to 15 blocks (PlanBench's larger sizes)", 1515, 3,
-              (6, 15)),
+    "large": ("30 instances, 3 each with 6 to 15 blocks (PlanBench's larger sizes), at least "
+              "2 * blocks - 4 actions (a 15-block one takes 26-40)", 1515, 3, (6, 15, 4)),
 }
 
 
