@@ -132,6 +132,27 @@ def sliding(ida_nodes: int) -> None:
           f"{sum(old)}/5 solved at the default budget")
 
 
+def sliding_scrambled(ida_nodes: int) -> None:
+    """Where IDA* does finish: 15-puzzles 40 random moves from the goal (`medium15`)."""
+    p = Sliding()
+    insts = p.instance_set("medium15")
+    print("\n### 15-puzzle `medium15` (20 boards 40 random moves from the goal), default budget\n")
+    rows = []
+    for inst in insts:
+        s = p.parse_instance(inst)
+        r = mcts_reason.solve(p, inst, seed=0)
+        ok = r.solved and p.verify(inst, r.answer)
+        sol = ida_star(s.tiles, 4, max_nodes=ida_nodes)
+        rows.append((ok, len(r.steps), None if sol is None else len(sol), r.usage.simulations))
+    known = [x for x in rows if x[0] and x[2]]
+    print(f"solved {sum(x[0] for x in rows)}/{len(rows)}; median simulations "
+          f"{statistics.median(x[3] for x in rows)}; IDA* optimum known for {len(known)}: mean "
+          f"plan {statistics.mean(x[1] for x in known):.1f} vs optimum "
+          f"{statistics.mean(x[2] for x in known):.1f}, mean ratio "
+          f"{statistics.mean(x[1] / x[2] for x in known):.2f}, optimal plans "
+          f"{sum(x[1] == x[2] for x in known)}/{len(known)}")
+
+
 # -- Sudoku ----------------------------------------------------------------------------------------
 def wrong_clue_grids(p: Sudoku, n: int, seed: int) -> list[str]:
     """Unique puzzles of the `medium` and `hard` sets with one extra, wrong, clue that singles propagation
@@ -191,6 +212,8 @@ def main() -> None:
         blocksworld(args.a_star_states)
     if "sliding" in parts:
         sliding(args.ida_nodes)
+    if "sliding-scrambled" in parts:
+        sliding_scrambled(args.ida_nodes)
     if "sudoku" in parts:
         sudoku()
 
