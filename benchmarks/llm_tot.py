@@ -41,7 +41,7 @@ def greedy(instance: str, policy, budget: Budget, seed: int):
         props = ctx.propose(state)
         if not props:
             return ctx.result(None, stop_reason="no legal step" if props == [] else "budget")
-        step, state, _ = max(props, key=lambda t: t[2])
+        step, _, state = max(props, key=lambda pr: pr.prior)
         steps.append(step)
     return ctx.result(steps if G.is_solved(state) else None, stop_reason="done")
 

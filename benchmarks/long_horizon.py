@@ -203,7 +203,7 @@ def main() -> None:
     ap.add_argument("--a-star-states", type=int, default=50_000,
                     help="A* state cap per Blocksworld instance for the optimum")
     ap.add_argument("--ida-nodes", type=int, default=300_000,
-                    help="IDA* node cap per 15-puzzle for the optimum (Python: ~10 s per 1e5)")
+                    help="IDA* node cap per 15-puzzle for the optimum")
     args = ap.parse_args()
     print(f"<!-- {' '.join(sys.argv)} | {platform.machine()} Python {platform.python_version()} "
           f"| {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC -->")

@@ -8,6 +8,14 @@ the independent Game of 24 reference tests/game24_oracle.py. Each solve is a rea
 with a planted API key. Printed: requests, faults injected and counted by kind, exit codes,
 crashes (a traceback or an exit code other than 0/1), answers verified independently, key leaks,
 and for bench the records written against those expected (records lost).
+
+Then the hostile modes of issue 12 (`--hostile-runs` solves per mode, each mode on every
+request): trickled body and headers, a server that never answers, a lone surrogate, deeply
+nested JSON, a gzip bomb, a redirect loop, 400 context length. Printed per mode: exit codes,
+crashes (a traceback, or an exit code outside 0/1/3), cap overruns (a search past --max-seconds
++ 1 s, or a command past --max-seconds + 10 s of start-up), what the client counted; then a
+bench through a mix of them, interrupted with SIGINT and resumed (records lost), with
+credentials in --base-url (credential leaks).
 """
 from __future__ import annotations
 
@@ -26,7 +34,7 @@ import tempfile
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from fault_server import FaultServer  # noqa: E402
+from fault_server import HOSTILE, HOSTILE_COUNTED, FaultServer  # noqa: E402
 from reliability_helpers import fraction_value, oracle_answer  # noqa: E402
 
 KEY = "sk-PLANTED-bench-5b1d-DO-NOT-LEAK"
@@ -57,7 +65,14 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=0.3)
     ap.add_argument("--seed", type=int, default=2024)
     ap.add_argument("--timeout", type=float, default=0.2)
+    ap.add_argument("--hostile-runs", type=int, default=3)
+    ap.add_argument("--max-seconds", type=float, default=3.0)
+    ap.add_argument("--only-hostile", action="store_true",
+                    help="skip the 1000-request part (for a quick pass over the new modes)")
     a = ap.parse_args()
+    if a.only_hostile:
+        hostile(a)
+        return
     from puzzles.game24 import Game24
     instances = Game24().instance_set("every")[::13]
     tmp = Path(tempfile.mkdtemp(prefix="reliability-"))
@@ -150,6 +165,93 @@ def main() -> None:
           f"crashes {bench_crashes}; requests {bench_requests}; faults counted in records "
           f"{dict(sorted(bench_faults.items()))}; wall {bench_seconds:.0f}s")
     print(f"API key leaks (every file written, everything printed): {key_leaks}")
+    hostile(a)
+
+
+SEARCH_SLACK, COMMAND_SLACK = 1.0, 10.0
+URL_SECRET = "sk-URLSECRET-bench-31c2"
+
+
+def hostile(a) -> None:
+    """Issue 12's modes: per mode, solves with every request hostile; then a bench through a
+    mix, SIGINT, resume."""
+    import signal
+    tmp = Path(tempfile.mkdtemp(prefix="reliability-hostile-"))
+    from puzzles.game24 import Game24
+    instances = Game24().instance_set("every")[::13]
+    print(f"\n## hostile modes: --timeout 1 --max-seconds {a.max_seconds}, "
+          f"{a.hostile_runs} solves per mode")
+    print("| mode | solves | exit codes | crashes | cap overruns | max search s | "
+          "max command s | counted as | times |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    total_crashes = total_over = 0
+    for mode in HOSTILE:
+        codes, crashes, over, worst, worst_wall, counted = Counter(), 0, 0, 0.0, 0.0, 0
+        with FaultServer(oracle_answer, fault_rate=1.0, faults=(mode,), trickle=0.2) as srv:
+            for i in range(a.hostile_runs):
+                t0 = time.monotonic()
+                res = run(["solve", "game24", instances[i], "--policy", "llm", "--value", "llm",
+                           "--base-url", srv.base_url, "--model", "m", "--timeout", "1",
+                           "--retries", "2", "--budget", "30", "--seed", str(i), "--no-cache",
+                           "--max-seconds", str(a.max_seconds), "--json"], tmp)
+                wall = time.monotonic() - t0
+                codes[res.returncode] += 1
+                crash = res.returncode not in (0, 1, 3) or "Traceback" in res.stderr
+                crashes += crash
+                if not crash:
+                    out = json.loads(res.stdout)
+                    worst = max(worst, out["usage"]["seconds"])
+                    counted += out["usage"]["faults"].get(HOSTILE_COUNTED[mode], 0)
+                    over += out["usage"]["seconds"] > a.max_seconds + SEARCH_SLACK
+                over += wall > a.max_seconds + COMMAND_SLACK
+                worst_wall = max(worst_wall, wall)
+        total_crashes += crashes
+        total_over += over
+        print(f"| {mode} | {a.hostile_runs} | {dict(sorted(codes.items()))} | {crashes} | "
+              f"{over} | {worst:.2f} | {worst_wall:.1f} | {HOSTILE_COUNTED[mode]} | {counted} |")
+    # bench through a mix: 30% of requests hostile, credentials in the URL, SIGINT, resume
+    spec = tmp / "set.txt"
+    spec.write_text("\n".join(instances[1:9]) + "\n")
+    out_path = tmp / "bench.jsonl"
+    mix = tuple(m for m in HOSTILE if m != "context_length")
+    with FaultServer(oracle_answer, fault_rate=0.3, seed=5, faults=mix, trickle=0.2) as srv:
+        url = f"http://user:{URL_SECRET}@127.0.0.1:{srv.port}/v1"
+        bench = ["bench", "game24", "--set", str(spec), "--algos", "mcts", "--budgets", "8,16",
+                 "--seeds", "2", "--policy", "llm", "--value", "llm", "--base-url", url,
+                 "--model", "m", "--timeout", "0.5", "--retries", "2", "--concurrency", "4",
+                 "--cache", str(tmp / "cache.sqlite"), "--out", str(out_path), "--workers", "1",
+                 "--no-progress"]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+        env.update(HOME=str(tmp / "home"), XDG_CACHE_HOME=str(tmp / "xdg"), OPENAI_API_KEY=KEY)
+        proc = subprocess.Popen([sys.executable, "-m", "mcts_reason.cli", *bench], cwd=tmp,
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, preexec_fn=lambda: signal.signal(signal.SIGINT,
+                                                                           signal.SIG_DFL))
+        while proc.poll() is None and (not out_path.exists() or
+                                       out_path.read_bytes().count(b"\n") < 8):
+            time.sleep(0.05)
+        t_int = time.monotonic()
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+        i_out, i_err = proc.communicate()
+        stop_s = time.monotonic() - t_int
+        resumed = run(bench, tmp)
+    from mcts_reason.records import read_records
+    recs = read_records(out_path).records
+    leaks = sum(URL_SECRET in t for t in (i_out, i_err, resumed.stdout, resumed.stderr))
+    leaks += sum(1 for p in tmp.rglob("*") if p.is_file() and URL_SECRET.encode() in p.read_bytes())
+    key_leaks = sum(KEY in t for t in (i_out, i_err, resumed.stdout, resumed.stderr))
+    b_crash = int("Traceback" in i_err + resumed.stderr or resumed.returncode not in (0, 3))
+    faults = Counter()
+    for r in recs:
+        faults.update(r["usage"]["faults"])
+    print(f"\nbench through a 30% mix of {', '.join(mix)}: SIGINT (exit {proc.returncode}, "
+          f"stopped {stop_s:.1f}s after the signal), resumed (exit {resumed.returncode}); "
+          f"records {len(recs)} of 32 expected, lost {32 - len(recs)}; crashes {b_crash}; "
+          f"credential leaks (URL secret and key, every file and output): {leaks + key_leaks}; "
+          f"faults in records {dict(sorted(faults.items()))}")
+    print(f"hostile totals: crashes {total_crashes + b_crash}, cap overruns beyond the slack "
+          f"{total_over}, lost records {32 - len(recs)}")
 
 
 if __name__ == "__main__":

@@ -11,8 +11,6 @@ from .tree import Node, principal_path, to_networkx
 
 __version__ = "0.1.0"
 
-DEFAULT_BUDGET = Budget(simulations=1000)
-
 
 def solve(puzzle: Any, instance: str, *, algo: str = "mcts", policy: Any = None, value: Any = None,
           budget: Budget | None = None, seed: int = 0, **options: Any) -> SearchResult:
@@ -35,5 +33,5 @@ def solve(puzzle: Any, instance: str, *, algo: str = "mcts", policy: Any = None,
         rng=np.random.default_rng(seed), **options)
 
 
-__all__ = ["Budget", "DEFAULT_BUDGET", "Meter", "Node", "SearchResult", "Usage", "solve",
+__all__ = ["Budget", "Meter", "Node", "SearchResult", "Usage", "solve",
            "principal_path", "to_networkx", "__version__"]

@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence
 
 from .budget import Budget
-from .records import ResultsFile, record_key, scan_records
+from .records import NotResultsFile, ResultsFile, record_key, scan_records
 from .sets import InstanceSet
+from .types import Metrics
 
 # "simple" is solve's one-number budget: simulations for MCTS, node expansions for the others
 # (`search.simple_budget`); every other kind caps that one field of `Budget` for all algorithms.
@@ -206,7 +207,7 @@ def run_task(config: dict, task: Sequence, trees: tuple[str, str] | None = None)
               "worker_max_rss_mib": round(max_rss_mib(), 1), "versions": versions(),
               "config": config}
     del result   # drop the tree now, not when the next task happens to overwrite it
-    if solved and hasattr(puzzle, "metrics"):   # e.g. plan length, optimal length, gap
+    if solved and isinstance(puzzle, Metrics):   # e.g. plan length, optimal length, gap
         record["metrics"] = _metrics(puzzle, instance, record["answer"])
     return record
 
@@ -220,14 +221,15 @@ def _llm_client(config: dict) -> tuple:
     The key is read from the environment variable the settings name, here, in the worker."""
     import json as _json
 
-    from .llm.session import settings_from_dict
+    from .llm.session import real_base_url, settings_from_dict
 
     ident = _json.dumps([config["llm"], config.get("llm_runtime")], sort_keys=True)
     if ident not in _CLIENTS:
         from .llm.cache import ResponseCache
         from .llm.client import LLMClient
         settings = settings_from_dict(config["llm"])
-        base_url = (config.get("llm_runtime") or {}).get("base_url") or settings.base_url
+        base_url = real_base_url((config.get("llm_runtime") or {}).get("base_url")
+                                 or settings.base_url)
         client = LLMClient(base_url=base_url, model=settings.model,
                            api_key=os.environ.get(settings.api_key_env) or None,
                            timeout=settings.timeout, max_retries=settings.max_retries,
@@ -306,8 +308,9 @@ def _inline(config: dict, chunks: list, trees: tuple | None, **_: Any) -> Iterat
 def _local_pool(config: dict, chunks: list, trees: tuple | None, *, workers: int,
                 **_: Any) -> Iterator[list[dict]]:
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    from .llm.session import SECRET_URL_ENV
     key_var = (config.get("llm") or {}).get("api_key_env")
-    env = {key_var: os.environ[key_var]} if key_var and key_var in os.environ else None
+    env = {v: os.environ[v] for v in (key_var, SECRET_URL_ENV) if v and v in os.environ} or None
     pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_init,
                                initargs=(os.getpid(), env),
                                mp_context=multiprocessing.get_context(method))
@@ -370,7 +373,12 @@ def _ray(config: dict, chunks: list, trees: tuple | None, *, workers: int,
     import logging
 
     import ray
-    ray.init(address=ray_address, logging_level=logging.WARNING, log_to_driver=False)
+    from .cliutil import brief
+    try:
+        ray.init(address=ray_address, logging_level=logging.WARNING, log_to_driver=False)
+    except Exception as e:     # e.g. token authentication on and no token: one line, not a trace
+        raise ExecutorUnavailable(f"the Ray cluster at {ray_address} refused this driver "
+                                  f"({type(e).__name__}: {brief(str(e), 200)})") from None
     inflight: list = []
     try:
         remote = ray.remote(num_cpus=1, max_retries=3)(run_chunk)
@@ -387,7 +395,13 @@ def _ray(config: dict, chunks: list, trees: tuple | None, *, workers: int,
                 break
             done, inflight = ray.wait(inflight, num_returns=1)
             for ref in done:
-                yield ray.get(ref)
+                try:
+                    batch = ray.get(ref)
+                except ray.exceptions.RayError as e:   # a task that failed past its retries
+                    raise ExecutorUnavailable(
+                        f"a Ray task failed past its retries ({type(e).__name__}); the records "
+                        f"before it are safe, run the same command to resume") from None
+                yield batch
     finally:
         for ref in inflight:
             with contextlib.suppress(Exception):
@@ -438,14 +452,14 @@ def run_sweep(config: SweepConfig, instances: Sequence[str], out: str | os.PathL
             if theirs != mine:
                 diffs = [f"{k}: file {theirs.get(k)!r} vs now {mine.get(k)!r}"
                          for k in sorted(set(theirs) | set(mine)) if theirs.get(k) != mine.get(k)]
-                raise ValueError(f"{out}:{line}: written by a different sweep configuration "
+                raise NotResultsFile(f"{out}:{line}: written by a different sweep configuration "
                                  f"({'; '.join(diffs)[:400]}); rerun with the original options "
                                  f"or choose another --out")
             if rec["config"].get("set") != cfg["set"]:   # same content, spelled otherwise:
                 cfg["set"] = rec["config"]["set"]         # keep the file's spelling throughout
             key = record_key(rec)
             if key not in wanted:
-                raise ValueError(f"{out}:{line}: record {key} is not part of this sweep")
+                raise NotResultsFile(f"{out}:{line}: record {key} is not part of this sweep")
             finished.add(key)
         pending = [t for t in tasks if tuple(t) not in finished]
         skipped = len(tasks) - len(pending)

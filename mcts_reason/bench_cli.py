@@ -13,11 +13,14 @@ import click
 
 from .bench import (BUDGET_KINDS, EXECUTORS, INTEGER_KINDS, ExecutorUnavailable, Interrupted,
                     SweepConfig, run_sweep)
+from .cliutil import MAX_SEED, FiniteFloat, brief
 from .components import LLM_PARTS, POLICIES, VALUES, make_value
 from .llm.client import LLMError
-from .llm.options import EXIT_MODEL_ERROR, llm_options, settings_from
+from .llm.options import EXIT_MODEL_ERROR, llm_options, model_health, settings_from
+from .records import NotResultsFile, WriteFailed, check_regular
 from .registry import load
-from .report import MEASURES, load as load_records, markdown_table, plot, summarize
+from .report import (MEASURES, default_plot_path, load as load_records, markdown_table, plot,
+                     plot_target_problem, summarize)
 from .search import ALGORITHMS
 from .sets import read_set
 
@@ -51,11 +54,16 @@ def _budgets(text: str, kind: str) -> tuple:
 def _seeds(text: str) -> tuple[int, ...]:
     """`3` -> seeds 0, 1, 2; `0,7,9` -> exactly those."""
     items = _csv(text, "'--seeds'")
-    if not all(t.isdigit() for t in items):
+    if not all(t.isascii() and t.isdigit() for t in items):
         raise click.BadParameter(f"expected a count or a list of seeds >= 0, got {text!r}",
                                  param_hint="'--seeds'")
+    if any(int(t) > MAX_SEED for t in items):
+        raise click.BadParameter(f"seeds are at most {MAX_SEED}", param_hint="'--seeds'")
     if len(items) == 1:
         n = int(items[0])
+        if n > 1_000_000:
+            raise click.BadParameter(f"{n} seeds is more than a sweep can hold (at most "
+                                     f"1000000)", param_hint="'--seeds'")
         if n < 1:
             raise click.BadParameter("need at least one seed", param_hint="'--seeds'")
         return tuple(range(n))
@@ -67,6 +75,9 @@ _SIGNALLED: list[int] = []
 
 def _raise_interrupt(signum, frame):
     _SIGNALLED.append(signum)
+    http = sys.modules.get("mcts_reason.llm.bounded_http")   # loaded only if a model is used
+    if http is not None:
+        http.abort_all()     # requests in flight in this process end now, at any concurrency
     raise KeyboardInterrupt
 
 
@@ -113,7 +124,7 @@ def _ctrl_c_exits_130(command):
               show_default=True, help="Who proposes next steps.")
 @click.option("--value", "value_name", default="heuristic", show_default=True,
               help=f"Who scores partial states: {', '.join(VALUES)}.")
-@click.option("--c-puct", type=click.FloatRange(min=0), default=1.5, show_default=True,
+@click.option("--c-puct", type=FiniteFloat(min=0), default=1.5, show_default=True,
               help="Exploration constant of the selection rule (mcts algorithms).")
 @click.option("--trees", type=click.Path(file_okay=False), default=None,
               help="Write every search tree into this folder (one file per run).")
@@ -139,6 +150,16 @@ def bench_cmd(puzzle, set_spec, algos, budgets, budget_kind, seeds, workers, exe
         p = load(puzzle)
     except KeyError as e:
         raise click.BadParameter(e.args[0], param_hint="'PUZZLE'") from None
+    try:
+        check_regular(out)
+    except NotResultsFile as e:
+        raise click.BadParameter(str(e), param_hint="'--out'") from None
+    plot_path = str(plot_path or default_plot_path(out))
+    problem = plot_target_problem(plot_path, [out])
+    if problem:
+        raise click.BadParameter(problem, param_hint="'--plot'")
+    if trees:
+        _check_trees_folder(trees)
     algo_list = _csv(algos, "'--algos'")
     unknown = [a for a in algo_list if a not in ALGORITHMS]
     if unknown:
@@ -169,7 +190,7 @@ def bench_cmd(puzzle, set_spec, algos, budgets, budget_kind, seeds, workers, exe
     try:
         instances = read_set(p, set_spec)
     except (ValueError, OSError) as e:
-        raise click.BadParameter(str(e), param_hint="'--set'") from None
+        raise click.BadParameter(brief(str(e)), param_hint="'--set'") from None
     algo_options = {a: {"c": c_puct} for a in algo_list if a.startswith("mcts")}
     if uses_model and settings.concurrency > 1:
         for a in algo_options:
@@ -177,8 +198,13 @@ def bench_cmd(puzzle, set_spec, algos, budgets, budget_kind, seeds, workers, exe
     with contextlib.ExitStack() as stack:
         runtime = {}
         if uses_model:
-            from .llm.session import settings_to_dict
-            runtime = {"base_url": settings.base_url}
+            import os
+
+            from .llm.redact import redact_url
+            from .llm.session import SECRET_URL_ENV, settings_to_dict
+            runtime = {"base_url": redact_url(settings.base_url) if settings.base_url else None}
+            if settings.base_url and runtime["base_url"] != settings.base_url:
+                os.environ[SECRET_URL_ENV] = settings.base_url   # for the workers, not files
             if not settings.base_url:     # the embedded model: one server for the whole sweep
                 from .llm.client import LLMError
                 from .llm.local import LocalServer
@@ -197,20 +223,49 @@ def bench_cmd(puzzle, set_spec, algos, budgets, budget_kind, seeds, workers, exe
                 llm=settings_to_dict(settings) if uses_model else {}, llm_runtime=runtime)
         except ValueError as e:
             raise click.UsageError(str(e)) from None
-        _sweep(config, instances, out, workers=workers, executor=executor,
-               ray_address=ray_address, trees=trees, tree_format=tree_format, progress=progress)
-    _report([out], plot_path or str(Path(out).with_suffix(".png")), measure)
+        none_answered = _sweep(config, instances, out, workers=workers, executor=executor,
+                               ray_address=ray_address, trees=trees, tree_format=tree_format,
+                               progress=progress)
+    _report([out], plot_path, measure)
+    if none_answered and uses_model:
+        sys.exit(EXIT_MODEL_ERROR)
 
 
-def _sweep(config, instances, out, **kw) -> None:
-    """Run the sweep; interruption and executor trouble become exit codes with a message."""
+def _check_trees_folder(trees: str) -> None:
+    """--trees must be a folder, or creatable as one, before the sweep starts."""
+    path = Path(trees)
+    if path.exists() and not path.is_dir():
+        raise click.BadParameter(f"{trees} exists and is not a folder", param_hint="'--trees'")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise click.BadParameter(f"cannot create folder {trees} "
+                                 f"({e.strerror or type(e).__name__})",
+                                 param_hint="'--trees'") from None
+
+
+def _sweep(config, instances, out, **kw) -> bool:
+    """Run the sweep; interruption and executor trouble become exit codes with a message.
+    True when the runs of this call asked a model and not one model call succeeded (said in a
+    line; the records are kept, they are honest)."""
     _SIGNALLED.clear()
     old_term = signal.signal(signal.SIGTERM, _raise_interrupt)   # stop like Ctrl-C, exit 143
+    old_int = signal.getsignal(signal.SIGINT)
+    if old_int is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, _raise_interrupt)
+    health = {"model_calls": 0, "faults": {}}
+
+    def tally(rec: dict) -> None:
+        u = rec.get("usage") or {}
+        health["model_calls"] += u.get("model_calls", 0)
+        for k, n in (u.get("faults") or {}).items():
+            health["faults"][k] = health["faults"].get(k, 0) + n
     try:
-        summary = run_sweep(config, instances.instances, out, **kw)
+        summary = run_sweep(config, instances.instances, out, on_record=tally, **kw)
     except Interrupted as e:
         s = e.summary
-        cmd = " ".join(shlex.quote(a) for a in ["mcts-reason", *sys.argv[1:]])
+        from .llm.redact import redact_argv
+        cmd = " ".join(shlex.quote(a) for a in ["mcts-reason", *redact_argv(sys.argv[1:])])
         click.echo(f"interrupted: {s.done} of {s.total} records are safely in {out}; "
                    f"run the same command to resume:\n  {cmd}", err=True)
         sys.exit(128 + _SIGNALLED[-1] if _SIGNALLED else EXIT_INTERRUPTED)
@@ -220,15 +275,25 @@ def _sweep(config, instances, out, **kw) -> None:
     except LLMError as e:     # no model server at --base-url, key refused, unknown model
         click.echo(f"Error: {e}", err=True)
         sys.exit(EXIT_MODEL_ERROR)
-    except ValueError as e:
+    except NotResultsFile as e:
         raise click.BadParameter(str(e), param_hint="'--out'") from None
+    except WriteFailed as e:     # disk full: what was written stays, one line, exit 3
+        click.echo(f"Error: {e.strerror}; rerun the same command to resume once there is room",
+                   err=True)
+        sys.exit(EXIT_UNAVAILABLE)
     finally:
         signal.signal(signal.SIGTERM, old_term)
+        signal.signal(signal.SIGINT, old_int)
     note = "; a half-written last line was dropped" if summary.dropped_partial else ""
     click.echo(f"{summary.done} records in {out} (ran {summary.ran}, already there "
                f"{summary.skipped}{note}) in {summary.seconds:.1f}s; peak RSS main "
                f"{summary.peak_rss_main_mib:.0f} MiB, worker {summary.peak_rss_worker_mib:.0f} MiB",
                err=True)
+    line, none_answered = model_health(health["model_calls"], health["faults"])
+    if line:
+        click.echo(f"{'error' if none_answered else 'warning'}: {line} (in this run's "
+                   f"{summary.ran} records)", err=True)
+    return none_answered
 
 
 def _report(paths, plot_path, measure) -> None:
@@ -238,7 +303,13 @@ def _report(paths, plot_path, measure) -> None:
         raise click.BadParameter(str(e), param_hint="'RESULTS'") from None
     click.echo(markdown_table(rows), nl=False)
     if plot_path and rows:
-        plot(rows, plot_path, x=measure)
+        try:
+            plot(rows, plot_path, x=measure)
+        except OSError as e:
+            click.echo(f"Error: cannot write the plot {plot_path} "
+                       f"({e.strerror or type(e).__name__}); the records are untouched",
+                       err=True)
+            sys.exit(EXIT_UNAVAILABLE)
         click.echo(f"plot: {plot_path}", err=True)
 
 
@@ -252,10 +323,18 @@ def _report(paths, plot_path, measure) -> None:
 def report_cmd(results, plot_path, no_plot, measure):
     """Solve rate per algorithm x budget (95% Wilson intervals, mean spend) as Markdown, and a
     PNG of solve rate against compute spent.  e.g.  mcts-reason report runs/game24.jsonl"""
+    for r in results:
+        try:
+            check_regular(r)
+        except NotResultsFile as e:
+            raise click.BadParameter(str(e), param_hint="'RESULTS'") from None
     if no_plot:
         plot_path = None
-    elif plot_path is None:
-        plot_path = str(Path(results[0]).with_suffix(".png"))
+    else:
+        plot_path = str(plot_path or default_plot_path(results[0]))
+        problem = plot_target_problem(plot_path, results)
+        if problem:
+            raise click.BadParameter(problem, param_hint="'--plot'")
     _report(list(results), plot_path, measure)
 
 

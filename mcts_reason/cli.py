@@ -9,8 +9,9 @@ import click
 
 from . import __version__, solve as run_search
 from .budget import Budget
+from .cliutil import MAX_SEED, FiniteFloat, brief
 from .components import LLM_PARTS, POLICIES, VALUES, make_policy, make_value
-from .llm.options import EXIT_MODEL_ERROR, llm_options, settings_from
+from .llm.options import EXIT_MODEL_ERROR, llm_options, model_health, settings_from
 from .registry import available, load
 from .search import ALGORITHMS, simple_budget
 
@@ -97,17 +98,18 @@ def puzzles_cmd() -> None:
               help="Cap on policy + value calls together (matched compute across algorithms).")
 @click.option("--max-tokens", type=click.IntRange(min=0), default=None,
               help="Cap on prompt + completion tokens (model-backed policies/values).")
-@click.option("--max-cost", type=click.FloatRange(min=0), default=None,
+@click.option("--max-cost", type=FiniteFloat(min=0), default=None,
               help="Cap on model cost in dollars (model-backed policies/values).")
-@click.option("--max-seconds", type=click.FloatRange(min=0), default=None,
-              help="Cap on wall-clock seconds for the search.")
+@click.option("--max-seconds", type=FiniteFloat(min=0), default=None,
+              help="Cap on wall-clock seconds for the search (hard: a hung or trickling model "
+                   "request is cut when it runs out).")
 @click.option("--max-nodes", type=click.IntRange(min=0), default=None,
               help="Cap on search-tree nodes created.")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True,
               help="Seed of the numpy Generator; the same seed gives the same tree.")
-@click.option("--c-puct", type=click.FloatRange(min=0), default=1.5, show_default=True,
+@click.option("--c-puct", type=FiniteFloat(min=0), default=1.5, show_default=True,
               help="Exploration constant of the selection rule.")
-@click.option("--pw-c", type=click.FloatRange(min=0, min_open=True), default=2.0,
+@click.option("--pw-c", type=FiniteFloat(min=0, min_open=True), default=2.0,
               show_default=True,
               help="Progressive widening for sampling policies (an LLM): a node holds at most "
                    "ceil(PW_C * N ** 0.5) children after N visits; smaller searches deeper.")
@@ -127,7 +129,7 @@ def solve_cmd(puzzle, instance, algo, policy_name, value_name, budget, max_calls
     try:
         p.parse_instance(instance)
     except ValueError as e:
-        raise click.BadParameter(str(e), param_hint="'INSTANCE'") from None
+        raise click.BadParameter(brief(str(e)), param_hint="'INSTANCE'") from None
     uses_model = policy_name == "llm" or value_name in LLM_PARTS
     settings, caps = settings_from(llm_kw, max_cost=max_cost, uses_model=uses_model)
     if value_name not in LLM_PARTS:
@@ -143,7 +145,9 @@ def solve_cmd(puzzle, instance, algo, policy_name, value_name, budget, max_calls
     with contextlib.ExitStack() as stack:
         client = None
         try:
-            if uses_model:
+            if uses_model:   # Ctrl-C also cuts requests in flight (other threads' included)
+                from .llm.bounded_http import interrupts_stop_requests
+                stack.enter_context(interrupts_stop_requests())
                 from .llm.session import open_client
                 client = stack.enter_context(open_client(settings))
             if value_name in LLM_PARTS:
@@ -157,6 +161,12 @@ def solve_cmd(puzzle, instance, algo, policy_name, value_name, budget, max_calls
         except LLMError as e:
             click.echo(f"error: {e}", err=True)
             sys.exit(EXIT_MODEL_ERROR)
+        except KeyboardInterrupt:
+            stack.close()      # stop the model server, if one was started, before the message
+            click.echo("interrupted: the search was stopped before it finished", err=True)
+            signalled = getattr(sys.modules.get("mcts_reason.llm.bounded_http"),
+                                "LAST_SIGNAL", None)
+            sys.exit(128 + signalled[-1] if signalled else 130)
     if tree_path is not None:
         _write_tree(result, p, tree_path)
     if as_json:
@@ -168,6 +178,13 @@ def solve_cmd(puzzle, instance, algo, policy_name, value_name, budget, max_calls
         if result.solved:
             click.echo(f"answer: {result.answer}  (verified)")
         click.echo(f"spent: {_spent(result.usage)}")
+    health, none_answered = model_health(result.usage.model_calls, result.usage.faults) \
+        if uses_model else (None, False)
+    if none_answered and not result.solved:
+        click.echo(f"error: {health}", err=True)
+        sys.exit(EXIT_MODEL_ERROR)
+    if health:
+        click.echo(f"warning: {health}", err=True)
     if not result.solved:
         if result.proved_unsolvable:
             msg = "no solution: proved unsolvable (the whole search tree was exhausted)"
@@ -210,7 +227,18 @@ for _cmd in _BENCH_COMMANDS: cli.add_command(_cmd)
 
 
 def main() -> None:
-    cli(prog_name="mcts-reason")
+    """The console script: an error nothing else caught is still one line and exit 3 (set
+    MCTS_REASON_DEBUG=1 for the traceback)."""
+    import os
+    try:
+        cli(prog_name="mcts-reason")
+    except Exception as e:
+        if os.environ.get("MCTS_REASON_DEBUG"):
+            raise
+        from .llm.redact import redact_text
+        click.echo(f"error: unexpected {type(e).__name__}: {brief(redact_text(str(e)))} "
+                   f"(MCTS_REASON_DEBUG=1 shows where)", err=True)
+        sys.exit(EXIT_MODEL_ERROR)
 
 
 if __name__ == "__main__":

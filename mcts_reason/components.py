@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from .policies import UniformPolicy
+from .types import ExtraValues
 from .values import ConstantValue, RolloutValue
 
 POLICIES = ("heuristic", "uniform", "llm")
@@ -41,7 +42,7 @@ def make_value(puzzle: Any, name: str, *, client: Any = None, settings: Any = No
         return RolloutValue()
     if name == "constant":
         return ConstantValue()
-    extra = getattr(puzzle, "extra_values", dict)()
+    extra = dict(puzzle.extra_values()) if isinstance(puzzle, ExtraValues) else {}
     if name in extra:
         return extra[name]()
     raise ValueError(f"unknown value {name!r} for {puzzle.name}; "

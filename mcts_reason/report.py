@@ -2,7 +2,9 @@
 Markdown table, and a plot of solve rate against the compute actually spent (matplotlib, Agg)."""
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -159,8 +161,63 @@ def plot(rows: Sequence[Row], path: str | Path, *, x: str = "calls", title: str 
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     fig.tight_layout()
-    fig.savefig(path, format="png")
+    _write_png(fig, Path(path))
     return fig
+
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def default_plot_path(results: str | Path) -> Path:
+    """RESULTS with .png; for a results file that itself ends in .png, NAME.plot.png."""
+    p = Path(results)
+    q = p.with_suffix(".png")
+    return q if q != p else p.with_name(p.stem + ".plot.png")
+
+
+def plot_target_problem(path: str | Path, inputs: Sequence[str | Path]) -> str | None:
+    """Why a plot may not be written to `path` (None when it may): it is one of the results
+    files `inputs`, an existing file that is not a PNG (not ours to replace), or its folder does
+    not exist. Checked before any work, so a bad --plot costs nothing."""
+    p = Path(path)
+    for i in inputs:
+        if _same_file(p, Path(i)):
+            return f"{path} is the results file {i}; choose another --plot"
+    if p.exists() or p.is_symlink():
+        if not p.is_file():
+            return f"{path} is not a regular file"
+        try:
+            with open(p, "rb") as f:
+                head = f.read(len(PNG_MAGIC))
+        except OSError as e:
+            return f"cannot read {path} ({e.strerror or type(e).__name__})"
+        if head and head != PNG_MAGIC:
+            return f"{path} exists and is not a PNG (not replaced); choose another --plot"
+    if not p.parent.is_dir():
+        return f"folder {str(p.parent)!r} does not exist"
+    return None
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and a.samefile(b)
+    except OSError:
+        return False
+
+
+def _write_png(fig, path: Path) -> None:
+    """Write to a temporary file beside `path`, then rename it over: a full disk leaves the old
+    plot (or nothing), never half a PNG."""
+    import tempfile
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            fig.savefig(f, format="png")
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def load(paths: Sequence[str | Path]) -> Iterator[dict]:

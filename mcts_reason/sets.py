@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+from .types import NamedSets
+
 _RANGE = re.compile(r"^(?P<path>.+):(?P<lo>\d+)-(?P<hi>\d+)$")
 
 
@@ -54,7 +56,7 @@ def read_set(puzzle: Any, spec: str) -> InstanceSet:
 
 
 def _read_set(puzzle: Any, spec: str) -> InstanceSet:
-    named = getattr(puzzle, "named_sets", dict)()
+    named = dict(puzzle.named_sets()) if isinstance(puzzle, NamedSets) else {}
     if spec in named:
         return InstanceSet(spec, tuple(puzzle.instance_set(spec)))
     m = _RANGE.match(spec)
@@ -101,6 +103,8 @@ def read_jsonl(path: str | Path) -> list[tuple[int, str]]:
             obj = json.loads(line)
         except json.JSONDecodeError as e:
             raise ValueError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
+        except RecursionError:
+            raise ValueError(f"{path}:{lineno}: not valid JSON (nested too deeply)") from None
         if not isinstance(obj, dict) or not isinstance(obj.get("instance"), str):
             raise ValueError(f'{path}:{lineno}: expected an object with a string "instance" field')
         out.append((lineno, obj["instance"]))

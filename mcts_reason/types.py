@@ -1,27 +1,61 @@
-"""The interfaces the engine is written against: protocols only, no behaviour.
+"""The whole contract between the engine and its plugins: types and protocols, no behaviour.
 
 A *puzzle* owns the rules: it parses instances and steps, applies steps, and decides whether a
 state is solved or a dead end. A *policy* proposes next steps with priors; a *value function*
 scores partial states in [0, 1]. Search algorithms combine the three and never look inside a
-state, so any domain that implements `Puzzle` plugs in (see the `mcts_reason.puzzles` entry-point
-group).
+state, so any domain that implements `Puzzle` plugs in (entry-point group `mcts_reason.puzzles`;
+see docs/plugins.md).
+
+The three core protocols (`Puzzle`, `Policy`, `ValueFunction`) are what every plugin implements.
+Everything else the engine looks for is optional and declared here too, one small protocol (or a
+documented attribute with its default) per capability; the engine tests for a capability with
+`isinstance(obj, <Protocol>)` or reads the attribute with the default given below, and nothing
+else. A plugin author needs this module and docs/plugins.md, nothing more.
+
+Optional capabilities, by who carries them:
+
+  puzzle   ProposePrompt.propose_messages, ValuePrompt.value_messages,
+           VerifyPrompt.verify_messages   (prompts for model policies/values; generic otherwise)
+           ProposeGrammar.propose_grammar (a GBNF grammar for constrained proposals)
+           ExtraValues.extra_values       (more named value functions for --value)
+           Metrics.metrics                (per-solution figures in bench records)
+           NamedSets.named_sets/instance_set, Generates.generate (instance sets for bench)
+  policy   exhaustive (required), patience, calls_per_propose, MeterBound.bind
+  value    deterministic, calls_per_state, PathValue.wants_path/evaluate_paths, MeterBound.bind
 """
 from __future__ import annotations
 
-from typing import Any, Hashable, Protocol, Sequence, runtime_checkable
+from typing import Any, Hashable, Mapping, NamedTuple, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
 State = Hashable
 Step = Hashable
+Messages = list[dict]           # OpenAI chat messages: [{"role": ..., "content": ...}, ...]
 
 
+class Proposal(NamedTuple):
+    """One proposed next step, in every layer: what a policy returns, what `Context.propose`
+    hands the search (there with `next_state` always filled in and priors summing to 1).
+
+    `next_state` is None when the policy did not compute it; the engine then asks
+    `puzzle.apply`. Only trusted code (a heuristic policy) should fill it in: model output is
+    always applied by the puzzle. A plain `(step, prior)` or `(step, prior, next_state)` tuple
+    is accepted wherever a Proposal is.
+    """
+
+    step: Step
+    prior: float
+    next_state: State | None = None
+
+
+# -- the core protocols --------------------------------------------------------------------------
 @runtime_checkable
 class Puzzle(Protocol):
     """A puzzle domain. States and steps are immutable and hashable."""
 
     name: str
-    description: str
+    description: str            # one paragraph: the rules, used by the generic prompts
 
     def parse_instance(self, text: str) -> State:
         """Instance text -> initial state. Raises ValueError with a one-line message."""
@@ -64,27 +98,122 @@ class Policy(Protocol):
     `exhaustive` is True when `propose` returns *every* legal step: only then may the search
     treat "all children lost" as a proof that the parent is lost. Samplers (LLMs) set it False
     and the search widens their nodes progressively instead.
+
+    Optional attributes (read with these defaults when absent):
+      patience: int = 2 -- how many re-asks that bring no new step make MCTS give a node up
+        (sampling policies only).
+      calls_per_propose: int = 0 -- model calls one `propose` spends at most; parallel MCTS
+        admits a leaf only if the model-call budget has room for them.
     """
 
     exhaustive: bool
 
     def propose(self, puzzle: Puzzle, state: State, *, k: int | None,
-                rng: np.random.Generator) -> list[tuple[Step, float]]:
-        """Up to `k` (None: as many as it likes) legal steps with non-negative priors.
-
-        A trusted (code, not model) policy may return `(step, prior, next_state)` triples when it
-        has already applied the step, to save the engine a second `apply`."""
+                rng: np.random.Generator) -> Sequence[Proposal]:
+        """Up to `k` (None: as many as it likes) legal steps with non-negative priors (any
+        scale: the engine normalises). Spend randomness only through `rng`."""
 
 
 @runtime_checkable
 class ValueFunction(Protocol):
-    """Scores partial states: an estimate in [0, 1] of how likely the state is to be solvable."""
+    """Scores partial states: an estimate in [0, 1] of how likely the state is to be solvable.
+
+    Optional attributes (read with these defaults when absent):
+      deterministic: bool = False -- the same state always gets the same value, so searches
+        that sample a stochastic judge several times (`n_evaluate`) ask this one once.
+      calls_per_state: int = 0 -- model calls one state's evaluation spends at most (see
+        `Policy.calls_per_propose`).
+    """
 
     def evaluate(self, puzzle: Puzzle, states: Sequence[State], *,
-                 rng: np.random.Generator) -> list[float]: ...
+                 rng: np.random.Generator) -> list[float]:
+        """One value per state, batched (a model-backed value may send them concurrently)."""
 
 
-class Meterable(Protocol):
-    """Optional: policies/values that spend model calls or tokens receive the run's meter."""
+# -- optional capabilities of policies and values ----------------------------------------------
+@runtime_checkable
+class MeterBound(Protocol):
+    """A policy or value that spends model calls or tokens: the search hands it its run's
+    `budget.Meter` before the first call, and it charges that meter (raising
+    `budget.OverBudget` when a cap refuses)."""
 
     def bind(self, meter: Any) -> None: ...
+
+
+@runtime_checkable
+class PathValue(Protocol):
+    """A value function that judges how a state was reached (e.g. a step verifier).
+
+    With `wants_path = True` the search records the first (state_before, step) reaching each
+    state and calls `evaluate_paths` instead of `evaluate`; each path is the list of
+    (state_before, step) pairs from the initial state ([] for the initial state itself)."""
+
+    wants_path: bool
+
+    def evaluate_paths(self, puzzle: Puzzle, paths: Sequence[Sequence[tuple[State, Step]]], *,
+                       rng: np.random.Generator) -> list[float]: ...
+
+
+# -- optional capabilities of puzzles ---------------------------------------------------------
+@runtime_checkable
+class ProposePrompt(Protocol):
+    """The puzzle's own prompt for model proposals: chat messages asking for candidate next
+    steps, one per line, in the step format `parse_step` reads. Without it the engine builds a
+    generic prompt from `description` and `render`."""
+
+    def propose_messages(self, state: State) -> Messages: ...
+
+
+@runtime_checkable
+class ValuePrompt(Protocol):
+    """The puzzle's own prompt for a model judge: messages asking for a judgement that ends
+    with one word, sure / likely / impossible."""
+
+    def value_messages(self, state: State) -> Messages: ...
+
+
+@runtime_checkable
+class VerifyPrompt(Protocol):
+    """The puzzle's own step-verifier prompt: is the latest of `step_texts` correct and useful?"""
+
+    def verify_messages(self, initial: State, step_texts: list[str], state: State) -> Messages: ...
+
+
+@runtime_checkable
+class ProposeGrammar(Protocol):
+    """A GBNF grammar that every proposal line from `state` must follow, sent with each request
+    when the model server honours grammars (llama.cpp); the model still picks the step."""
+
+    def propose_grammar(self, state: State) -> str: ...
+
+
+@runtime_checkable
+class ExtraValues(Protocol):
+    """More value functions by name (e.g. an exact oracle), offered by `--value NAME`."""
+
+    def extra_values(self) -> Mapping[str, Any]:
+        """name -> a zero-argument factory returning a ValueFunction."""
+
+
+@runtime_checkable
+class Metrics(Protocol):
+    """Per-solution figures (e.g. plan length, optimal length, gap) added to bench records."""
+
+    def metrics(self, instance: str, answer: str) -> dict: ...
+
+
+@runtime_checkable
+class NamedSets(Protocol):
+    """Built-in instance sets by name, for `bench --set NAME`."""
+
+    def named_sets(self) -> Mapping[str, str]:
+        """name -> one-line description."""
+
+    def instance_set(self, name: str) -> list[str]: ...
+
+
+@runtime_checkable
+class Generates(Protocol):
+    """A generator of fresh instances (seeded: the same generator state, the same instances)."""
+
+    def generate(self, n: int, *, rng: np.random.Generator) -> list[str]: ...

@@ -26,12 +26,15 @@ STRING_WRONG: dict[tuple[str, str], list[str]] = {
     ("bench", "set_spec"): ["no-such-set", "", "x.csv:5-1", "a" * 300],
     ("bench", "algos"): ["mcts,nope", "", ",", "mcts,,dfs"],
     ("bench", "budgets"): ["0", "8,x", "", "-3", "nan"],
-    ("bench", "seeds"): ["0", "a", "-1", "1,,2", ""],
+    ("bench", "seeds"): ["0", "a", "-1", "1,,2", "", "100000000000000000000", "\u00b2"],
+    ("bench", "trees"): ["/dev/full"],
+    ("bench", "plot_path"): ["/nonexistent/dir/p.png", "@tmp/set.txt"],
     ("bench", "value_name"): ["psychic", ""],
     ("bench", "ray_address"): [""],          # with --executor ray: an address is needed
     ("solve", "tree_path"): ["@tmp/tree.txt", "@tmp/no-such-folder/tree.html"],
-    ("bench", "out"): ["@tmp/garbage.jsonl"],   # an existing file that is not a results file
-    ("report", "results"): ["@tmp/garbage.jsonl"],
+    ("bench", "out"): ["@tmp/garbage.jsonl",    # an existing file that is not a results file
+                       "/dev/null", "/dev/zero"],
+    ("report", "results"): ["@tmp/garbage.jsonl", "/dev/zero"],
     # model options (with --policy llm and a server address, see _argv)
 }
 for _cmd in ("solve", "bench"):
@@ -74,6 +77,8 @@ def _type_wrong(p: click.Parameter, tmp) -> list[str]:
         return ["no-such-choice"]
     if isinstance(t, (click.IntRange, click.FloatRange)):
         out = ["abc"]
+        if isinstance(t, click.FloatRange):   # compare false with every bound: refused by name
+            out += ["nan", "inf", "-inf"]
         if t.min is not None:
             out.append(str(t.min - 1))
         if t.max is not None:

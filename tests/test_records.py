@@ -18,10 +18,14 @@ def test_append_read_and_mode(tmp_path):
     assert os.stat(path).st_mode & 0o777 == 0o600
 
 
-@pytest.mark.parametrize("tail", [b'{"instance": "1 1', b"{", b"x" * 200_000])
+def _line(rec: dict) -> bytes:
+    return (json.dumps(rec, sort_keys=True) + "\n").encode()    # as ResultsFile writes it
+
+
+@pytest.mark.parametrize("tail", [b'{"algo": "mcts", "ans', b"{", _line(REC)[:-2]])
 def test_a_cut_off_last_line_is_dropped_and_cut(tmp_path, tail):
     path = tmp_path / "r.jsonl"
-    good = (json.dumps(REC) + "\n").encode()
+    good = _line(REC)
     path.write_bytes(good + tail)
     assert complete_length(path) == (len(good), True)
     assert len(read_records(path).records) == 1
@@ -33,10 +37,22 @@ def test_a_cut_off_last_line_is_dropped_and_cut(tmp_path, tail):
 
 def test_only_a_partial_line(tmp_path):
     path = tmp_path / "r.jsonl"
-    path.write_bytes(b'{"instance"')
+    path.write_bytes(b'{"algo": "mc')
     with ResultsFile(path) as f:
         assert f.dropped_partial
-    assert path.read_bytes() == b""
+        assert path.read_bytes() == b'{"algo": "mc'     # cut only by the first append
+        f.append(REC)
+    assert path.read_bytes() == _line(REC)
+
+
+@pytest.mark.parametrize("tail", [b'{"instance": "1 1', b"x" * 200_000, b'{"notes": "mine"}'])
+def test_a_last_line_that_is_not_a_record_start_is_refused_untouched(tmp_path, tail):
+    from mcts_reason.records import NotResultsFile
+    path = tmp_path / "r.jsonl"
+    path.write_bytes(_line(REC) + tail)
+    with pytest.raises(NotResultsFile, match="not a results file"):
+        ResultsFile(path)
+    assert path.read_bytes() == _line(REC) + tail
 
 
 def test_damage_before_the_end_is_an_error_naming_the_line(tmp_path):

@@ -27,16 +27,16 @@ def _tree(r):
 
 # -- tie-break ------------------------------------------------------------------------------------
 def test_break_ties_permutes_only_within_groups_of_equal_priors():
-    items = [["a", 1, 0.5], ["b", 2, 0.25], ["c", 3, 0.25], ["d", 4, 0.1], ["e", 5, 0.25]]
+    items = [["a", 0.5, 1], ["b", 0.25, 2], ["c", 0.25, 3], ["d", 0.1, 4], ["e", 0.25, 5]]
     seen = set()
     for seed in range(20):
         out = break_ties(items, np.random.default_rng(seed))
         assert sorted(map(tuple, out)) == sorted(map(tuple, items))
-        assert [it[2] for it in out] == [it[2] for it in items]     # priors stay in place
+        assert [it[1] for it in out] == [it[1] for it in items]     # priors stay in place
         assert out[0][0] == "a" and out[3][0] == "d"
         seen.add(tuple(it[0] for it in out))
     assert len(seen) > 1                                            # the seed matters
-    distinct = [["a", 1, 0.5], ["b", 2, 0.3], ["c", 3, 0.2]]
+    distinct = [["a", 0.5, 1], ["b", 0.3, 2], ["c", 0.2, 3]]
     rng = np.random.default_rng(0)
     before = rng.bit_generator.state
     assert break_ties(distinct, rng) == distinct and rng.bit_generator.state == before

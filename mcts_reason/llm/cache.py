@@ -77,7 +77,7 @@ class ResponseCache:
             done = Completion(text=str(d["text"]), prompt_tokens=int(d["prompt_tokens"]),
                               completion_tokens=int(d["completion_tokens"]),
                               finish_reason=d.get("finish_reason"), cached=True)
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):
             self.misses += 1
             return None
         self.hits += 1
@@ -88,7 +88,7 @@ class ResponseCache:
         locked too long): a cache that cannot be written must not end a search."""
         body = json.dumps({"text": completion.text, "prompt_tokens": completion.prompt_tokens,
                            "completion_tokens": completion.completion_tokens,
-                           "finish_reason": completion.finish_reason}, ensure_ascii=False)
+                           "finish_reason": completion.finish_reason})   # ASCII: always storable
         key = request_key(model, request)
         with self._lock:
             try:
@@ -100,7 +100,7 @@ class ResponseCache:
                 except BaseException:
                     self._db.execute("ROLLBACK")
                     raise
-            except sqlite3.Error:
+            except (sqlite3.Error, ValueError):   # ValueError: text sqlite cannot encode
                 return False
         return True
 

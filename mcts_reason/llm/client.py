@@ -7,20 +7,24 @@ Every request goes through `LLMClient.complete`, which for each sample:
      so that no cap is ever exceeded, with any number of requests in flight;
   2. answers from the response cache when it can (charged exactly as the original call was, so
      a replay takes the same decisions; `Usage.cached_calls` counts these);
-  3. otherwise sends it with the `openai` SDK (its own retries off), retrying 429 / 5xx /
-     timeouts / dropped connections / malformed bodies up to `max_retries` times with
-     exponential backoff, honouring `Retry-After`. Each attempt that reached the server is
-     charged one model call; its tokens are charged as the server reports them, or as the full
-     reservation when it reported nothing usable (a timed-out request may still be billed).
-     Every failed attempt is counted by kind in `Usage.faults`.
+  3. otherwise sends it with the `openai` SDK (its own retries off) over `bounded_http`, which
+     ends each attempt within `timeout` seconds *in all* (and within what is left of the
+     meter's `seconds` cap), whatever the server trickles; retrying 429 / 5xx / timeouts /
+     dropped connections / malformed bodies up to `max_retries` times with exponential
+     backoff, honouring `Retry-After`. Each attempt that reached the server is charged one
+     model call; its tokens are charged as the server reports them, or as the full reservation
+     when it reported nothing usable (a timed-out request may still be billed). Every failed
+     attempt is counted by kind in `Usage.faults` (`ATTEMPT_FAULTS`).
 
 Fatal configuration errors (authentication, unknown model, nothing listening at the base URL)
-raise `LLMError`, whose message names the base URL and never contains the API key.
+raise `LLMError`, whose message names the base URL -- with any credentials in it redacted --
+and never contains the API key.
 """
 from __future__ import annotations
 
 import email.utils
 import math
+import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 from ..budget import Meter
+from .redact import redact_url
 
 # Every change that LLM code makes to a Meter happens under this lock: requests run in threads.
 METER_LOCK = threading.RLock()
@@ -38,6 +43,21 @@ METER_LOCK = threading.RLock()
 TEMPLATE_TOKENS = 64
 PER_MESSAGE_TOKENS = 8
 MAX_TEXT_CHARS = 65_536
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+# Fault kinds that are failed attempts (the rest -- empty_answer, oversized_answer, invalid_text,
+# unjudged, cache_write, over_reservation, gave_up -- describe answers or whole requests);
+# plus every "http_NNN".
+ATTEMPT_FAULTS = ("timeout", "rate_limited", "malformed", "connection", "unreachable",
+                  "timeout_unsent", "redirect", "context_length", "oversized_body")
+_UNREACHED = ("unreachable", "timeout_unsent")     # nothing was sent: not charged
+
+
+def failed_attempts(faults: Mapping[str, int]) -> int:
+    """How many attempts of a `Usage.faults` tally reached the server and failed (each was
+    charged one model call; "unreachable" and "timeout_unsent" ones were not)."""
+    return sum(n for k, n in faults.items()
+               if k not in _UNREACHED and (k in ATTEMPT_FAULTS or k.startswith("http_")))
 
 
 def base_url_problem(base_url: str) -> str | None:
@@ -46,13 +66,15 @@ def base_url_problem(base_url: str) -> str | None:
     from urllib.parse import urlsplit
     if not base_url:
         return "the base URL is empty"
+    shown = redact_url(base_url)
+    shown = repr(shown if len(shown) <= 200 else shown[:200] + "...")
     try:
         parts = urlsplit(base_url)
         parts.port          # raises ValueError on a bad port
     except ValueError:
-        return f"{base_url!r} is not a URL"
+        return f"{shown} is not a URL"
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        return f"{base_url!r} is not an http(s) URL with a host, e.g. http://127.0.0.1:8000/v1"
+        return f"{shown} is not an http(s) URL with a host, e.g. http://127.0.0.1:8000/v1"
     return None
 
 
@@ -164,6 +186,23 @@ def _retry_after(headers: Any) -> float | None:
     return max(0.0, when.timestamp() - time.time()) if when is not None else None
 
 
+_CONTEXT = re.compile(r"context.{0,40}(length|size|window)|too many tokens|maximum context|"
+                      r"exceeds? the (available )?context", re.I | re.S)
+
+
+def _says_context_length(e: Any) -> bool:
+    """Whether an HTTP 400 says the prompt does not fit the model's context (OpenAI's
+    `context_length_exceeded`, llama.cpp's "exceeds the available context size", vLLM's
+    "maximum context length")."""
+    if getattr(e, "code", None) == "context_length_exceeded":
+        return True
+    try:
+        text = f"{getattr(e, 'message', '')} {e.response.text[:4000]}"
+    except Exception:
+        text = str(getattr(e, "message", ""))
+    return bool(_CONTEXT.search(text))
+
+
 class LLMClient:
     """Chat completions from any OpenAI-compatible server (OpenAI, vLLM, llama.cpp, Ollama).
 
@@ -171,7 +210,7 @@ class LLMClient:
       base_url: e.g. "https://api.openai.com/v1" or "http://127.0.0.1:8080/v1".
       model: the model name sent with each request (and part of the cache key).
       api_key: sent as a bearer token; kept out of repr, caches and error messages.
-      timeout: seconds per attempt.
+      timeout: seconds per attempt, in all (connect, send, headers and body together).
       max_retries: retries after the first attempt (429, 5xx, timeouts, malformed bodies).
       backoff, max_backoff: the wait before retry r is min(max_backoff, backoff * 2**r), or the
         server's Retry-After (also capped at max_backoff).
@@ -180,7 +219,8 @@ class LLMClient:
       concurrency: how many requests of one `complete` call may be in flight at once.
       grammar: whether the server honours a GBNF `grammar` in the request body (llama.cpp's
         server does; OpenAI does not). Policies send grammars only when this is true.
-      sleep: the function that waits between retries (tests pass a recorder).
+      sleep: the function that waits between retries (tests pass a recorder); by default a
+        wait that `bounded_http.abort_all` cuts short.
     Raises:
       ValueError: for bad parameters.
     """
@@ -190,15 +230,19 @@ class LLMClient:
                  max_backoff: float = 30.0, cache: Any = None,
                  prices: Mapping[str, Price] | None = None, concurrency: int = 4,
                  grammar: bool = False,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
-        import openai
+                 sleep: Callable[[float], Any] | None = None) -> None:
+        import openai       # (and httpx) imported here: importing this module stays cheap
 
+        from . import bounded_http
         problem = base_url_problem(base_url)
         if problem:
             raise ValueError(problem)
-        if timeout <= 0 or max_retries < 0 or backoff < 0 or max_backoff < 0 or concurrency < 1:
-            raise ValueError("need timeout > 0, max_retries >= 0, backoff >= 0, concurrency >= 1")
-        self.base_url = base_url.rstrip("/")
+        if not (0 < timeout < math.inf) or max_retries < 0 or not (0 <= backoff < math.inf) \
+                or not (0 <= max_backoff < math.inf) or concurrency < 1:
+            raise ValueError("need 0 < timeout < inf, max_retries >= 0, finite backoff >= 0, "
+                             "concurrency >= 1")
+        self._url = base_url.rstrip("/")
+        self.base_url = redact_url(self._url)     # what messages and reprs show
         self.model = model
         self.timeout = timeout
         self.max_retries = max_retries
@@ -207,10 +251,11 @@ class LLMClient:
         self.prices = dict(prices or {})
         self.concurrency = concurrency
         self.grammar = bool(grammar)
-        self._sleep = sleep
-        self._openai = openai
-        self._sdk = openai.OpenAI(base_url=self.base_url, api_key=api_key or "no-key",
-                                  timeout=timeout, max_retries=0)
+        self._openai, self._bounded = openai, bounded_http
+        self._http, self._backend = bounded_http.client(timeout=timeout)
+        self._sleep = sleep or self._backend.stopped.wait
+        self._sdk = openai.OpenAI(base_url=self._url, api_key=api_key or "no-key",
+                                  timeout=timeout, max_retries=0, http_client=self._http)
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
         self._reserved: dict[int, list[float]] = {}   # id(meter) -> [calls, tokens, cost]
@@ -225,13 +270,25 @@ class LLMClient:
         with self._pool_lock:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="llm")
-        return list(self._pool.map(lambda r: self._one(r, meter), requests))
+        futures = [self._pool.submit(self._one, r, meter) for r in requests]
+        try:
+            return [f.result() for f in futures]
+        except BaseException:        # Ctrl-C: start nothing more; what is in flight ends soon
+            for f in futures:
+                f.cancel()
+            raise
+
+    @property
+    def stopped(self) -> bool:
+        """True once `bounded_http.abort_all` ran (Ctrl-C): every later attempt returns None."""
+        return self._backend.stopped.is_set()
 
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
         self._sdk.close()
+        self._http.close()
 
     def __repr__(self) -> str:
         return (f"LLMClient(base_url={self.base_url!r}, model={self.model!r}, "
@@ -315,6 +372,8 @@ class LLMClient:
         bound = req.prompt_bound() + req.sampling.max_tokens
         connect_failures = 0
         for attempt in range(self.max_retries + 1):
+            if self.stopped:
+                return None
             refused = self._reserve(meter, bound)
             if refused is not None:
                 with METER_LOCK:
@@ -329,8 +388,10 @@ class LLMClient:
                                      cached=True)
                         return hit
                 try:
-                    done = self._send(req)
+                    done = self._send(req, self._time_left(meter))
                 except _Attempt as e:
+                    if self.stopped:
+                        return None
                     self._charge_failure(meter, e, req)
                     connect_failures += e.kind == "unreachable"
                     if not e.retry or attempt == self.max_retries:
@@ -339,12 +400,20 @@ class LLMClient:
                     wait = min(self.max_backoff, wait)
                     if meter is not None and meter.budget.seconds is not None and \
                             meter.elapsed() + wait >= meter.budget.seconds:
+                        with METER_LOCK:   # the time cap, not the search, ended the retries
+                            meter.refused = "seconds"
                         break
                     self._sleep(wait)
                     continue
-                content_fault = ("empty_answer" if not done.text.strip() else
-                                 "oversized_answer" if len(done.text) > MAX_TEXT_CHARS else None)
-                done = Completion(done.text[:MAX_TEXT_CHARS], done.prompt_tokens,
+                text = done.text
+                if _SURROGATES.search(text):     # not encodable: any later write would fail
+                    text = _SURROGATES.sub("\ufffd", text)
+                    if meter is not None:
+                        with METER_LOCK:
+                            meter.fault("invalid_text")
+                content_fault = ("empty_answer" if not text.strip() else
+                                 "oversized_answer" if len(text) > MAX_TEXT_CHARS else None)
+                done = Completion(text[:MAX_TEXT_CHARS], done.prompt_tokens,
                                   done.completion_tokens, done.finish_reason)
                 if content_fault and meter is not None:
                     # well-formed but useless: charged as any answer, and counted, not retried
@@ -372,9 +441,17 @@ class LLMClient:
                 meter.fault("gave_up")
         return None
 
-    def _send(self, req: Request) -> Completion:
-        """One attempt. Raises _Attempt for anything but a well-formed completion."""
-        oa = self._openai
+    def _time_left(self, meter: Meter | None) -> float:
+        """How long the next attempt may take in all: `timeout`, or less when the meter's
+        seconds cap comes first."""
+        if meter is None or meter.budget.seconds is None:
+            return self.timeout
+        return max(0.0, min(self.timeout, meter.budget.seconds - meter.elapsed()))
+
+    def _send(self, req: Request, seconds: float | None = None) -> Completion:
+        """One attempt, ended within `seconds` (default `timeout`). Raises _Attempt for
+        anything but a well-formed completion."""
+        oa, bh = self._openai, self._bounded
         s = req.sampling
         kwargs: dict[str, Any] = {"model": self.model,
                                   "messages": [{"role": r, "content": c} for r, c in req.messages],
@@ -389,10 +466,18 @@ class LLMClient:
         with METER_LOCK:
             self.sent += 1
         try:
-            resp = self._sdk.chat.completions.create(**kwargs)
-        except oa.APITimeoutError:
+            with bh.deadline(self.timeout if seconds is None else seconds):
+                resp = self._sdk.chat.completions.create(**kwargs)
+        except oa.APITimeoutError as e:
+            # a connect that timed out sent nothing: not charged (as a refused connection)
+            if not bh.request_sent():   # time ran out before a byte left: not charged
+                raise _Attempt("timeout_unsent", reached=False, retry=True) from None
             raise _Attempt("timeout", reached=True, retry=True) from None
         except oa.APIConnectionError as e:
+            if isinstance(e.__cause__, bh.BodyTooLarge):
+                raise _Attempt("oversized_body", reached=True, retry=True) from None
+            if isinstance(e.__cause__, bh.BodyUndecodable):
+                raise _Attempt("malformed", reached=True, retry=True) from None
             cause = repr(e.__cause__ or e)
             refused = "ConnectError" in cause or "Connection refused" in cause
             raise _Attempt("unreachable" if refused else "connection", reached=not refused,
@@ -410,8 +495,13 @@ class LLMClient:
             if code == 404:
                 raise LLMError(f"the model server at {self.base_url} does not serve model "
                                f"{self.model!r} (HTTP 404)") from None
+            if 300 <= code < 400:     # never followed: a loop would cost 20 requests per call
+                raise _Attempt("redirect", reached=True, retry=False) from None
+            if code in (400, 413) and _says_context_length(e):
+                raise _Attempt("context_length", reached=True, retry=False) from None
             raise _Attempt(f"http_{code}", reached=True, retry=False) from None
-        except (oa.APIResponseValidationError, ValueError, TypeError):
+        except (oa.APIResponseValidationError, ValueError, TypeError, RecursionError):
+            # RecursionError: a body of JSON nested too deeply for the SDK's parser
             raise _Attempt("malformed", reached=True, retry=True) from None
         try:
             choice = resp.choices[0]

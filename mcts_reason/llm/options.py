@@ -7,8 +7,9 @@ from typing import Any, Callable
 
 import click
 
+from ..cliutil import FiniteFloat
 from .cache import ResponseCache
-from .client import Sampling, base_url_problem
+from .client import ATTEMPT_FAULTS as _ATTEMPT_KINDS, Sampling, base_url_problem
 from .session import LLMSettings, load_prices
 
 EXIT_MODEL_ERROR = 3
@@ -34,13 +35,15 @@ _OPTIONS = [
                  help="Model samples per policy call (proposals)."),
     click.option("--value-samples", type=click.IntRange(1, 64), default=1, show_default=True,
                  help="Model samples per value judgement."),
-    click.option("--temperature", type=click.FloatRange(0, 2), default=0.7, show_default=True,
+    click.option("--temperature", type=FiniteFloat(0, 2), default=0.7, show_default=True,
                  help="Sampling temperature."),
     click.option("--completion-tokens", "completion_tokens", type=click.IntRange(1, 32768),
                  default=96, show_default=True,
                  help="Completion tokens per request (max_tokens sent to the server)."),
-    click.option("--timeout", type=click.FloatRange(min=0.001), default=60.0,
-                 show_default=True, help="Seconds per request attempt."),
+    click.option("--timeout", type=FiniteFloat(min=0.001), default=60.0,
+                 show_default=True,
+                 help="Seconds per request attempt, in all: connect, send and the whole answer, "
+                      "however slowly the server sends it."),
     click.option("--retries", type=click.IntRange(0, 20), default=3, show_default=True,
                  help="Retries on 429/5xx/timeouts/malformed answers (with backoff)."),
     click.option("--max-model-calls", type=click.IntRange(min=1), default=None,
@@ -54,6 +57,29 @@ _OPTIONS = [
                  type=click.Path(exists=True, dir_okay=False),
                  help='JSON price table: {"model": {"prompt": USD/1M, "completion": USD/1M}}.'),
 ]
+
+
+def model_health(model_calls: int, faults: dict[str, int]) -> tuple[str | None, bool]:
+    """(a line about the model calls when most of them failed, whether none succeeded).
+
+    A search through a server that fails every request ends "unsolved" like one that found
+    nothing; this line is what tells them apart. `model_calls` and `faults` are a Usage's (or
+    their sums over several runs)."""
+    from .client import failed_attempts
+    failed = failed_attempts(faults)
+    unreached = faults.get("unreachable", 0) + faults.get("timeout_unsent", 0)
+    tried = model_calls + unreached
+    if tried == 0 or failed + unreached <= tried - failed - unreached:
+        return None, False
+    answered = model_calls - failed
+    kinds = ", ".join(f"{k}: {n}" for k, n in sorted(faults.items())
+                      if k in _ATTEMPT_KINDS or k.startswith("http_"))
+    line = (f"no model call succeeded: all {tried} attempts failed ({kinds})" if answered <= 0
+            else f"{failed + unreached} of {tried} model calls failed ({kinds})")
+    if faults.get("context_length"):
+        line += ("; the prompt exceeds the model's context length (HTTP 400): use a model with "
+                 "a longer context, or fewer --completion-tokens")
+    return line, answered <= 0
 
 
 def llm_options(f: Callable) -> Callable:

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..budget import OverBudget
+from ..types import ProposeGrammar
 from .client import METER_LOCK, LLMClient, Request, Sampling
 from .prompts import propose_messages
 
@@ -81,7 +82,7 @@ class LLMPolicy:
                 rng: np.random.Generator) -> list[tuple[Any, float]]:
         messages = propose_messages(puzzle, state)
         grammar = None
-        if getattr(self.client, "grammar", False) and hasattr(puzzle, "propose_grammar"):
+        if getattr(self.client, "grammar", False) and isinstance(puzzle, ProposeGrammar):
             grammar = puzzle.propose_grammar(state)
         seeds = rng.integers(0, 2**31 - 1, size=self.samples)
         requests = [Request.of(messages, self.sampling, index=i, seed=int(seeds[i]),

@@ -1,7 +1,8 @@
 """Prompts: the puzzle's own when it brings them, a generic one built from `render` otherwise.
 
-Convention (shared by every puzzle): `puzzle.propose_messages(state)` and
-`puzzle.value_messages(state)` return OpenAI chat messages. The propose prompt asks for candidate
+Convention (shared by every puzzle; declared in `types.ProposePrompt`, `types.ValuePrompt`,
+`types.VerifyPrompt`): `puzzle.propose_messages(state)` and `puzzle.value_messages(state)`
+return OpenAI chat messages. The propose prompt asks for candidate
 next steps, one per line, in the puzzle's step format (read back with `puzzle.parse_step`); the
 value prompt asks for a judgement ending in one word: sure / likely / impossible. A puzzle may
 also bring `verify_messages(initial, step_texts, state)` for the step verifier.
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import re
 from typing import Any, Sequence
+
+from ..types import ProposePrompt, ValuePrompt, VerifyPrompt
 
 JUDGEMENTS = ("sure", "likely", "impossible")
 _WORD = re.compile(r"\b(sure|likely|impossible)\b", re.IGNORECASE)
@@ -20,7 +23,7 @@ def _description(puzzle: Any) -> str:
 
 
 def propose_messages(puzzle: Any, state: Any) -> list[dict]:
-    if hasattr(puzzle, "propose_messages"):
+    if isinstance(puzzle, ProposePrompt):
         return list(puzzle.propose_messages(state))
     return [{"role": "user", "content":
              f"{_description(puzzle)}\nCurrent state: {puzzle.render(state)}\n"
@@ -29,7 +32,7 @@ def propose_messages(puzzle: Any, state: Any) -> list[dict]:
 
 
 def value_messages(puzzle: Any, state: Any) -> list[dict]:
-    if hasattr(puzzle, "value_messages"):
+    if isinstance(puzzle, ValuePrompt):
         return list(puzzle.value_messages(state))
     return [{"role": "user", "content":
              f"{_description(puzzle)}\nCurrent state: {puzzle.render(state)}\n"
@@ -39,7 +42,7 @@ def value_messages(puzzle: Any, state: Any) -> list[dict]:
 
 def verify_messages(puzzle: Any, initial: Any, step_texts: Sequence[str], state: Any) -> list[dict]:
     """The step-verifier prompt: is the latest step correct and useful, given the steps so far?"""
-    if hasattr(puzzle, "verify_messages"):
+    if isinstance(puzzle, VerifyPrompt):
         return list(puzzle.verify_messages(initial, list(step_texts), state))
     earlier = "".join(f"{i}. {t}\n" for i, t in enumerate(step_texts[:-1], 1)) or "(none)\n"
     return [{"role": "user", "content":

@@ -10,6 +10,11 @@ from typing import Iterator
 
 from .cache import ResponseCache, default_cache_path
 from .client import LLMClient, LLMError, Price, Sampling
+from .redact import redact_url
+
+# The real base URL when the stored one had credentials redacted (`settings_to_dict`): set by
+# the command in its own environment, passed to its workers like the API key, never written.
+SECRET_URL_ENV = "MCTS_REASON_SECRET_BASE_URL"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,8 +46,10 @@ class LLMSettings:
 
 
 def settings_to_dict(settings: LLMSettings) -> dict:
-    """JSON-able form (for a bench configuration); holds the key's variable name, never a key."""
-    return {"base_url": settings.base_url, "model": settings.model,
+    """JSON-able form (for a bench configuration); holds the key's variable name, never a key,
+    and the base URL with any credentials in it redacted (see `real_base_url`)."""
+    return {"base_url": redact_url(settings.base_url) if settings.base_url else None,
+            "model": settings.model,
             "api_key_env": settings.api_key_env, "cache": settings.cache,
             "concurrency": settings.concurrency, "samples": settings.samples,
             "value_samples": settings.value_samples,
@@ -61,6 +68,15 @@ def settings_from_dict(d: dict) -> LLMSettings:
                        timeout=d["timeout"], max_retries=d["max_retries"],
                        prices=tuple((m, Price(*p)) for m, p in d["prices"].items()),
                        grammar=d.get("grammar"))
+
+
+def real_base_url(stored: str | None) -> str | None:
+    """The URL to connect to for a stored (maybe redacted) base URL: the secret one this
+    process was given, when it redacts to `stored`."""
+    real = os.environ.get(SECRET_URL_ENV)
+    if stored and real and redact_url(real) == stored:
+        return real
+    return stored
 
 
 def _sampling_dict(s: Sampling) -> dict:

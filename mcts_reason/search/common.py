@@ -3,12 +3,13 @@ and the final verification of an answer. One place, so every algorithm is charge
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from ..budget import Budget, Meter, OverBudget, Usage
 from ..tree import Node
+from ..types import MeterBound, PathValue, Policy, Proposal, Puzzle, State, Step, ValueFunction
 
 
 def tie_generator(rng: np.random.Generator) -> np.random.Generator:
@@ -22,14 +23,14 @@ def tie_generator(rng: np.random.Generator) -> np.random.Generator:
 
 
 def break_ties(items: list, rng: np.random.Generator) -> list:
-    """`items` ([step, next_state, prior] lists) with each group of exactly equal priors put in
+    """`items` ([step, prior, next_state] lists) with each group of exactly equal priors put in
     a random order drawn from `rng`; everything else keeps its place.
 
     The one place where ties are broken for every algorithm: MCTS selection, the baselines'
     sorts and greedy's argmax all prefer the earlier child among equals, so a seeded shuffle
     here makes the seed matter exactly where the policy cannot tell steps apart (same seed,
     same order, same tree). Nothing is drawn when no two priors are equal."""
-    priors = [it[2] for it in items]
+    priors = [it[1] for it in items]
     if len(set(priors)) == len(priors):
         return items
     groups: dict[float, list[int]] = {}
@@ -74,8 +75,9 @@ class Context:
     value), so the same state is never evaluated twice in one search.
     """
 
-    def __init__(self, puzzle: Any, instance: str, *, policy: Any, value: Any, budget: Budget,
-                 rng: np.random.Generator, algo: str) -> None:
+    def __init__(self, puzzle: Puzzle, instance: str, *, policy: Policy,
+                 value: ValueFunction | None, budget: Budget, rng: np.random.Generator,
+                 algo: str) -> None:
         if not isinstance(rng, np.random.Generator):
             raise TypeError("rng must be a numpy.random.Generator")
         self.puzzle = puzzle
@@ -85,32 +87,28 @@ class Context:
         self.rng = rng
         self.algo = algo
         self.meter = Meter(budget)
-        self.values: dict[Any, float] = {}
-        self.lost: set[Any] = set()   # states proven unsolvable (only with an exhaustive policy)
-        self.parents: dict[Any, tuple[Any, Any]] = {}   # state -> (state, step) first reaching it
-        self.track_parents = bool(getattr(value, "wants_path", False))
+        self.values: dict[State, float] = {}
+        self.lost: set[State] = set()   # states proven unsolvable (only with an exhaustive policy)
+        # state -> the (state, step) that first reached it (only for a PathValue)
+        self.parents: dict[State, tuple[State, Step]] = {}
+        self.track_parents = isinstance(value, PathValue) and bool(value.wants_path)
         self.initial = puzzle.parse_instance(instance)
         self.exhaustive = bool(getattr(policy, "exhaustive", False))
         self.tie_rng = tie_generator(rng)
         self._nodes = 0
         for part in (policy, value):
-            if part is not None and hasattr(part, "bind"):
+            if isinstance(part, MeterBound):
                 part.bind(self.meter)
 
     # -- charged operations -------------------------------------------------------------------
-    def propose(self, state: Any, *, k: int | None = None,
-                rng: np.random.Generator | None = None) -> list[tuple[Any, Any, float]] | None:
-        """[(step, next_state, prior)] with priors summing to 1, or None if over budget.
-
-        `rng` overrides the search's generator (parallel searches hand each in-flight call its
-        own child generator, drawn in the main thread, so that results do not depend on timing).
-        """
+    def propose(self, state: State, *, k: int | None = None) -> list[Proposal] | None:
+        """Proposals from `state` (next states filled in, priors summing to 1), or None if over
+        budget."""
         if not self.charge_propose():
             return None
-        try:
-            raw = self.policy.propose(self.puzzle, state, k=k, rng=self.rng if rng is None else rng)
-        except OverBudget as e:
-            self.meter.refused = e.kind
+        raw = self.ask_policy(state, k=k, rng=self.rng)
+        if isinstance(raw, OverBudget):
+            self.meter.refused = raw.kind
             return None
         return self.merge_proposals(state, raw)
 
@@ -122,39 +120,47 @@ class Context:
         self.meter.spend("expansions")
         return True
 
-    def merge_proposals(self, state: Any, raw: Sequence[tuple[Any, float]]
-                        ) -> list[tuple[Any, Any, float]]:
+    def ask_policy(self, state: State, *, k: int | None, rng: np.random.Generator
+                   ) -> Sequence[Proposal] | OverBudget:
+        """The policy's raw proposals, uncharged (the caller has called `charge_propose`), or
+        the `OverBudget` its model calls raised, returned rather than raised so that a worker
+        thread can hand it back to the thread that owns the tree (parallel MCTS gives each
+        in-flight call its own generator, drawn in the main thread)."""
+        try:
+            return self.policy.propose(self.puzzle, state, k=k, rng=rng)
+        except OverBudget as e:
+            return e
+
+    def merge_proposals(self, state: State, raw: Sequence[Proposal]) -> list[Proposal]:
         """Merge proposals that lead to the same state; normalise priors; remember parents."""
-        merged: dict[Any, list] = {}
+        merged: dict[State, list] = {}
         apply = self.puzzle.apply
         total = 0.0
         track, parents = self.track_parents, self.parents
         for item in raw:
-            # A policy that already computed the next state may pass it as a third element
-            # (heuristic policies do; model output is always applied by the puzzle).
+            # A trusted policy may pass the next state it already computed (Proposal.next_state);
+            # model output is always applied by the puzzle.
             step, prior = item[0], item[1]
-            nxt = item[2] if len(item) == 3 else apply(state, step)
+            nxt = item[2] if len(item) == 3 and item[2] is not None else apply(state, step)
             prior = float(prior) if prior > 0 else 0.0
             total += prior
             if nxt in merged:
-                merged[nxt][2] += prior
+                merged[nxt][1] += prior
             else:
-                merged[nxt] = [step, nxt, prior]
+                merged[nxt] = [step, prior, nxt]
             if track and nxt not in parents and nxt != self.initial:
                 parents[nxt] = (state, step)
         items = break_ties(list(merged.values()), self.tie_rng)
         if total > 0:
-            return [(s, nxt, p / total) for s, nxt, p in items]
+            return [Proposal(s, p / total, nxt) for s, p, nxt in items]
         n = len(items)
-        return [(s, nxt, 1.0 / n) for s, nxt, _ in items]
+        return [Proposal(s, 1.0 / n, nxt) for s, _, nxt in items]
 
-    def evaluate(self, states: Sequence[Any], *, samples: int = 1,
-                 rng: np.random.Generator | None = None) -> list[float] | None:
+    def evaluate(self, states: Sequence[State], *, samples: int = 1) -> list[float] | None:
         """Values for `states`, from the table where known; None if the new ones are over budget.
 
         `samples` > 1 asks the value function that many times per new state (one charged value
         call each) and stores the mean, as Tree-of-Thoughts does with a sampling LLM judge.
-        `rng` overrides the search's generator (see `propose`).
         """
         missing = list(dict.fromkeys(s for s in states if s not in self.values))
         hits = len(states) - len(missing)
@@ -165,7 +171,7 @@ class Context:
             self.meter.spend("value_calls", n)
             asked = [s for s in missing for _ in range(samples)]
             try:
-                raw = self.raw_values(asked, self.rng if rng is None else rng)
+                raw = self.raw_values(asked, self.rng)
             except OverBudget as e:
                 self.meter.refused = e.kind
                 return None
@@ -179,7 +185,7 @@ class Context:
         """`budget: <the cap that stopped us>` for a refused operation."""
         return f"budget: {self.meter.exhausted() or default}"
 
-    def raw_values(self, states: Sequence[Any], rng: np.random.Generator) -> list[float]:
+    def raw_values(self, states: Sequence[State], rng: np.random.Generator) -> list[float]:
         """The value function on `states`, uncharged and uncached.
 
         A value function with `wants_path = True` (e.g. a step verifier) is called as
@@ -191,7 +197,7 @@ class Context:
                                              rng=rng)
         return self.value.evaluate(self.puzzle, states, rng=rng)
 
-    def path_to(self, state: Any) -> list[tuple[Any, Any]]:
+    def path_to(self, state: State) -> list[tuple[State, Step]]:
         """[(state_before, step), ...] from the initial state to `state`, along the first
         proposals that reached each state in this search ([] for the initial state). Recorded
         only for value functions that want paths."""
@@ -202,29 +208,29 @@ class Context:
             state = before
         return out[::-1]
 
-    def new_node(self, state: Any, *, step: Any = None, parent: Node | None = None,
+    def new_node(self, state: State, *, step: Step = None, parent: Node | None = None,
                  prior: float = 1.0) -> Node:
         node = Node(state, step=step, parent=parent, prior=prior, order=self._nodes)
         self._nodes += 1
         self.meter.spend("nodes")
         return node
 
-    def add_children(self, parent: Node, items: Sequence[tuple[Any, Any, float]]) -> list[Node]:
-        """Create child nodes for (step, state, prior) items in bulk; at most what the `nodes`
-        cap still allows (the rest are dropped, never over-spent)."""
+    def add_children(self, parent: Node, items: Sequence[Proposal]) -> list[Node]:
+        """Create child nodes for proposals (next states filled in) in bulk; at most what the
+        `nodes` cap still allows (the rest are dropped, never over-spent)."""
         cap = self.meter.budget.nodes
         if cap is not None:
             items = items[: max(0, int(cap - self.meter.usage.nodes))]
         order = self._nodes
         out = [Node(state, step=step, parent=parent, prior=prior, order=order + i)
-               for i, (step, state, prior) in enumerate(items)]
+               for i, (step, prior, state) in enumerate(items)]
         self._nodes += len(out)
         self.meter.usage.nodes += len(out)
         parent.children.extend(out)
         return out
 
     # -- results --------------------------------------------------------------------------------
-    def result(self, steps: Sequence[Any] | None, *, stop_reason: str, proved: bool = False,
+    def result(self, steps: Sequence[Step] | None, *, stop_reason: str, proved: bool = False,
                root: Node | None = None) -> SearchResult:
         """Build the result; a step chain is reported solved only if `verify` accepts its answer."""
         usage = self.meter.finish()

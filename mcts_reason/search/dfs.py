@@ -26,12 +26,14 @@ import numpy as np
 
 from ..budget import Budget
 from ..tree import LOSS, WIN
+from ..types import Policy, Puzzle, ValueFunction
 from .common import Context, SearchResult
 from .expand import check_positive, expand, new_root, solved, trivial, value_samples
 
 
-def search(puzzle: Any, instance: str, *, policy: Any, value: Any, budget: Budget,
-           rng: np.random.Generator, threshold: float = 0.05, n_generate: int | None = None,
+def search(puzzle: Puzzle, instance: str, *, policy: Policy,
+           value: ValueFunction | None, budget: Budget, rng: np.random.Generator,
+           threshold: float = 0.05, n_generate: int | None = None,
            n_evaluate: int | None = None, max_depth: int | None = None) -> SearchResult:
     """Run ToT-DFS on `instance` until solved, exhausted, or out of budget.
 

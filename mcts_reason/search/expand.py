@@ -38,7 +38,7 @@ def expand(ctx: Context, node: Node, *, k: int | None = None) -> tuple[list[Node
     known = {ch.state for ch in node.children}
     kids: list[Node] = []
     puzzle = ctx.puzzle
-    for step, nxt, prior in proposals:
+    for step, prior, nxt in proposals:
         if nxt in known:
             continue
         if not ctx.meter.can("nodes"):

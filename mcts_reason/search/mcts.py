@@ -9,12 +9,13 @@ a node may hold at most ceil(pw_c * N ** pw_alpha) children, and is re-asked for
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 
 from ..budget import Budget
 from ..tree import LOSS, UNKNOWN, WIN, Node
+from ..types import Policy, Proposal, Puzzle, ValueFunction
 from .common import Context, SearchResult
 
 
@@ -56,7 +57,8 @@ class MCTS:
         self.score = SELECTION[selection]
         self.pw_c, self.pw_alpha = pw_c, pw_alpha
         self.samples = samples
-        # A sampling policy may say how many fruitless re-asks make a node saturated.
+        # A sampling policy may say how many fruitless re-asks make a node saturated
+        # (`types.Policy.patience`).
         self.max_stale = int(getattr(ctx.policy, "patience", max_stale))
         if isinstance(expand_after, bool) or not isinstance(expand_after, int) or expand_after < 0:
             raise ValueError(f"expand_after must be a non-negative integer, got {expand_after!r}")
@@ -100,20 +102,20 @@ class MCTS:
         self.attach(node, proposals)
         return True
 
-    def attach(self, node: Node, proposals: list[tuple[Any, Any, float]]) -> None:
+    def attach(self, node: Node, proposals: list[Proposal]) -> None:
         """Add the fresh proposals as children of `node`; mark wins and losses."""
         ctx = self.ctx
         node.expanded = True
         if node.children:
             known = {ch.state for ch in node.children}
-            fresh = [(s, nxt, p) for s, nxt, p in proposals if nxt not in known]
+            fresh = [pr for pr in proposals if pr.next_state not in known]
             # New proposals share the prior mass with the existing children by count.
             scale = len(fresh) / (len(fresh) + len(node.children))
             if fresh:
                 for ch in node.children:
                     ch.prior *= 1.0 - scale
-                total = sum(p for _, _, p in fresh) or 1.0
-                fresh = [(s, nxt, scale * p / total) for s, nxt, p in fresh]
+                total = sum(pr.prior for pr in fresh) or 1.0
+                fresh = [Proposal(s, scale * p / total, nxt) for s, p, nxt in fresh]
         else:
             fresh = proposals
         puzzle, lost = ctx.puzzle, ctx.lost
@@ -191,8 +193,8 @@ class MCTS:
         return self.ctx.result(None, stop_reason=f"budget: {stop}", root=self.root)
 
 
-def search(puzzle: Any, instance: str, *, policy: Any, value: Any, budget: Budget,
-           rng: np.random.Generator, c: float = 1.5, selection: str = "puct",
+def search(puzzle: Puzzle, instance: str, *, policy: Policy, value: ValueFunction,
+           budget: Budget, rng: np.random.Generator, c: float = 1.5, selection: str = "puct",
            pw_c: float = 2.0, pw_alpha: float = 0.5, samples: int | None = None,
            expand_after: int = 0, concurrency: int = 1) -> SearchResult:
     """Run MCTS on `instance` until it is solved, proven unsolvable, or the budget runs out.

@@ -22,12 +22,13 @@ import numpy as np
 
 from ..budget import OverBudget
 from ..tree import LOSS, UNKNOWN, Node
-from .common import SearchResult
+from .common import Context, SearchResult
 from .mcts import MCTS
 
 
 class ParallelMCTS(MCTS):
-    def __init__(self, ctx: Any, *, concurrency: int, speculate: bool = True, **kw: Any) -> None:
+    def __init__(self, ctx: Context, *, concurrency: int, speculate: bool = True,
+                 **kw: Any) -> None:
         """`speculate`: ask for the leaves' values while their expansions are in flight (one
         latency per round); False asks after expanding, only for leaves still undecided."""
         if concurrency < 1:
@@ -36,6 +37,7 @@ class ParallelMCTS(MCTS):
         self.k = concurrency
         self.speculate = speculate
         self._pending: set[int] = set()
+        # Model calls per leaf, as the policy and value declare them (types.Policy/ValueFunction).
         self._calls_per_leaf = (int(getattr(ctx.policy, "calls_per_propose", 0) or 0)
                                 + int(getattr(ctx.value, "calls_per_state", 0) or 0))
 
@@ -89,12 +91,6 @@ class ParallelMCTS(MCTS):
         for n in leaf.path():
             n.virtual_loss -= 1
 
-    def _propose(self, state: Any, rng: np.random.Generator) -> Any:
-        try:
-            return self.ctx.policy.propose(self.ctx.puzzle, state, k=self.samples, rng=rng)
-        except OverBudget as e:
-            return e
-
     def _evaluate(self, leaves: list[Node]) -> str | None:
         """Values for the leaves that lack one; the stop reason if the budget refused."""
         todo = [leaf for leaf in leaves if leaf.value is None]
@@ -130,7 +126,8 @@ class ParallelMCTS(MCTS):
                         self._clear(leaf)
                         stop = "policy_calls"
                 seeds = ctx.rng.integers(0, 2**63 - 1, size=len(admitted))
-                futures = [pool.submit(self._propose, leaf.state, np.random.default_rng(int(s)))
+                futures = [pool.submit(ctx.ask_policy, leaf.state, k=self.samples,
+                                       rng=np.random.default_rng(int(s)))
                            for leaf, s in zip(admitted, seeds)]
                 # The leaves' own values do not depend on their children: judge them while the
                 # proposals are in flight (one latency per round, not two).

@@ -13,12 +13,11 @@ with nothing else left ends there.
 """
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from ..budget import Budget
 from ..tree import Node
+from ..types import Policy, Puzzle, ValueFunction
 from .common import Context, SearchResult
 from .expand import check_positive, child, new_root, solved, trivial
 
@@ -36,16 +35,16 @@ def _chain(ctx: Context, root: Node, *, k: int | None, greedy: bool,
         if proposals is None:
             return None, ctx.stop("policy_calls")
         node.expanded = True
-        proposals = [p for p in proposals if p[1] not in visited]
+        proposals = [p for p in proposals if p.next_state not in visited]
         if not proposals:
             return None, None
         if greedy:
-            i = max(range(len(proposals)), key=lambda j: (proposals[j][2], -j))
+            i = max(range(len(proposals)), key=lambda j: (proposals[j].prior, -j))
         else:
-            p = np.array([pr for _, _, pr in proposals], dtype=float)
+            p = np.array([pr.prior for pr in proposals], dtype=float)
             p = p / p.sum() if p.sum() > 0 else np.full(len(p), 1.0 / len(p))
             i = int(ctx.rng.choice(len(proposals), p=p))
-        step, nxt, prior = proposals[i]
+        step, prior, nxt = proposals[i]
         nxt_node = child(ctx, node, step, nxt, prior)
         if nxt_node is None:
             return None, ctx.stop("nodes")
@@ -62,8 +61,9 @@ def _chain(ctx: Context, root: Node, *, k: int | None, greedy: bool,
     return None, None
 
 
-def best_of_n(puzzle: Any, instance: str, *, policy: Any, value: Any, budget: Budget,
-              rng: np.random.Generator, n: int | None = None, n_generate: int | None = None,
+def best_of_n(puzzle: Puzzle, instance: str, *, policy: Policy,
+              value: ValueFunction | None, budget: Budget, rng: np.random.Generator,
+              n: int | None = None, n_generate: int | None = None,
               max_depth: int | None = None) -> SearchResult:
     """Sample up to `n` chains (None: until the budget runs out); stop at the first verified one.
 
@@ -99,8 +99,9 @@ def best_of_n(puzzle: Any, instance: str, *, policy: Any, value: Any, budget: Bu
     return ctx.result(None, stop_reason=f"{n} chains sampled", root=root)
 
 
-def greedy(puzzle: Any, instance: str, *, policy: Any, value: Any, budget: Budget,
-           rng: np.random.Generator, n_generate: int | None = None,
+def greedy(puzzle: Puzzle, instance: str, *, policy: Policy,
+           value: ValueFunction | None, budget: Budget, rng: np.random.Generator,
+           n_generate: int | None = None,
            max_depth: int | None = None) -> SearchResult:
     """One chain, always the highest-prior step (ties: the first proposed, after the seeded
     tie-break of `Context.merge_proposals`), never back onto a state already on the chain.
