@@ -64,13 +64,15 @@ def main() -> None:
     cache = ResponseCache(a.cache) if a.cache else None
     rows = []
     with contextlib.ExitStack() as stack:
+        srv = None
         if a.base_url:
             url, model = a.base_url, a.model
         else:
             srv = stack.enter_context(LocalServer(n_ctx=1024))
             url, model = srv.base_url, srv.model
         client = LLMClient(base_url=url, model=model, api_key=os.environ.get("OPENAI_API_KEY"),
-                           concurrency=1, cache=cache, grammar=a.grammar)
+                           concurrency=1, cache=cache, grammar=a.grammar,
+                           server_check=srv.check if srv is not None else None)
         temp0 = LLMPolicy(client, sampling=Sampling(temperature=0.0, max_tokens=64,
                                                     stop=("Input:",)))
         hot = LLMPolicy(client, sampling=Sampling(temperature=0.7, max_tokens=64,

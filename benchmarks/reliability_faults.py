@@ -13,7 +13,8 @@ Then the hostile modes of issue 12 (`--hostile-runs` solves per mode, each mode 
 request): trickled body and headers, a server that never answers, a lone surrogate, deeply
 nested JSON, a gzip bomb, a redirect loop, 400 context length. Printed per mode: exit codes,
 crashes (a traceback, or an exit code outside 0/1/3), cap overruns (a search past --max-seconds
-+ 1 s, or a command past --max-seconds + 10 s of start-up), what the client counted; then a
++ 1 s), the command's wall time beside that of the same solve through a healthy server (the
+difference is what the hostile server cost beyond start-up), what the client counted; then a
 bench through a mix of them, interrupted with SIGINT and resumed (records lost), with
 credentials in --base-url (credential leaks).
 """
@@ -71,6 +72,9 @@ def main() -> None:
                     help="skip the 1000-request part (for a quick pass over the new modes)")
     a = ap.parse_args()
     if a.only_hostile:
+        print(f"# reliability_faults --only-hostile: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} "
+              f"UTC, {platform.machine()} {os.cpu_count()} cores, Python "
+              f"{platform.python_version()}")
         hostile(a)
         return
     from puzzles.game24 import Game24
@@ -168,7 +172,7 @@ def main() -> None:
     hostile(a)
 
 
-SEARCH_SLACK, COMMAND_SLACK = 1.0, 10.0
+SEARCH_SLACK = 1.0
 URL_SECRET = "sk-URLSECRET-bench-31c2"
 
 
@@ -179,22 +183,27 @@ def hostile(a) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="reliability-hostile-"))
     from puzzles.game24 import Game24
     instances = Game24().instance_set("every")[::13]
+    def solve(url: str, i: int) -> tuple[subprocess.CompletedProcess, float]:
+        t0 = time.monotonic()
+        res = run(["solve", "game24", instances[i], "--policy", "llm", "--value", "llm",
+                   "--base-url", url, "--model", "m", "--timeout", "1", "--retries", "2",
+                   "--budget", "30", "--seed", str(i), "--no-cache", "--max-seconds",
+                   str(a.max_seconds), "--json"], tmp)
+        return res, time.monotonic() - t0
+
     print(f"\n## hostile modes: --timeout 1 --max-seconds {a.max_seconds}, "
           f"{a.hostile_runs} solves per mode")
-    print("| mode | solves | exit codes | crashes | cap overruns | max search s | "
-          "max command s | counted as | times |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| mode | solves | exit codes | crashes | search over cap + 1 s | max search s | "
+          "max command s | healthy command s | counted as | times |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     total_crashes = total_over = 0
     for mode in HOSTILE:
         codes, crashes, over, worst, worst_wall, counted = Counter(), 0, 0, 0.0, 0.0, 0
+        with FaultServer(oracle_answer, fault_rate=0.0) as healthy:
+            healthy_wall = max(solve(healthy.base_url, i)[1] for i in range(1))
         with FaultServer(oracle_answer, fault_rate=1.0, faults=(mode,), trickle=0.2) as srv:
             for i in range(a.hostile_runs):
-                t0 = time.monotonic()
-                res = run(["solve", "game24", instances[i], "--policy", "llm", "--value", "llm",
-                           "--base-url", srv.base_url, "--model", "m", "--timeout", "1",
-                           "--retries", "2", "--budget", "30", "--seed", str(i), "--no-cache",
-                           "--max-seconds", str(a.max_seconds), "--json"], tmp)
-                wall = time.monotonic() - t0
+                res, wall = solve(srv.base_url, i)
                 codes[res.returncode] += 1
                 crash = res.returncode not in (0, 1, 3) or "Traceback" in res.stderr
                 crashes += crash
@@ -203,12 +212,12 @@ def hostile(a) -> None:
                     worst = max(worst, out["usage"]["seconds"])
                     counted += out["usage"]["faults"].get(HOSTILE_COUNTED[mode], 0)
                     over += out["usage"]["seconds"] > a.max_seconds + SEARCH_SLACK
-                over += wall > a.max_seconds + COMMAND_SLACK
                 worst_wall = max(worst_wall, wall)
         total_crashes += crashes
         total_over += over
         print(f"| {mode} | {a.hostile_runs} | {dict(sorted(codes.items()))} | {crashes} | "
-              f"{over} | {worst:.2f} | {worst_wall:.1f} | {HOSTILE_COUNTED[mode]} | {counted} |")
+              f"{over} | {worst:.2f} | {worst_wall:.1f} | {healthy_wall:.1f} | "
+              f"{HOSTILE_COUNTED[mode]} | {counted} |")
     # bench through a mix: 30% of requests hostile, credentials in the URL, SIGINT, resume
     spec = tmp / "set.txt"
     spec.write_text("\n".join(instances[1:9]) + "\n")

@@ -194,7 +194,8 @@ def run_task(config: dict, task: Sequence, trees: tuple[str, str] | None = None)
     wall = time.perf_counter() - start
     if trees:
         from .viz import write_tree   # the tree viewer (optional module)
-        write_tree(result, puzzle, os.path.join(trees[0], tree_file_name(task, trees[1])))
+        write_tree(result, puzzle, os.path.join(trees[0], tree_file_name(task, trees[1])),
+                   meta=tree_meta(config, budget, seed))
     # Re-check the answer here too: a record says solved only for an answer the puzzle accepts.
     solved = bool(result.solved and result.answer is not None
                   and puzzle.verify(instance, result.answer))
@@ -210,6 +211,13 @@ def run_task(config: dict, task: Sequence, trees: tuple[str, str] | None = None)
     if solved and isinstance(puzzle, Metrics):   # e.g. plan length, optimal length, gap
         record["metrics"] = _metrics(puzzle, instance, record["answer"])
     return record
+
+
+def tree_meta(config: dict, budget: Any, seed: int) -> dict:
+    """What a written tree says about its run (the provenance of training data made from it)."""
+    from . import __version__
+    return {"budget": f"{config['budget_kind']}={budget}", "seed": seed,
+            "policy": config["policy"], "value": config["value"], "version": __version__}
 
 
 _METRICS: dict[tuple, dict] = {}
@@ -228,17 +236,27 @@ def _llm_client(config: dict) -> tuple:
         from .llm.cache import ResponseCache
         from .llm.client import LLMClient
         settings = settings_from_dict(config["llm"])
-        base_url = real_base_url((config.get("llm_runtime") or {}).get("base_url")
-                                 or settings.base_url)
+        runtime = config.get("llm_runtime") or {}
+        base_url = real_base_url(runtime.get("base_url") or settings.base_url)
         client = LLMClient(base_url=base_url, model=settings.model,
                            api_key=os.environ.get(settings.api_key_env) or None,
                            timeout=settings.timeout, max_retries=settings.max_retries,
                            cache=ResponseCache(settings.cache) if settings.cache else None,
                            prices=dict(settings.prices), concurrency=settings.concurrency,
                            grammar=settings.grammar if settings.grammar is not None
-                           else not settings.base_url)   # the embedded llama.cpp server
+                           else not settings.base_url,   # the embedded llama.cpp server
+                           server_check=_server_check(runtime.get("server_pid")))
         _CLIENTS[ident] = (client, settings)
     return _CLIENTS[ident]
+
+
+def _server_check(pid: int | None):
+    """For the embedded server (started by the sweep's parent process, `server_pid`): a check
+    that stops a worker at once when that process has died, before it records a run."""
+    if pid is None:
+        return None
+    from .llm.local import process_gone
+    return lambda _requests: process_gone(pid)
 
 
 def _metrics(puzzle: Any, instance: str, answer: str) -> dict:

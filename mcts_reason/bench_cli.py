@@ -14,7 +14,7 @@ import click
 from .bench import (BUDGET_KINDS, EXECUTORS, INTEGER_KINDS, ExecutorUnavailable, Interrupted,
                     SweepConfig, run_sweep)
 from .cliutil import MAX_SEED, FiniteFloat, brief
-from .components import LLM_PARTS, POLICIES, VALUES, make_value
+from .components import LLM_PARTS, POLICIES, VALUES, make_policy, make_value
 from .llm.client import LLMError
 from .llm.options import EXIT_MODEL_ERROR, llm_options, model_health, settings_from
 from .records import NotResultsFile, WriteFailed, check_regular
@@ -120,8 +120,9 @@ def _ctrl_c_exits_130(command):
               help="Address of the Ray cluster for --executor ray (env RAY_ADDRESS).")
 @click.option("--out", type=click.Path(dir_okay=False, writable=True), required=True,
               help="Results file (JSONL). Rerunning the same command resumes it.")
-@click.option("--policy", "policy_name", type=click.Choice(POLICIES), default="heuristic",
-              show_default=True, help="Who proposes next steps.")
+@click.option("--policy", "policy_name", default="heuristic", show_default=True,
+              help=f"Who proposes next steps: {', '.join(POLICIES)} (a model file written by "
+                   f"`mcts-reason train`).")
 @click.option("--value", "value_name", default="heuristic", show_default=True,
               help=f"Who scores partial states: {', '.join(VALUES)}.")
 @click.option("--c-puct", type=FiniteFloat(min=0), default=1.5, show_default=True,
@@ -172,6 +173,11 @@ def bench_cmd(puzzle, set_spec, algos, budgets, budget_kind, seeds, workers, exe
     if model_caps:
         raise click.BadParameter("bench caps one quantity per run: use --budget-kind "
                                  "model_calls instead", param_hint="'--max-model-calls'")
+    if policy_name != "llm":
+        try:
+            make_policy(p, policy_name)
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="'--policy'") from None
     if value_name not in LLM_PARTS:
         try:
             make_value(p, value_name)
@@ -196,7 +202,7 @@ def bench_cmd(puzzle, set_spec, algos, budgets, budget_kind, seeds, workers, exe
         for a in algo_options:
             algo_options[a]["concurrency"] = settings.concurrency
     with contextlib.ExitStack() as stack:
-        runtime = {}
+        runtime, server = {}, None
         if uses_model:
             import os
 
@@ -213,7 +219,7 @@ def bench_cmd(puzzle, set_spec, algos, budgets, budget_kind, seeds, workers, exe
                 except LLMError as e:
                     click.echo(f"error: {e}", err=True)
                     sys.exit(EXIT_MODEL_ERROR)
-                runtime = {"base_url": server.base_url}
+                runtime = {"base_url": server.base_url, "server_pid": server.proc.pid}
                 settings = dataclasses.replace(settings, model=settings.model or server.model)
         try:
             config = SweepConfig.for_set(
@@ -225,7 +231,7 @@ def bench_cmd(puzzle, set_spec, algos, budgets, budget_kind, seeds, workers, exe
             raise click.UsageError(str(e)) from None
         none_answered = _sweep(config, instances, out, workers=workers, executor=executor,
                                ray_address=ray_address, trees=trees, tree_format=tree_format,
-                               progress=progress)
+                               progress=progress, model_server=server)
     _report([out], plot_path, measure)
     if none_answered and uses_model:
         sys.exit(EXIT_MODEL_ERROR)
@@ -244,10 +250,11 @@ def _check_trees_folder(trees: str) -> None:
                                  param_hint="'--trees'") from None
 
 
-def _sweep(config, instances, out, **kw) -> bool:
+def _sweep(config, instances, out, *, model_server=None, **kw) -> bool:
     """Run the sweep; interruption and executor trouble become exit codes with a message.
     True when the runs of this call asked a model and not one model call succeeded (said in a
-    line; the records are kept, they are honest)."""
+    line; the records are kept, they are honest). `model_server`: the embedded LocalServer, if
+    any, whose death explains a model error."""
     _SIGNALLED.clear()
     old_term = signal.signal(signal.SIGTERM, _raise_interrupt)   # stop like Ctrl-C, exit 143
     old_int = signal.getsignal(signal.SIGINT)
@@ -273,7 +280,8 @@ def _sweep(config, instances, out, **kw) -> bool:
         click.echo(f"Error: {e}", err=True)
         sys.exit(EXIT_UNAVAILABLE)
     except LLMError as e:     # no model server at --base-url, key refused, unknown model
-        click.echo(f"Error: {e}", err=True)
+        died = model_server.death(wait=1.0) if model_server is not None else None
+        click.echo(f"Error: {died or e}", err=True)
         sys.exit(EXIT_MODEL_ERROR)
     except NotResultsFile as e:
         raise click.BadParameter(str(e), param_hint="'--out'") from None

@@ -50,10 +50,10 @@ def _check_tree_path(path: str) -> None:
         raise click.BadParameter(f"folder {str(folder)!r} does not exist", param_hint="'--tree'")
 
 
-def _write_tree(result, puzzle, path: str) -> None:
+def _write_tree(result, puzzle, path: str, meta: dict | None = None) -> None:
     from .viz import write_tree
     try:
-        write_tree(result, puzzle, path)
+        write_tree(result, puzzle, path, meta)
     except OSError as e:
         raise click.BadParameter(f"cannot write {path!r}: {e.strerror or e}",
                                  param_hint="'--tree'") from None
@@ -87,8 +87,9 @@ def puzzles_cmd() -> None:
 @click.argument("instance")
 @click.option("--algo", type=click.Choice(sorted(ALGORITHMS)), default="mcts", show_default=True,
               help="Search algorithm.")
-@click.option("--policy", "policy_name", type=click.Choice(POLICIES), default="heuristic",
-              show_default=True, help="Who proposes next steps.")
+@click.option("--policy", "policy_name", default="heuristic", show_default=True,
+              help=f"Who proposes next steps: {', '.join(POLICIES)} (a model file written by "
+                   f"`mcts-reason train`).")
 @click.option("--value", "value_name", default="heuristic", show_default=True,
               help=f"Who scores partial states: {', '.join(VALUES)}.")
 @click.option("--budget", type=click.IntRange(min=1), default=1000, show_default=True,
@@ -132,6 +133,11 @@ def solve_cmd(puzzle, instance, algo, policy_name, value_name, budget, max_calls
         raise click.BadParameter(brief(str(e)), param_hint="'INSTANCE'") from None
     uses_model = policy_name == "llm" or value_name in LLM_PARTS
     settings, caps = settings_from(llm_kw, max_cost=max_cost, uses_model=uses_model)
+    if policy_name != "llm":
+        try:
+            make_policy(p, policy_name)
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="'--policy'") from None
     if value_name not in LLM_PARTS:
         try:
             value = make_value(p, value_name)
@@ -168,7 +174,9 @@ def solve_cmd(puzzle, instance, algo, policy_name, value_name, budget, max_calls
                                 "LAST_SIGNAL", None)
             sys.exit(128 + signalled[-1] if signalled else 130)
     if tree_path is not None:
-        _write_tree(result, p, tree_path)
+        _write_tree(result, p, tree_path, {"budget": f"simple={budget}", "seed": seed,
+                                           "policy": policy_name, "value": value_name,
+                                           "version": __version__})
     if as_json:
         click.echo(json.dumps(result.to_dict()))
     else:
@@ -216,14 +224,20 @@ def serve_local_cmd(port):
         sys.exit(EXIT_MODEL_ERROR)
     click.echo(f"ready: --base-url {server.base_url} --model {server.model}", err=True)
     try:
-        sys.exit(server.wait())
+        code = server.wait()
     except KeyboardInterrupt:
         server.stop()
         sys.exit(130)
+    if code != 0:      # it was not stopped by us: it died (a signal) or gave up (an exit status)
+        click.echo(f"error: {server.death()}", err=True)
+        sys.exit(EXIT_MODEL_ERROR)
+    sys.exit(0)
 
 
 from .bench_cli import COMMANDS as _BENCH_COMMANDS  # noqa: E402  bench, report
 for _cmd in _BENCH_COMMANDS: cli.add_command(_cmd)
+from .learn.cli import COMMANDS as _LEARN_COMMANDS  # noqa: E402  traces, train
+for _cmd in _LEARN_COMMANDS: cli.add_command(_cmd)
 
 
 def main() -> None:

@@ -7,9 +7,20 @@ from .policies import UniformPolicy
 from .types import ExtraValues
 from .values import ConstantValue, RolloutValue
 
-POLICIES = ("heuristic", "uniform", "llm")
-VALUES = ("heuristic", "rollout", "constant", "oracle", "llm", "llm-verify")
+POLICIES = ("heuristic", "uniform", "llm", "learned:PATH")
+VALUES = ("heuristic", "rollout", "constant", "oracle", "llm", "llm-verify", "learned:PATH")
 LLM_PARTS = ("llm", "llm-verify")
+LEARNED = "learned:"
+
+
+def learned_model(puzzle: Any, name: str) -> Any:
+    """The model file of a `learned:PATH` name, loaded (cached per process) for this puzzle.
+    Raises ValueError (a `learn.model.ModelError`) with a one-line message."""
+    from .learn.model import load_cached
+    path = name[len(LEARNED):]
+    if not path:
+        raise ValueError("learned:PATH needs the path of a model file (mcts-reason train)")
+    return load_cached(path, puzzle.name)
 
 
 def make_policy(puzzle: Any, name: str, *, client: Any = None, settings: Any = None) -> Any:
@@ -24,6 +35,9 @@ def make_policy(puzzle: Any, name: str, *, client: Any = None, settings: Any = N
         return puzzle.heuristic_policy()
     if name == "uniform":
         return UniformPolicy()
+    if name.startswith(LEARNED):
+        from .learn.model import LearnedPolicy
+        return LearnedPolicy(learned_model(puzzle, name), source=name)
     raise ValueError(f"unknown policy {name!r}; choose from {', '.join(POLICIES)}")
 
 
@@ -42,8 +56,11 @@ def make_value(puzzle: Any, name: str, *, client: Any = None, settings: Any = No
         return RolloutValue()
     if name == "constant":
         return ConstantValue()
+    if name.startswith(LEARNED):
+        from .learn.model import LearnedValue
+        return LearnedValue(learned_model(puzzle, name), source=name)
     extra = dict(puzzle.extra_values()) if isinstance(puzzle, ExtraValues) else {}
     if name in extra:
         return extra[name]()
     raise ValueError(f"unknown value {name!r} for {puzzle.name}; "
-                     f"choose from {', '.join(VALUES[:3] + tuple(extra) + LLM_PARTS)}")
+                     f"choose from {', '.join(VALUES[:3] + tuple(extra) + LLM_PARTS + (LEARNED + 'PATH',))}")

@@ -19,6 +19,7 @@ Optional capabilities, by who carries them:
            ProposeGrammar.propose_grammar (a GBNF grammar for constrained proposals)
            ExtraValues.extra_values       (more named value functions for --value)
            Metrics.metrics                (per-solution figures in bench records)
+           LearnTokens.learn_tokens       (extra feature tokens for learned policies/values)
            NamedSets.named_sets/instance_set, Generates.generate (instance sets for bench)
   policy   exhaustive (required), patience, calls_per_propose, MeterBound.bind
   value    deterministic, calls_per_state, PathValue.wants_path/evaluate_paths, MeterBound.bind
@@ -200,6 +201,15 @@ class Metrics(Protocol):
     """Per-solution figures (e.g. plan length, optimal length, gap) added to bench records."""
 
     def metrics(self, instance: str, answer: str) -> dict: ...
+
+
+@runtime_checkable
+class LearnTokens(Protocol):
+    """Extra feature tokens of a state for the learned policy and value (`mcts_reason.learn`),
+    hashed beside the n-grams of `render(state)`: a few words that say what matters (e.g. the
+    sorted numbers left, a distance). Without it the learned models see the rendered text only."""
+
+    def learn_tokens(self, state: State) -> Sequence[str]: ...
 
 
 @runtime_checkable

@@ -263,12 +263,13 @@ def test_another_bench_on_the_same_file_is_refused(reference, tmp_path):
 
 
 def test_trees_are_handed_to_the_tree_viewer(tmp_path, monkeypatch):
-    """--trees calls `mcts_reason.viz.write_tree(result, puzzle, path)` once per run (a stand-in
-    viewer here, so the hook is tested whether or not the real one is installed)."""
+    """--trees calls `mcts_reason.viz.write_tree(result, puzzle, path, meta=)` once per run (a
+    stand-in viewer here, so the hook is tested whether or not the real one is installed); `meta`
+    is the run's provenance (budget, seed, policy, value, version) for `mcts-reason traces`."""
     import types
     written = []
     fake = types.ModuleType("mcts_reason.viz")
-    fake.write_tree = lambda result, puzzle, path: written.append(
+    fake.write_tree = lambda result, puzzle, path, meta=None: written.append(
         (result.instance, result.root is not None, puzzle.name, os.path.basename(path)))
     monkeypatch.setitem(sys.modules, "mcts_reason.viz", fake)
     spec = tmp_path / "s.txt"
@@ -278,6 +279,10 @@ def test_trees_are_handed_to_the_tree_viewer(tmp_path, monkeypatch):
               trees=str(tmp_path / "trees"))
     assert written == [("1 1 4 6", True, "game24", "1_1_4_6__mcts__b2__s0.html"),
                        ("4 9 10 13", True, "game24", "4_9_10_13__mcts__b2__s0.html")]
+    from mcts_reason.bench import tree_meta
+    assert tree_meta(cfg.to_dict(), 2, 0) == {
+        "budget": "simple=2", "seed": 0, "policy": "heuristic", "value": "heuristic",
+        "version": __import__("mcts_reason").__version__}
 
 
 def test_trees_with_the_real_viewer(tmp_path):

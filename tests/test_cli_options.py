@@ -36,6 +36,20 @@ STRING_WRONG: dict[tuple[str, str], list[str]] = {
                        "/dev/null", "/dev/zero"],
     ("report", "results"): ["@tmp/garbage.jsonl", "/dev/zero"],
     # model options (with --policy llm and a server address, see _argv)
+    ("solve", "policy_name"): ["psychic", "learned:", "learned:no-such-model.npz"],
+    ("bench", "policy_name"): ["psychic", "learned:no-such-model.npz"],
+    ("traces", "puzzle"): ["chess"],
+    ("traces", "sources"): ["@tmp/garbage.jsonl", "@tmp/no-such-tree.json"],
+    ("traces", "set_spec"): ["no-such-set"],
+    ("traces", "policy_name"): ["psychic", "llm", "learned:no-such-model.npz"],
+    ("traces", "value_name"): ["psychic", "llm"],
+    ("traces", "held_out"): ["no-such-set"],
+    ("traces", "split"): ["1,2", "a,b,c", "-1,1,1", "0,0,0", "inf,1,1"],
+    ("train", "puzzle"): ["chess"],
+    ("train", "set_spec"): ["no-such-set", "@tmp/held.txt"],    # all of it held out
+    ("train", "eval_spec"): ["no-such-set"],
+    ("train", "held_out"): ["no-such-set"],
+    ("train", "ray_address"): ["", "no-port"],
 }
 for _cmd in ("solve", "bench"):
     STRING_WRONG.update({
@@ -67,6 +81,17 @@ def _base(cmd: str, tmp) -> tuple[list[str], dict[str, list[str]]]:
     if cmd == "report":
         results.write_text("")
         return [str(results)], {"no_plot": ["--no-plot"]}
+    if cmd == "traces":
+        (tmp / "no-trees").mkdir(exist_ok=True)
+        return ["game24", str(tmp / "no-trees")], {"out": ["--out", str(tmp / "ds")],
+                                                    "progress": ["--no-progress"]}
+    if cmd == "train":
+        (tmp / "held.txt").write_text("4 9 10 13\n")
+        return ["game24"], {"set_spec": ["--set", str(setfile)],
+                            "held_out": ["--held-out", str(tmp / "held.txt")],
+                            "out": ["--out", str(tmp / "run")], "rounds": ["--rounds", "1"],
+                            "budget": ["--budget", "2"], "workers": ["--workers", "1"],
+                            "bits": ["--bits", "8"], "progress": ["--no-progress"]}
     return [], {}
 
 
@@ -134,8 +159,8 @@ def _argv(cmd: str, p: click.Parameter, value: str | None, tmp) -> list[str]:
     if isinstance(p, click.Argument):
         idx = [q.name for q in _commands()[cmd].params if isinstance(q, click.Argument)].index(p.name)
         positional = list(positional)
-        if p.nargs == -1:
-            positional = [value]
+        if p.nargs == -1:          # the variadic argument comes last: it replaces the rest
+            positional = positional[:idx] + [value]
         else:
             positional[idx] = value
         return [cmd, *positional, *(a for v in options.values() for a in v)]

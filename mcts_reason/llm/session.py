@@ -44,6 +44,13 @@ class LLMSettings:
     prices: tuple[tuple[str, Price], ...] = ()
     grammar: bool | None = None
 
+    def __repr__(self) -> str:
+        url = redact_url(self.base_url) if self.base_url else None
+        return (f"LLMSettings(base_url={url!r}, model={self.model!r}, "
+                f"api_key_env={self.api_key_env!r}, cache={self.cache!r}, "
+                f"concurrency={self.concurrency}, samples={self.samples}, "
+                f"timeout={self.timeout}, max_retries={self.max_retries})")
+
 
 def settings_to_dict(settings: LLMSettings) -> dict:
     """JSON-able form (for a bench configuration); holds the key's variable name, never a key,
@@ -122,7 +129,8 @@ def open_client(settings: LLMSettings) -> Iterator[LLMClient]:
                            cache=cache, prices=dict(settings.prices),
                            concurrency=settings.concurrency,
                            grammar=settings.grammar if settings.grammar is not None
-                           else server is not None)
+                           else server is not None,
+                           server_check=server.check if server is not None else None)
         yield client
     finally:
         if client is not None:

@@ -31,8 +31,11 @@ def tree_format(path: str | os.PathLike) -> str:
     return suffix
 
 
-def tree_graph(result: Any, puzzle: Any) -> nx.DiGraph:
-    """The search tree of `result` (a SearchResult with `.root`) with run metadata attached."""
+def tree_graph(result: Any, puzzle: Any, meta: dict | None = None) -> nx.DiGraph:
+    """The search tree of `result` (a SearchResult with `.root`) with run metadata attached.
+    `meta` adds graph attributes naming how the run was made (budget, seed, policy, value,
+    version: the provenance `mcts-reason traces` copies into its records); str/int/float/bool
+    values only."""
     if getattr(result, "root", None) is None:
         raise ValueError("this result carries no search tree (result.root is None)")
     if isinstance(puzzle, str):
@@ -47,6 +50,9 @@ def tree_graph(result: Any, puzzle: Any) -> nx.DiGraph:
         puzzle=str(result.puzzle), instance=str(result.instance), algo=str(result.algo),
         solved=bool(result.solved), answer=result.answer or "", stop_reason=str(result.stop_reason),
         proved_unsolvable=bool(result.proved_unsolvable))
+    for key, value in (meta or {}).items():
+        if value is not None:
+            graph.graph[key] = value if isinstance(value, (str, int, float, bool)) else str(value)
     return graph
 
 
@@ -64,7 +70,8 @@ def _node_link_graph(data: dict) -> nx.DiGraph:
         return nx.node_link_graph(data, directed=True)
 
 
-def write_tree(result: Any, puzzle: Any, path: str | os.PathLike) -> Path:
+def write_tree(result: Any, puzzle: Any, path: str | os.PathLike,
+               meta: dict | None = None) -> Path:
     """Write the tree of `result` to `path`; the extension picks the format (see TREE_FORMATS).
 
     Raises ValueError for an unknown extension or a result without a tree, OSError when the file
@@ -72,7 +79,7 @@ def write_tree(result: Any, puzzle: Any, path: str | os.PathLike) -> Path:
     """
     path = Path(path)
     fmt = tree_format(path)
-    graph = tree_graph(result, puzzle)
+    graph = tree_graph(result, puzzle, meta)
     _create_user_only(path)          # trees hold model text: user-only, like results and caches
     if fmt == ".json":
         path.write_text(json.dumps(_node_link_data(graph), ensure_ascii=False) + "\n",

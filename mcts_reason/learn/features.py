@@ -1,0 +1,117 @@
+"""Features computed from a puzzle's own text, so any puzzle that implements the rules gets a
+learned policy and value without a hand-written heuristic.
+
+A state is described by the hashed character n-grams (1-4) and word 1-2-grams of `render(state)`,
+plus the whole rendered text as one token (exact states recur across instances: a memorised
+state generalises to every instance that reaches it), each token hashed with CRC-32 (stable across
+processes and platforms, unlike Python's `hash`) into 2 ** bits columns. A (state, step) pair is described by two
+blocks side by side: the step's text (`render_step`) and the state the step leads to. A puzzle may
+add tokens of its own through an optional hook, `types.LearnTokens.learn_tokens(state)` (hashed
+into the state block, e.g. the sorted numbers left). Hashing (the feature-hashing trick of
+Weinberger et al. 2009: no vocabulary) means a saved model is only a weight vector plus
+`FEATURE_VERSION` and the width.
+
+Everything here is numpy + scipy.sparse; no scikit-learn object is stored with a model.
+"""
+from __future__ import annotations
+
+import zlib
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..types import LearnTokens
+
+FEATURE_VERSION = 1
+DEFAULT_BITS = 15            # 32768 columns per block
+
+
+def _hash_tokens(tokens: Iterable[str], bits: int) -> dict[int, float]:
+    mask = (1 << bits) - 1
+    out: dict[int, float] = {}
+    for t in tokens:
+        j = zlib.crc32(t.encode("utf-8")) & mask
+        out[j] = out.get(j, 0.0) + 1.0
+    return out
+
+
+def text_tokens(text: str) -> list[str]:
+    """The tokens of one text: char 1-4-grams (padded with spaces), word 1-2-grams, the whole."""
+    padded = f" {text} "
+    chars = [f"c:{padded[i:i + n]}" for n in (1, 2, 3, 4) for i in range(len(padded) - n + 1)]
+    words = text.split()
+    grams = [f"w:{w}" for w in words] + [f"w:{a} {b}" for a, b in zip(words, words[1:])]
+    return chars + grams + [f"t:{text}"]
+
+
+class Featurizer:
+    """Sparse feature rows for states and (state, step) pairs of one puzzle.
+
+    `bits` sets the width of a block (2 ** bits columns); rows are L2-normalised per block.
+    """
+
+    def __init__(self, bits: int = DEFAULT_BITS) -> None:
+        if not 8 <= bits <= 22:
+            raise ValueError(f"feature bits must be in 8..22, got {bits}")
+        self.bits = bits
+        self.width = 1 << bits
+        self._cache: dict[str, dict[int, float]] = {}
+
+    def _block(self, text: str, extra: Iterable[str] = ()) -> dict[int, float]:
+        extra = tuple(extra)
+        key = text if not extra else text + "\0" + "\0".join(extra)
+        hit = self._cache.get(key)
+        if hit is None:
+            counts = _hash_tokens(text_tokens(text) + [f"h:{t}" for t in extra], self.bits)
+            norm = float(np.sqrt(sum(v * v for v in counts.values()))) or 1.0
+            hit = {j: v / norm for j, v in counts.items()}
+            if len(self._cache) > 200_000:
+                self._cache.clear()
+            self._cache[key] = hit
+        return hit
+
+    @staticmethod
+    def hook_tokens(puzzle: Any, state: Any) -> tuple[str, ...]:
+        """The puzzle's `types.LearnTokens` hook, if it has one."""
+        if isinstance(puzzle, LearnTokens):
+            return tuple(str(t) for t in puzzle.learn_tokens(state))
+        return ()
+
+    def state_text_rows(self, texts: Sequence[str],
+                        extras: Sequence[Sequence[str]] | None = None) -> sp.csr_matrix:
+        """Rows for rendered states (width 2 ** bits)."""
+        extras = extras or [()] * len(texts)
+        return self._rows([[(0, self._block(t, e))] for t, e in zip(texts, extras)], 1)
+
+    def pair_text_rows(self, steps: Sequence[str], nexts: Sequence[str],
+                       extras: Sequence[Sequence[str]] | None = None) -> sp.csr_matrix:
+        """Rows for (step text, next-state text) pairs (width 2 * 2 ** bits)."""
+        extras = extras or [()] * len(steps)
+        return self._rows([[(0, self._block(s)), (1, self._block(n, e))]
+                           for s, n, e in zip(steps, nexts, extras)], 2)
+
+    def states(self, puzzle: Any, states: Sequence[Any]) -> sp.csr_matrix:
+        return self.state_text_rows([puzzle.render(s) for s in states],
+                                    [self.hook_tokens(puzzle, s) for s in states])
+
+    def pairs(self, puzzle: Any, state: Any, steps: Sequence[Any],
+              nexts: Sequence[Any]) -> sp.csr_matrix:
+        return self.pair_text_rows([puzzle.render_step(state, s) for s in steps],
+                                   [puzzle.render(n) for n in nexts],
+                                   [self.hook_tokens(puzzle, n) for n in nexts])
+
+    def _rows(self, rows: list[list[tuple[int, dict[int, float]]]], blocks: int) -> sp.csr_matrix:
+        indptr, indices, data = [0], [], []
+        for row in rows:
+            for b, block in row:
+                off = b * self.width
+                indices.extend(off + j for j in block)
+                data.extend(block.values())
+            indptr.append(len(indices))
+        return sp.csr_matrix((np.asarray(data, dtype=np.float64),
+                              np.asarray(indices, dtype=np.int64), np.asarray(indptr)),
+                             shape=(len(rows), blocks * self.width))
+
+    def __repr__(self) -> str:
+        return f"Featurizer(bits={self.bits}, version={FEATURE_VERSION})"

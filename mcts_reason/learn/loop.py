@@ -1,0 +1,245 @@
+"""Expert iteration (Anthony et al. 2017; AlphaZero's training loop without self-play opponents).
+
+Round 0 searches with no knowledge: the uniform policy and the random-rollout value. Each round r:
+  1. MCTS with the current model on the training instances (a bench sweep; trees kept as JSON);
+  2. the trees become a dataset (`traces`);
+  3. the next model is fitted to the visit distributions and outcomes of the last `window`
+     rounds' training records (the newest round wins where a state repeats);
+  4. the new model is evaluated on the held-out instances at a fixed budget: MCTS with the
+     learned policy and value, and the learned policy alone (greedy, no search).
+Every stage writes its own file atomically and is skipped when the file is there, and the sweeps
+resume themselves, so a run killed at any point continues where it was when started again with
+the same command. `baselines/` holds, from the same run, MCTS with uniform + rollout and with the
+puzzle's hand-written heuristics on the same held-out instances and budget.
+
+Layout: OUT/config.json, OUT/baselines/eval.jsonl, OUT/round_NN/{search.jsonl, trees/, data/,
+model.npz, eval.jsonl, round.json}, OUT/summary.md, OUT/solve_rate.png.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from ..bench import SweepConfig, run_sweep
+from ..records import scan_records
+from ..sets import InstanceSet
+from .collect import add_trees, sweep_trees
+from .dataset import Dataset, Splitter, _atomic_write, read_jsonl
+from .fit import EmptyTraces, fit
+from .model import LinearModel
+
+EVAL_ALGOS = ("mcts", "greedy")
+BASELINES = (("uniform", "rollout"), ("heuristic", "heuristic"))
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides a training run's results; a run folder written under another
+    configuration is refused (rounds may differ: more rounds extend a finished run)."""
+
+    puzzle: str
+    train_set: str
+    train_sha256: str
+    eval_set: str
+    eval_sha256: str
+    held_out_sha256: str
+    budget: int
+    eval_budget: int
+    seeds: int = 1
+    rollouts: int = 8
+    window: int = 2
+    bits: int = 15
+    split_seed: int = 0
+    c_puct: float = 1.5
+    val_fraction: float = 0.1
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class RunMismatch(ValueError):
+    """The output folder holds a run with another configuration."""
+
+
+def _comparable(d: dict) -> dict:
+    return {k: v for k, v in d.items() if k not in ("train_set", "eval_set")}
+
+
+def model_name(out: Path, r: int) -> str:
+    return f"learned:{out / f'round_{r:02d}' / 'model.npz'}"
+
+
+def round_parts(out: Path, r: int) -> tuple[str, str]:
+    """The (policy, value) that round r searches with: tabula rasa in round 0."""
+    if r == 0:
+        return "uniform", "rollout"
+    name = model_name(out, r - 1)
+    return name, name
+
+
+def _sweep(puzzle: str, instances: InstanceSet, *, policy: str, value: str, algos: Sequence[str],
+           budget: int, seeds: int, c_puct: float) -> SweepConfig:
+    return SweepConfig.for_set(puzzle, instances, algos=tuple(algos), budget_kind="simple",
+                               budgets=(budget,), seeds=tuple(range(seeds)), policy=policy,
+                               value=value,
+                               algo_options={a: {"c": c_puct} for a in algos
+                                             if a.startswith("mcts")})
+
+
+def solve_rates(path: Path) -> dict[str, float]:
+    """algo -> share of runs solved in a results file."""
+    runs: dict[str, list[bool]] = {}
+    for _, rec in scan_records(path):
+        runs.setdefault(rec["algo"], []).append(bool(rec["solved"]))
+    return {a: sum(v) / len(v) for a, v in runs.items()}
+
+
+def train(puzzle: Any, config: TrainConfig, train_instances: InstanceSet,
+          eval_instances: InstanceSet, held_out: Sequence[str], out: str | os.PathLike, *,
+          rounds: int, workers: int | None = None, executor: str = "local",
+          ray_address: str | None = None, progress: bool | None = None,
+          log: Any = print) -> list[dict]:
+    """Run (or resume) `rounds` rounds into `out`; returns one summary dict per round."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    cfg_path = out / "config.json"
+    mine = config.to_dict()
+    if cfg_path.exists():
+        theirs = json.loads(cfg_path.read_text(encoding="utf-8"))
+        if _comparable(theirs) != _comparable(mine):
+            diffs = [k for k in sorted(set(theirs) | set(mine))
+                     if _comparable(theirs).get(k) != _comparable(mine).get(k)]
+            raise RunMismatch(f"{out} holds a training run with other options "
+                              f"({', '.join(diffs)}); use those or another --out")
+    else:
+        _atomic_write(cfg_path, (json.dumps(mine, indent=2, sort_keys=True) + "\n").encode())
+    kw = dict(workers=workers, executor=executor, ray_address=ray_address, progress=progress)
+    # Baselines, once: the same held-out instances and budget as every round's evaluation.
+    base = out / "baselines"
+    base.mkdir(exist_ok=True)
+    baseline_parts = [(p, v) for p, v in BASELINES if p != "heuristic"
+                      or callable(getattr(puzzle, "heuristic_policy", None))]
+    for pol, val in baseline_parts:
+        log(f"baseline: {pol} policy + {val} value on {len(eval_instances)} held-out instances")
+        run_sweep(_sweep(puzzle.name, eval_instances, policy=pol, value=val, algos=EVAL_ALGOS,
+                         budget=config.eval_budget, seeds=config.seeds, c_puct=config.c_puct),
+                  eval_instances.instances, base / f"{pol}_{val}.jsonl", **kw)
+    splitter = Splitter(puzzle, seed=config.split_seed,
+                        fractions=(1 - config.val_fraction, config.val_fraction, 0.0),
+                        held_out=list(held_out) + list(eval_instances.instances))
+    summaries = []
+    for r in range(rounds):
+        rdir = out / f"round_{r:02d}"
+        done = rdir / "round.json"
+        if done.exists():
+            summaries.append(json.loads(done.read_text(encoding="utf-8")))
+            continue
+        started = time.perf_counter()
+        policy, value = round_parts(out, r)
+        log(f"round {r}: search with {policy} / {value} on {len(train_instances)} instances")
+        trees = sweep_trees(_sweep(puzzle.name, train_instances, policy=policy, value=value,
+                                   algos=("mcts",), budget=config.budget, seeds=config.seeds,
+                                   c_puct=config.c_puct), train_instances.instances, rdir, **kw)
+        data = rdir / "data"
+        if not (data / "manifest.json").exists():
+            log(f"round {r}: traces from {len(trees)} trees")
+            ds = Dataset(splitter)
+            add_trees(ds, puzzle, trees, rollouts=config.rollouts, seed=config.split_seed + r,
+                      extra={"round": r})
+            ds.write(data, meta={"puzzle": puzzle.name, "round": r})
+        model_path = rdir / "model.npz"
+        if not model_path.exists():
+            log(f"round {r}: fitting the next model")
+            model = _fit_window(puzzle, out, r, config)
+            model.save(model_path)
+        log(f"round {r}: evaluating the new model on {len(eval_instances)} held-out instances")
+        name = model_name(out, r)
+        run_sweep(_sweep(puzzle.name, eval_instances, policy=name, value=name, algos=EVAL_ALGOS,
+                         budget=config.eval_budget, seeds=config.seeds, c_puct=config.c_puct),
+                  eval_instances.instances, rdir / "eval.jsonl", **kw)
+        manifest = LinearModel.load(model_path).manifest
+        summary = {"round": r, "search_solve_rate": solve_rates(rdir / "search.jsonl")["mcts"],
+                   "eval": solve_rates(rdir / "eval.jsonl"),
+                   "data": json.loads((data / "manifest.json").read_text())["files"],
+                   "metrics": manifest.get("metrics", {}),
+                   # this call's wall time on the round (less than the whole if it was resumed)
+                   "seconds": round(time.perf_counter() - started, 1)}
+        _atomic_write(done, (json.dumps(summary, indent=2, sort_keys=True) + "\n").encode())
+        summaries.append(summary)
+    baselines = {f"{p}+{v}": solve_rates(base / f"{p}_{v}.jsonl") for p, v in baseline_parts}
+    write_summary(out, config, summaries, baselines)
+    return summaries
+
+
+def _fit_window(puzzle: Any, out: Path, r: int, config: TrainConfig) -> LinearModel:
+    """Fit on the training records of rounds r-window+1 .. r (later rounds win on repeats)."""
+    merged: dict[str, dict[tuple, dict]] = {"train": {}, "val": {}}
+    for q in range(max(0, r - config.window + 1), r + 1):
+        for split in merged:
+            for kind in ("policy", "value"):
+                for rec in read_jsonl(out / f"round_{q:02d}" / "data" / split / f"{kind}.jsonl"):
+                    merged[split][(kind, rec["state"])] = rec
+    recs = {s: list(m.values()) for s, m in merged.items()}
+    by = {s: {k: [x for x in recs[s] if x["kind"] == k] for k in ("policy", "value")}
+          for s in recs}
+    if not by["train"]["policy"] and not by["train"]["value"]:
+        raise EmptyTraces(f"round {r}: the search left no training records (empty trace set)")
+    return fit(puzzle.name, by["train"]["policy"], by["train"]["value"], bits=config.bits,
+               val_policy=by["val"]["policy"], val_value=by["val"]["value"],
+               meta={"round": r, "rounds_fitted": list(range(max(0, r - config.window + 1), r + 1)),
+                     "train_set_sha256": config.train_sha256})
+
+
+def write_summary(out: Path, config: TrainConfig, rounds: list[dict], baselines: dict) -> None:
+    """summary.md (a table per round, baselines beside) and solve_rate.png."""
+    b = config.eval_budget
+    lines = [f"# Expert iteration: {config.puzzle}", "",
+             f"Train set `{config.train_set}`, held-out evaluation set `{config.eval_set}`; "
+             f"search budget {config.budget} simulations, evaluation budget {b} "
+             f"(simulations for MCTS; node expansions for greedy), seeds {config.seeds}.", "",
+             "Solve rate on the held-out instances:", "",
+             "| after round | model fitted on | MCTS + learned | learned policy alone (greedy) "
+             "| train search solve rate | seconds |", "|---|---|---|---|---|---|"]
+    for s in rounds:
+        m = s["metrics"].get("val", {}).get("policy", {})
+        lines.append(f"| {s['round']} | rounds {max(0, s['round'] - config.window + 1)}-"
+                     f"{s['round']} | {100 * s['eval'].get('mcts', 0):.1f}% | "
+                     f"{100 * s['eval'].get('greedy', 0):.1f}% | "
+                     f"{100 * s['search_solve_rate']:.1f}% | {s.get('seconds', '')} |")
+    lines += ["", "Baselines on the same instances and budget:", "",
+              "| policy + value | MCTS | greedy |", "|---|---|---|"]
+    for name, rates in baselines.items():
+        lines.append(f"| {name} | {100 * rates.get('mcts', 0):.1f}% | "
+                     f"{100 * rates.get('greedy', 0):.1f}% |")
+    _atomic_write(out / "summary.md", ("\n".join(lines) + "\n").encode())
+    _plot(out / "solve_rate.png", config, rounds, baselines)
+
+
+def _plot(path: Path, config: TrainConfig, rounds: list[dict], baselines: dict) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    xs = [s["round"] for s in rounds]
+    ax.plot(xs, [100 * s["eval"].get("mcts", 0) for s in rounds], "o-", label="MCTS + learned")
+    ax.plot(xs, [100 * s["eval"].get("greedy", 0) for s in rounds], "s-",
+            label="learned policy alone (greedy)")
+    styles = iter(("--", ":"))
+    for name, rates in baselines.items():
+        ax.axhline(100 * rates.get("mcts", 0), linestyle=next(styles, "-."), color="gray",
+                   label=f"MCTS {name}")
+    ax.set_xlabel("round (model fitted after it)")
+    ax.set_ylabel("held-out solve rate (%)")
+    ax.set_ylim(0, 105)
+    ax.set_title(f"{config.puzzle}: expert iteration at budget {config.eval_budget}")
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    tmp = path.with_name(path.name + ".tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, path)

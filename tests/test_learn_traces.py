@@ -1,0 +1,200 @@
+"""Traces from search trees, checked field by field against the live tree they came from."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import mcts_reason
+from mcts_reason.budget import Budget
+from mcts_reason.learn.dataset import Dataset, Splitter, read_jsonl
+from mcts_reason.learn.traces import TraceError, records
+from mcts_reason.policies import UniformPolicy
+from mcts_reason.registry import load
+from mcts_reason.tree import LOSS, WIN
+from mcts_reason.values import RolloutValue
+from mcts_reason.viz.export import read_tree, write_tree
+
+INSTANCE = "1 2 3 4"
+
+
+@pytest.fixture(scope="module")
+def game24():
+    return load("game24")
+
+
+@pytest.fixture(scope="module")
+def solved(game24, tmp_path_factory):
+    """A small solved uniform+rollout tree, written to JSON and read back."""
+    result = mcts_reason.solve(game24, INSTANCE, policy=UniformPolicy(), value=RolloutValue(),
+                               budget=Budget(simulations=40), seed=0)
+    assert result.solved
+    path = tmp_path_factory.mktemp("tree") / "t.json"
+    write_tree(result, game24, path, meta={"budget": "simple=40", "seed": 0,
+                                           "policy": "uniform", "value": "rollout"})
+    recs = list(records(read_tree(path), game24, rollouts=4, rng=np.random.default_rng(0)))
+    return result, recs
+
+
+def _nodes_by_state(game24, root):
+    out = {}
+    for n in root.iter():
+        out.setdefault(game24.render(n.state), n)
+    return out
+
+
+def test_policy_records_match_the_tree(game24, solved):
+    result, recs = solved
+    by_state = _nodes_by_state(game24, result.root)
+    policy = [r for r in recs if r["kind"] == "policy"]
+    assert policy
+    for rec in policy:
+        node = by_state[rec["state"]]
+        kids = node.children
+        assert [c["step"] for c in rec["children"]] == \
+            [game24.render_step(node.state, k.step) for k in kids]
+        assert [c["visits"] for c in rec["children"]] == [k.visits for k in kids]
+        assert [c["status"] for c in rec["children"]] == \
+            [{WIN: "win", LOSS: "loss"}.get(k.status, "unknown") for k in kids]
+        total = sum(k.visits for k in kids)
+        if total:
+            assert sum(c["pi"] for c in rec["children"]) == pytest.approx(1.0)
+            for c, k in zip(rec["children"], kids):
+                assert c["pi"] == pytest.approx(k.visits / total)
+        assert sum(c["target"] for c in rec["children"]) == pytest.approx(1.0)
+        for c, k in zip(rec["children"], kids):
+            assert game24.parse_step(node.state, c["step"]) == k.step   # re-parses to the step
+            if k.status == LOSS:
+                assert c["target"] == 0.0
+        assert rec["provenance"] == {"puzzle": "game24", "instance": INSTANCE, "algo": "mcts",
+                                     "budget": "simple=40", "seed": 0, "policy": "uniform",
+                                     "value": "rollout", "version": mcts_reason.__version__}
+
+
+def test_value_labels_match_node_statuses(game24, solved):
+    result, recs = solved
+    by_state = _nodes_by_state(game24, result.root)
+    values = [r for r in recs if r["kind"] == "value"]
+    assert any(r["source"] == "rollouts" for r in values)
+    for rec in values:
+        node = by_state[rec["state"]]
+        if rec["source"] == "proved":
+            assert rec["k"] == 0
+            assert node.status in (WIN, LOSS)
+            assert rec["value"] == (1.0 if node.status == WIN else 0.0)
+        else:
+            assert node.status not in (WIN, LOSS) and node.visits > 0
+            assert rec["k"] == 4 and rec["value"] in (0, 0.25, 0.5, 0.75, 1.0)
+
+
+def test_sft_and_preference_records_replay_a_verified_solution(game24, solved):
+    result, recs = solved
+    by_state = _nodes_by_state(game24, result.root)
+    propose = [r for r in recs if r["kind"] == "sft" and r["task"] == "propose"]
+    state, steps = game24.parse_instance(INSTANCE), []
+    for rec in propose:            # in path order: each answer's first line is the solution's step
+        assert rec["state"] == game24.render(state)
+        assert rec["messages"][-1]["role"] == "assistant"
+        lines = rec["messages"][-1]["content"].splitlines()
+        for line in lines:
+            assert game24.parse_step(state, line) is not None
+        step = game24.parse_step(state, lines[0])
+        steps.append(step)
+        state = game24.apply(state, step)
+    assert game24.is_solved(state)
+    assert game24.verify(INSTANCE, game24.answer(game24.parse_instance(INSTANCE), steps))
+    for rec in recs:
+        if rec["kind"] == "preference":
+            node = by_state[rec["state"]]
+            chosen = game24.parse_step(node.state, rec["chosen"][0]["content"])
+            rejected = game24.parse_step(node.state, rec["rejected"][0]["content"])
+            assert chosen in steps
+            lost = {k.step for k in node.children if k.status == LOSS}
+            assert rejected in lost
+        if rec["kind"] == "sft" and rec["task"] == "value":
+            node = by_state[rec["state"]]
+            want = {WIN: "sure", LOSS: "impossible"}[node.status]
+            assert rec["messages"][-1]["content"] == want
+
+
+def test_a_step_that_does_not_reparse_is_an_error(game24, solved, tmp_path):
+    result, _ = solved
+    path = tmp_path / "t.json"
+    write_tree(result, game24, path)
+    data = json.loads(path.read_text())
+    child = next(n for n in data["nodes"] if n["step"])
+    child["step"] = "13 * 13 = 7 (left: 7)"
+    path.write_text(json.dumps(data))
+    with pytest.raises(TraceError, match="does not re-parse"):
+        list(records(read_tree(path), game24, rng=np.random.default_rng(0)))
+
+
+def test_split_by_instance_keeps_held_out_out_of_train(game24, tmp_path):
+    insts = [t for _, t in zip(range(40), game24.instances())]
+    held = insts[:5]
+    split = Splitter(game24, seed=1, held_out=held)
+    assert all(split(t) == "test" for t in held)
+    assert split(" ".join(reversed(held[0].split()))) == "test"      # canonical form
+    assert Splitter(game24, seed=1)(insts[7]) == split(insts[7])     # stable per instance
+    ds = Dataset(split)
+    rng = np.random.default_rng(0)
+    for inst in insts[:12]:
+        r = mcts_reason.solve(game24, inst, policy=UniformPolicy(), value=RolloutValue(n=2),
+                              budget=Budget(simulations=8), seed=0)
+        from mcts_reason.viz.export import tree_graph
+        for rec in records(tree_graph(r, game24), game24, rollouts=2, rng=rng):
+            ds.add(rec)
+    manifest = ds.write(tmp_path / "ds")
+    train_instances = {rec["provenance"]["instance"]
+                       for kind in ("policy", "value", "sft", "preference")
+                       for rec in read_jsonl(tmp_path / "ds" / "train" / f"{kind}.jsonl")}
+    assert train_instances and not train_instances & set(held)
+    test_instances = {rec["provenance"]["instance"]
+                      for rec in read_jsonl(tmp_path / "ds" / "test" / "value.jsonl")}
+    assert set(held) <= test_instances
+    states = [rec["state"] for rec in read_jsonl(tmp_path / "ds" / "train" / "policy.jsonl")]
+    assert len(states) == len(set(states))                          # deduplicated by state
+    assert manifest["files"]["train/policy.jsonl"]["records"] == len(states)
+
+
+def test_cli_solve_tree_then_traces(tmp_path):
+    from click.testing import CliRunner
+
+    from mcts_reason.cli import cli
+    runner = CliRunner()
+    tree = tmp_path / "t.json"
+    res = runner.invoke(cli, ["solve", "game24", INSTANCE, "--policy", "uniform", "--value",
+                              "rollout", "--budget", "40", "--tree", str(tree)])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(cli, ["traces", "game24", str(tree), "--out", str(tmp_path / "d"),
+                              "--split", "1,0,0", "--rollouts", "2"])
+    assert res.exit_code == 0, res.output
+    manifest = json.loads((tmp_path / "d" / "manifest.json").read_text())
+    assert manifest["instances"] == {"train": 1, "val": 0, "test": 0}
+    recs = read_jsonl(tmp_path / "d" / "train" / "policy.jsonl")
+    assert recs and manifest["files"]["train/policy.jsonl"]["records"] == len(recs)
+    assert recs[0]["provenance"]["budget"] == "simple=40"
+    assert recs[0]["provenance"]["policy"] == "uniform"
+    # held out: the same tree's records go to test only
+    res = runner.invoke(cli, ["traces", "game24", str(tree), "--out", str(tmp_path / "h"),
+                              "--split", "1,0,0", "--held-out", str(_held(tmp_path))])
+    assert res.exit_code == 0, res.output
+    assert read_jsonl(tmp_path / "h" / "train" / "policy.jsonl") == []
+    assert read_jsonl(tmp_path / "h" / "test" / "policy.jsonl")
+
+
+def _held(tmp_path):
+    p = tmp_path / "held.txt"
+    p.write_text("4 3 2 1\n")          # the same instance, spelled otherwise
+    return p
+
+
+def test_sets_are_read_with_each_instance_once():
+    """A sweep must not run an instance twice (its records would repeat): a named set that
+    lists one twice (sliding's generated easy8 did) is read with each instance once, in order."""
+    from mcts_reason.learn.cli import _read
+    sliding = load("sliding")
+    raw = sliding.instance_set("easy8")
+    s = _read(sliding, "easy8", "'--set'")
+    assert s.instances == tuple(dict.fromkeys(raw))
