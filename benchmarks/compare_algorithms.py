@@ -27,7 +27,7 @@ import numpy as np
 from mcts_reason.budget import Budget
 from mcts_reason.policies import NoisyPolicy
 from mcts_reason.search import ALGORITHMS
-from puzzles.game24 import Game24, _ranked
+from mcts_reason_puzzles.game24 import Game24, _ranked
 
 FOURNUMS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "game24_4nums.csv"
 

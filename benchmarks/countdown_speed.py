@@ -20,7 +20,7 @@ import numpy as np
 
 import mcts_reason
 from mcts_reason.budget import Budget
-from puzzles.countdown import Countdown
+from mcts_reason_puzzles.countdown import Countdown
 
 
 def exhaustive(nums: list[int], target: int) -> bool:

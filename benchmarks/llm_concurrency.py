@@ -7,6 +7,12 @@ instance is searched with MCTS (LLM policy + LLM value) under the same model-cal
 concurrency K=1 and K=16; reported: model calls per second of one search, and solve rate.
 
     python benchmarks/llm_concurrency.py --n 100 --calls 120 --latency 0.2
+
+`--seeds S` searches each instance with seeds 0..S-1; for every K after the first, the paired
+difference in solve rate (same instance, same seed) is printed with its 95% interval. The trees
+do not depend on the latency (every random draw is made in the search's thread and the
+simulated model answers by the request's seed), so `--latency 0` measures the same solve rates
+much faster; only the calls/second need the real latency.
 """
 from __future__ import annotations
 
@@ -25,7 +31,7 @@ from mcts_reason.llm import LLMClient, LLMPolicy, LLMValue
 from mcts_reason.llm.scripted import Reply, ScriptedServer
 from mcts_reason.search.common import Context
 from mcts_reason.search.parallel import ParallelMCTS
-from puzzles.game24 import Game24, solvable
+from mcts_reason_puzzles.game24 import Game24, solvable
 
 G = Game24()
 
@@ -66,20 +72,21 @@ def instances(n: int, seed: int) -> list[str]:
 
 
 def run(k: int, insts: list[str], url: str, calls: int, parallel_searches: int,
-        speculate: bool = True) -> dict:
+        speculate: bool = True, seeds: int = 1) -> dict:
     """Searches `insts` at concurrency k; K=1 searches (latency-bound) run `parallel_searches`
     side by side to save wall time, K>1 searches (CPU-bound on a small machine) one at a time;
     either way each search's own calls/second is measured."""
     parallel_searches = parallel_searches if k == 1 else 1
-    def one(inst: str):
+    def one(job: tuple[str, int]):
+        inst, seed = job
         client = LLMClient(base_url=url, model="sim", api_key="x", concurrency=max(k, 1))
         try:
             if k == 1 or speculate:
                 r = solve(G, inst, policy=LLMPolicy(client), value=LLMValue(client),
-                          budget=Budget(model_calls=calls), seed=0, concurrency=k)
+                          budget=Budget(model_calls=calls), seed=seed, concurrency=k)
             else:
                 ctx = Context(G, inst, policy=LLMPolicy(client), value=LLMValue(client),
-                              budget=Budget(model_calls=calls), rng=np.random.default_rng(0),
+                              budget=Budget(model_calls=calls), rng=np.random.default_rng(seed),
                               algo="mcts")
                 r = ParallelMCTS(ctx, concurrency=k, speculate=False, c=1.5, selection="puct",
                                  pw_c=2.0, pw_alpha=0.5, samples=None).run()
@@ -87,9 +94,10 @@ def run(k: int, insts: list[str], url: str, calls: int, parallel_searches: int,
             client.close()
         return r
     with ThreadPoolExecutor(parallel_searches) as pool:
-        results = list(pool.map(one, insts))
+        results = list(pool.map(one, [(i, s) for s in range(seeds) for i in insts]))
     rates = [r.usage.model_calls / r.usage.seconds for r in results if r.usage.seconds > 0]
     return {"k": k, "solved": sum(r.solved for r in results) / len(results),
+            "each": [r.solved for r in results],
             "calls": sum(r.usage.model_calls for r in results) / len(results),
             "calls_per_s": sum(rates) / len(rates),
             "verified": all(G.verify(r.instance, r.answer) for r in results if r.solved)}
@@ -103,7 +111,8 @@ def main() -> None:
     ap.add_argument("--ks", default="1,16")
     ap.add_argument("--parallel-searches", type=int, default=16,
                     help="independent searches run side by side (each is measured alone)")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0, help="instance sample seed")
+    ap.add_argument("--seeds", type=int, default=1, help="search seeds 0..N-1 per instance")
     ap.add_argument("--no-speculate", action="store_true",
                     help="K>1: ask for leaf values after expanding (two latencies per round)")
     a = ap.parse_args()
@@ -113,8 +122,8 @@ def main() -> None:
     server.start()
     try:
         url = queue.get(timeout=30)
-        rows = [run(int(k), insts, url, a.calls, a.parallel_searches, not a.no_speculate)
-                for k in a.ks.split(",")]
+        rows = [run(int(k), insts, url, a.calls, a.parallel_searches, not a.no_speculate,
+                    a.seeds) for k in a.ks.split(",")]
     finally:
         server.terminate()
     base = rows[0]["calls_per_s"]
@@ -123,6 +132,14 @@ def main() -> None:
     for r in rows:
         print(f"| {r['k']} | {100 * r['solved']:.1f}% | {r['calls']:.1f} | {r['calls_per_s']:.1f} "
               f"| {r['calls_per_s'] / base:.1f}x |")
+    for r in rows[1:]:
+        # Paired by (instance, seed): the difference in solve rate and its normal 95% interval.
+        d = [int(x) - int(y) for x, y in zip(r["each"], rows[0]["each"])]
+        n = len(d)
+        mean = sum(d) / n
+        sd = (sum((x - mean) ** 2 for x in d) / (n - 1)) ** 0.5 if n > 1 else 0.0
+        print(f"K={r['k']} minus K={rows[0]['k']}: {100 * mean:+.1f} points solved, 95% interval "
+              f"+/- {100 * 1.96 * sd / n ** 0.5:.1f} (paired, {n} searches)")
     assert all(r["verified"] for r in rows)
 
 

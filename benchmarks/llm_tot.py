@@ -9,19 +9,18 @@ Reads ../shared/data/game24_4nums.csv (never copied into the project). Responses
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
-import os
 import time
 from pathlib import Path
 
 import numpy as np
 
 from mcts_reason import Budget, solve
-from mcts_reason.llm import LLMClient, LLMPolicy, LLMValue, ResponseCache, Sampling
-from mcts_reason.llm.local import LocalServer
+from mcts_reason.llm import LLMPolicy, LLMValue, Sampling
+from mcts_reason.llm.prompt_file import load_prompts
+from mcts_reason.llm.session import LLMSettings, open_client
 from mcts_reason.search.common import Context
-from puzzles.game24 import Game24
+from mcts_reason_puzzles.game24 import Game24
 
 G = Game24()
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "game24_4nums.csv"
@@ -59,25 +58,27 @@ def main() -> None:
     ap.add_argument("--grammar", action="store_true",
                     help="constrain proposals with the puzzle's GBNF grammar (llama.cpp only)")
     ap.add_argument("--pw-c", type=float, default=2.0, help="MCTS progressive widening constant")
+    ap.add_argument("--prompts", default=None, help="a prompt file (docs/llm.md) instead of the "
+                    "puzzle's own prompts, e.g. the paper's exact texts")
     a = ap.parse_args()
+    prompts = None
+    if a.prompts:
+        try:
+            prompts = load_prompts(a.prompts)
+            prompts.check(G)
+        except ValueError as e:
+            ap.error(str(e))
     insts = tot_set(Path(a.data))[: a.limit]
-    cache = ResponseCache(a.cache) if a.cache else None
     rows = []
-    with contextlib.ExitStack() as stack:
-        srv = None
-        if a.base_url:
-            url, model = a.base_url, a.model
-        else:
-            srv = stack.enter_context(LocalServer(n_ctx=1024))
-            url, model = srv.base_url, srv.model
-        client = LLMClient(base_url=url, model=model, api_key=os.environ.get("OPENAI_API_KEY"),
-                           concurrency=1, cache=cache, grammar=a.grammar,
-                           server_check=srv.check if srv is not None else None)
+    settings = LLMSettings(base_url=a.base_url, model=a.model, cache=a.cache, concurrency=1,
+                           grammar=a.grammar)      # the key from OPENAI_API_KEY
+    with open_client(settings, local={"n_ctx": 1024}) as client:
         temp0 = LLMPolicy(client, sampling=Sampling(temperature=0.0, max_tokens=64,
-                                                    stop=("Input:",)))
+                                                    stop=("Input:",)), prompts=prompts)
         hot = LLMPolicy(client, sampling=Sampling(temperature=0.7, max_tokens=64,
-                                                  stop=("Input:",)))
-        value = LLMValue(client, sampling=Sampling(temperature=0.7, max_tokens=64))
+                                                  stop=("Input:",)), prompts=prompts)
+        value = LLMValue(client, sampling=Sampling(temperature=0.7, max_tokens=64),
+                         prompts=prompts)
         configs = [("greedy (T=0)", lambda i: greedy(i, temp0, Budget(model_calls=3), a.seed))]
         for c in (int(x) for x in a.calls.split(",")):
             configs.append((f"MCTS, LLM policy + heuristic value, {c} calls",
@@ -101,9 +102,9 @@ def main() -> None:
                          sum(r.usage.invalid_proposals for r in res) / n,
                          (time.perf_counter() - t0) / n))
             print(f"done: {name}", flush=True)
-        client.close()
     print(f"\nToT test set ranks 901-1000, first {len(insts)} puzzles, seed {a.seed}, "
-          f"grammar {'on' if a.grammar else 'off'}, pw_c {a.pw_c}\n")
+          f"grammar {'on' if a.grammar else 'off'}, pw_c {a.pw_c}, "
+          f"prompts {a.prompts or 'own'}\n")
     print("| method | solved | model calls / puzzle | tokens / puzzle | invalid lines / puzzle "
           "| seconds / puzzle |")
     print("|---|---|---|---|---|---|")

@@ -18,9 +18,9 @@ import numpy as np
 
 import mcts_reason
 from mcts_reason.budget import Budget
-from puzzles.blocksworld import TABLE, Action, Blocksworld, placed, remaining, shortest
-from puzzles.sliding import Sliding, distance, ida_star
-from puzzles.sudoku import Sudoku, conflicts, propagate
+from mcts_reason_puzzles.blocksworld import TABLE, Action, Blocksworld, placed, remaining, shortest
+from mcts_reason_puzzles.sliding import Sliding, distance, ida_star
+from mcts_reason_puzzles.sudoku import Sudoku, conflicts, propagate
 
 # Peter Norvig, "Solving Every Sudoku Puzzle" (norvig.com/sudoku.html): the grid his solver took
 # longest on; it has no solution.
@@ -157,7 +157,7 @@ def sliding_scrambled(ida_nodes: int) -> None:
 def wrong_clue_grids(p: Sudoku, n: int, seed: int) -> list[str]:
     """Unique puzzles of the `medium` and `hard` sets with one extra, wrong, clue that singles propagation
     does not refute: no solution (the puzzle had one, and the clue disagrees with it)."""
-    from puzzles.sudoku import count_solutions
+    from mcts_reason_puzzles.sudoku import count_solutions
     rng = np.random.default_rng(seed)
     out = []
     for inst in p.instance_set("medium") + p.instance_set("hard"):

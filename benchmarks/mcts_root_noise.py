@@ -13,7 +13,7 @@ import numpy as np
 from mcts_reason.budget import Budget
 from mcts_reason.policies import NoisyPolicy
 from mcts_reason.search import ALGORITHMS
-from puzzles.game24 import Game24
+from mcts_reason_puzzles.game24 import Game24
 
 
 class NoiseSpy(NoisyPolicy):

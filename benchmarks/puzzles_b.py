@@ -15,8 +15,8 @@ import time
 
 import mcts_reason
 from mcts_reason.budget import Budget
-from puzzles.blocksworld import Blocksworld
-from puzzles.sliding import Sliding
+from mcts_reason_puzzles.blocksworld import Blocksworld
+from mcts_reason_puzzles.sliding import Sliding
 
 PUZZLES = {"sliding": Sliding(), "blocksworld": Blocksworld()}
 DEFAULT_SETS = ("sliding:easy8,sliding:medium8,sliding:hard8,sliding:easy15,sliding:medium15,"

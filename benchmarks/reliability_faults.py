@@ -77,7 +77,7 @@ def main() -> None:
               f"{platform.python_version()}")
         hostile(a)
         return
-    from puzzles.game24 import Game24
+    from mcts_reason_puzzles.game24 import Game24
     instances = Game24().instance_set("every")[::13]
     tmp = Path(tempfile.mkdtemp(prefix="reliability-"))
     t0 = time.monotonic()
@@ -181,7 +181,7 @@ def hostile(a) -> None:
     mix, SIGINT, resume."""
     import signal
     tmp = Path(tempfile.mkdtemp(prefix="reliability-hostile-"))
-    from puzzles.game24 import Game24
+    from mcts_reason_puzzles.game24 import Game24
     instances = Game24().instance_set("every")[::13]
     def solve(url: str, i: int) -> tuple[subprocess.CompletedProcess, float]:
         t0 = time.monotonic()

@@ -7,7 +7,7 @@ import argparse
 
 import mcts_reason
 from mcts_reason.budget import Budget
-from puzzles.sliding import Sliding, SlidingHeuristicPolicy
+from mcts_reason_puzzles.sliding import Sliding, SlidingHeuristicPolicy
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ import time
 
 import mcts_reason
 from mcts_reason.budget import Budget
-from puzzles.sudoku import Sudoku
+from mcts_reason_puzzles.sudoku import Sudoku
 
 
 def backtrack(cells: list[int], n: int) -> bool:

@@ -173,7 +173,8 @@ def run_task(config: dict, task: Sequence, trees: tuple[str, str] | None = None)
     the tree viewer; either way it is dropped before returning."""
     from . import solve
     from .components import make_policy, make_value
-    from .registry import load
+    from .registry import instance_rules, load
+    from .search import make_budget
 
     instance, algo, budget, seed = task
     name = config["puzzle"]
@@ -196,9 +197,8 @@ def run_task(config: dict, task: Sequence, trees: tuple[str, str] | None = None)
         from .viz import write_tree   # the tree viewer (optional module)
         write_tree(result, puzzle, os.path.join(trees[0], tree_file_name(task, trees[1])),
                    meta=tree_meta(config, budget, seed))
-    # Re-check the answer here too: a record says solved only for an answer the puzzle accepts.
-    solved = bool(result.solved and result.answer is not None
-                  and puzzle.verify(instance, result.answer))
+    # `solved` means verified: every algorithm's answer goes through Context.verified_answer.
+    solved = bool(result.solved and result.answer is not None)
     record = {"v": RECORD_VERSION, "puzzle": name, "set": config["set"],
               "instance": instance, "algo": algo, "budget_kind": config["budget_kind"],
               "budget": budget, "caps": caps.caps(), "seed": seed, "solved": solved,
@@ -207,6 +207,9 @@ def run_task(config: dict, task: Sequence, trees: tuple[str, str] | None = None)
               "usage": result.usage.to_dict(), "wall_seconds": round(wall, 6),
               "worker_max_rss_mib": round(max_rss_mib(), 1), "versions": versions(),
               "config": config}
+    rules = instance_rules(puzzle, instance)
+    if rules:                                   # e.g. Countdown's exactly-once rule
+        record["rules"] = rules
     del result   # drop the tree now, not when the next task happens to overwrite it
     if solved and isinstance(puzzle, Metrics):   # e.g. plan length, optimal length, gap
         record["metrics"] = _metrics(puzzle, instance, record["answer"])
@@ -229,23 +232,17 @@ def _llm_client(config: dict) -> tuple:
     The key is read from the environment variable the settings name, here, in the worker."""
     import json as _json
 
-    from .llm.session import real_base_url, settings_from_dict
+    from .llm.session import build_client, real_base_url, settings_from_dict
 
     ident = _json.dumps([config["llm"], config.get("llm_runtime")], sort_keys=True)
     if ident not in _CLIENTS:
         from .llm.cache import ResponseCache
-        from .llm.client import LLMClient
         settings = settings_from_dict(config["llm"])
         runtime = config.get("llm_runtime") or {}
         base_url = real_base_url(runtime.get("base_url") or settings.base_url)
-        client = LLMClient(base_url=base_url, model=settings.model,
-                           api_key=os.environ.get(settings.api_key_env) or None,
-                           timeout=settings.timeout, max_retries=settings.max_retries,
-                           cache=ResponseCache(settings.cache) if settings.cache else None,
-                           prices=dict(settings.prices), concurrency=settings.concurrency,
-                           grammar=settings.grammar if settings.grammar is not None
-                           else not settings.base_url,   # the embedded llama.cpp server
-                           server_check=_server_check(runtime.get("server_pid")))
+        client = build_client(settings, base_url=base_url,
+                              cache=ResponseCache(settings.cache) if settings.cache else None,
+                              server_check=_server_check(runtime.get("server_pid")))
         _CLIENTS[ident] = (client, settings)
     return _CLIENTS[ident]
 
@@ -268,17 +265,6 @@ def _metrics(puzzle: Any, instance: str, answer: str) -> dict:
             _METRICS.clear()
         _METRICS[key] = dict(puzzle.metrics(instance, answer))
     return dict(_METRICS[key])
-
-
-def make_budget(kind: str, algo: str, amount: float) -> Budget:
-    """The caps of one run: `amount` of `kind`, or solve's simple budget for `kind` "simple"."""
-    if kind == "simple":
-        try:
-            from .search import simple_budget
-        except ImportError:          # before the baselines: MCTS only, counted in simulations
-            return Budget(simulations=int(amount))
-        return simple_budget(algo, int(amount))
-    return Budget(**{kind: amount})
 
 
 def run_chunk(config: dict, tasks: Sequence[Sequence],

@@ -16,12 +16,12 @@ from .bench import (BUDGET_KINDS, EXECUTORS, INTEGER_KINDS, ExecutorUnavailable,
 from .cliutil import MAX_SEED, FiniteFloat, brief
 from .components import LLM_PARTS, POLICIES, VALUES, make_policy, make_value
 from .llm.client import LLMError
-from .llm.options import EXIT_MODEL_ERROR, llm_options, model_health, settings_from
+from .llm_options import EXIT_MODEL_ERROR, llm_options, model_health, settings_from
 from .records import NotResultsFile, WriteFailed, check_regular
 from .registry import load
 from .report import (MEASURES, default_plot_path, load as load_records, markdown_table, plot,
                      plot_target_problem, summarize)
-from .search import ALGORITHMS
+from .search import ALGORITHMS, SPECS
 from .sets import read_set
 
 EXIT_INTERRUPTED = 130
@@ -127,6 +127,9 @@ def _ctrl_c_exits_130(command):
               help=f"Who scores partial states: {', '.join(VALUES)}.")
 @click.option("--c-puct", type=FiniteFloat(min=0), default=1.5, show_default=True,
               help="Exploration constant of the selection rule (mcts algorithms).")
+@click.option("--pw-c", type=FiniteFloat(min=0, min_open=True), default=None,
+              help="Progressive widening for sampling policies (mcts algorithms): a node holds "
+                   "at most ceil(PW_C * N ** 0.5) children after N visits [default: solve's, 2].")
 @click.option("--trees", type=click.Path(file_okay=False), default=None,
               help="Write every search tree into this folder (one file per run).")
 @click.option("--tree-format", type=click.Choice(["html", "json", "graphml"]), default="html",
@@ -140,8 +143,8 @@ def _ctrl_c_exits_130(command):
 @llm_options
 @_ctrl_c_exits_130
 def bench_cmd(puzzle, set_spec, algos, budgets, budget_kind, seeds, workers, executor,
-              ray_address, out, policy_name, value_name, c_puct, trees, tree_format, plot_path,
-              measure, progress, **llm_kw):
+              ray_address, out, policy_name, value_name, c_puct, pw_c, trees, tree_format,
+              plot_path, measure, progress, **llm_kw):
     """Run a puzzle set through algorithms x budgets x seeds; one JSONL record per run.
 
     e.g.  mcts-reason bench game24 --set hard100 --algos mcts --budgets 8,16,32 --seeds 3
@@ -169,7 +172,7 @@ def bench_cmd(puzzle, set_spec, algos, budgets, budget_kind, seeds, workers, exe
     budget_values = _budgets(budgets, budget_kind)
     seed_values = _seeds(seeds)
     uses_model = policy_name == "llm" or value_name in LLM_PARTS
-    settings, model_caps = settings_from(llm_kw, uses_model=uses_model)
+    settings, model_caps = settings_from(llm_kw, uses_model=uses_model, puzzle=p)
     if model_caps:
         raise click.BadParameter("bench caps one quantity per run: use --budget-kind "
                                  "model_calls instead", param_hint="'--max-model-calls'")
@@ -197,10 +200,10 @@ def bench_cmd(puzzle, set_spec, algos, budgets, budget_kind, seeds, workers, exe
         instances = read_set(p, set_spec)
     except (ValueError, OSError) as e:
         raise click.BadParameter(brief(str(e)), param_hint="'--set'") from None
-    algo_options = {a: {"c": c_puct} for a in algo_list if a.startswith("mcts")}
-    if uses_model and settings.concurrency > 1:
-        for a in algo_options:
-            algo_options[a]["concurrency"] = settings.concurrency
+    concurrency = settings.concurrency if uses_model and settings.concurrency > 1 else None
+    algo_options = {a: SPECS[a].pick(c=c_puct, pw_c=pw_c, concurrency=concurrency)
+                    for a in algo_list}
+    algo_options = {a: o for a, o in algo_options.items() if o}
     with contextlib.ExitStack() as stack:
         runtime, server = {}, None
         if uses_model:

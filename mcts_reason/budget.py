@@ -48,17 +48,21 @@ class Budget:
     seconds: float | None = None
 
     def __post_init__(self) -> None:
-        for f in fields(self):
-            v = getattr(self, f.name)
+        for name in _BUDGET_FIELDS:
+            v = getattr(self, name)
             if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0):
-                raise ValueError(f"budget {f.name} must be a non-negative number, got {v!r}")
+                raise ValueError(f"budget {name} must be a non-negative number, got {v!r}")
 
     def caps(self) -> dict[str, float]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+        return {name: getattr(self, name) for name in _BUDGET_FIELDS
+                if getattr(self, name) is not None}
 
     def __repr__(self) -> str:
         inner = ", ".join(f"{k}={v}" for k, v in self.caps().items())
         return f"Budget({inner})"
+
+
+_BUDGET_FIELDS = tuple(f.name for f in fields(Budget))
 
 
 @dataclass(slots=True)
@@ -114,7 +118,7 @@ class Meter:
     `refused` names a cap that refused a charge which the plain counters cannot show (a model
     call whose reserved tokens would not fit): once set, `exhausted()` reports it."""
 
-    __slots__ = ("budget", "usage", "_start", "_clock", "refused")
+    __slots__ = ("budget", "usage", "_start", "_clock", "refused", "_counted")
 
     def __init__(self, budget: Budget, *, clock=time.perf_counter) -> None:
         self.budget = budget
@@ -122,6 +126,9 @@ class Meter:
         self._clock = clock
         self._start = clock()
         self.refused: str | None = None
+        # The counted caps, looked up once (a budget is frozen): `exhausted` runs every step.
+        self._counted = [(kind, _SPENT[kind], cap) for kind, cap in budget.caps().items()
+                         if kind != "seconds"]
 
     def elapsed(self) -> float:
         return self._clock() - self._start
@@ -154,8 +161,8 @@ class Meter:
             return "seconds"
         if self.refused is not None:
             return self.refused
-        for kind, cap in self.budget.caps().items():
-            if kind != "seconds" and _SPENT[kind](self.usage) >= cap:
+        for kind, spent, cap in self._counted:
+            if spent(self.usage) >= cap:
                 return kind
         return None
 

@@ -8,12 +8,11 @@ import sys
 import click
 
 from . import __version__, solve as run_search
-from .budget import Budget
 from .cliutil import MAX_SEED, FiniteFloat, brief
 from .components import LLM_PARTS, POLICIES, VALUES, make_policy, make_value
-from .llm.options import EXIT_MODEL_ERROR, llm_options, model_health, settings_from
-from .registry import available, load
-from .search import ALGORITHMS, simple_budget
+from .llm_options import EXIT_MODEL_ERROR, llm_options, model_health, settings_from
+from .registry import answer_formats, available, instance_rules, load
+from .search import ALGORITHMS, SPECS, make_budget
 
 EXIT_NO_SOLUTION = 1
 
@@ -57,12 +56,6 @@ def _write_tree(result, puzzle, path: str, meta: dict | None = None) -> None:
     except OSError as e:
         raise click.BadParameter(f"cannot write {path!r}: {e.strerror or e}",
                                  param_hint="'--tree'") from None
-
-
-def _budget(algo: str, n: int, **caps) -> Budget:
-    """`--budget` mapped per algorithm (see `simple_budget`), plus the `--max-*` caps given."""
-    simple = simple_budget(algo, n).caps()
-    return Budget(**simple, **{k: v for k, v in caps.items() if v is not None})
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -118,10 +111,15 @@ def puzzles_cmd() -> None:
 @click.option("--tree", "tree_path", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Also write the search tree to PATH: .json (networkx node-link), .graphml, "
                    "or .html (a self-contained offline viewer).")
+@click.option("--answer-format", "answer_format", default=None, metavar="FORMAT",
+              help="Print only the verified answer on stdout, in a form the puzzle offers "
+                   "(blocksworld: 'pddl' = '(unstack red blue)' or 'text' = PlanBench's "
+                   "'unstack the red block from on top of the blue block', one action per "
+                   "line); the report goes to stderr. With --json: adds 'formatted_answer'.")
 @llm_options
 def solve_cmd(puzzle, instance, algo, policy_name, value_name, budget, max_calls, max_tokens,
               max_cost, max_seconds, max_nodes, seed, c_puct, pw_c, as_json, tree_path,
-              **llm_kw):
+              answer_format, **llm_kw):
     """Solve one INSTANCE of PUZZLE, e.g.  mcts-reason solve game24 "4 9 10 13".
 
     With --policy llm or --value llm/llm-verify a model is asked: the server at --base-url, or
@@ -129,10 +127,15 @@ def solve_cmd(puzzle, instance, algo, policy_name, value_name, budget, max_calls
     p = _load_puzzle(puzzle)
     try:
         p.parse_instance(instance)
+        rules = instance_rules(p, instance)
     except ValueError as e:
         raise click.BadParameter(brief(str(e)), param_hint="'INSTANCE'") from None
+    if answer_format is not None and answer_format not in answer_formats(p):
+        known = ", ".join(answer_formats(p)) or f"none for {p.name}"
+        raise click.BadParameter(f"unknown answer format {answer_format!r} (known: {known})",
+                                 param_hint="'--answer-format'")
     uses_model = policy_name == "llm" or value_name in LLM_PARTS
-    settings, caps = settings_from(llm_kw, max_cost=max_cost, uses_model=uses_model)
+    settings, caps = settings_from(llm_kw, max_cost=max_cost, uses_model=uses_model, puzzle=p)
     if policy_name != "llm":
         try:
             make_policy(p, policy_name)
@@ -145,8 +148,8 @@ def solve_cmd(puzzle, instance, algo, policy_name, value_name, budget, max_calls
             raise click.BadParameter(str(e), param_hint="'--value'") from None
     if tree_path is not None:
         _check_tree_path(tree_path)
-    budget_ = _budget(algo, budget, calls=max_calls, tokens=max_tokens, cost=max_cost,
-                      seconds=max_seconds, nodes=max_nodes, **caps)
+    budget_ = make_budget("simple", algo, budget, calls=max_calls, tokens=max_tokens,
+                          cost=max_cost, seconds=max_seconds, nodes=max_nodes, **caps)
     from .llm.client import LLMError
     with contextlib.ExitStack() as stack:
         client = None
@@ -159,9 +162,8 @@ def solve_cmd(puzzle, instance, algo, policy_name, value_name, budget, max_calls
             if value_name in LLM_PARTS:
                 value = make_value(p, value_name, client=client, settings=settings)
             policy = make_policy(p, policy_name, client=client, settings=settings)
-            options = {"c": c_puct, "pw_c": pw_c} if algo.startswith("mcts") else {}
-            if algo.startswith("mcts") and settings.concurrency > 1:
-                options["concurrency"] = settings.concurrency
+            options = SPECS[algo].pick(c=c_puct, pw_c=pw_c, concurrency=settings.concurrency
+                                       if settings.concurrency > 1 else None)
             result = run_search(p, instance, algo=algo, policy=policy, value=value,
                                 budget=budget_, seed=seed, **options)
         except LLMError as e:
@@ -177,15 +179,28 @@ def solve_cmd(puzzle, instance, algo, policy_name, value_name, budget, max_calls
         _write_tree(result, p, tree_path, {"budget": f"simple={budget}", "seed": seed,
                                            "policy": policy_name, "value": value_name,
                                            "version": __version__})
+    formatted = None
+    if answer_format is not None and result.solved:
+        formatted = p.format_answer(instance, result.answer, answer_format)
     if as_json:
-        click.echo(json.dumps(result.to_dict()))
+        out = result.to_dict()
+        if rules:
+            out["rules"] = rules
+        if answer_format is not None:
+            out["formatted_answer"] = formatted
+        click.echo(json.dumps(out))
     else:
-        click.echo(f"{p.name} {instance}")
+        report = answer_format is None                  # else stdout holds only the answer
+        click.echo(f"{p.name} {instance}", err=not report)
+        for key, val in rules.items():
+            click.echo(f"{key}: {val}", err=not report)
         for i, step in enumerate(result.steps, 1):
-            click.echo(f"  step {i}: {step}")
+            click.echo(f"  step {i}: {step}", err=not report)
         if result.solved:
-            click.echo(f"answer: {result.answer}  (verified)")
-        click.echo(f"spent: {_spent(result.usage)}")
+            click.echo(f"answer: {result.answer}  (verified)", err=not report)
+        if formatted is not None:
+            click.echo(formatted)
+        click.echo(f"spent: {_spent(result.usage)}", err=not report)
     health, none_answered = model_health(result.usage.model_calls, result.usage.faults) \
         if uses_model else (None, False)
     if none_answered and not result.solved:

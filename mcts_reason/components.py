@@ -30,7 +30,8 @@ def make_policy(puzzle: Any, name: str, *, client: Any = None, settings: Any = N
         if client is None:
             raise ValueError("the llm policy needs a model client")
         return LLMPolicy(client, samples=settings.samples if settings else 1,
-                         sampling=settings.sampling if settings else None)
+                         sampling=settings.sampling if settings else None,
+                         prompts=settings.prompts if settings else None)
     if name == "heuristic":
         return puzzle.heuristic_policy()
     if name == "uniform":
@@ -49,7 +50,8 @@ def make_value(puzzle: Any, name: str, *, client: Any = None, settings: Any = No
             raise ValueError(f"the {name} value needs a model client")
         cls = LLMValue if name == "llm" else LLMVerifyValue
         return cls(client, samples=settings.value_samples if settings else 1,
-                   sampling=settings.value_sampling if settings else None)
+                   sampling=settings.value_sampling if settings else None,
+                   prompts=settings.prompts if settings else None)
     if name == "heuristic":
         return puzzle.heuristic_value()
     if name == "rollout":

@@ -16,13 +16,17 @@ Optional capabilities, by who carries them:
 
   puzzle   ProposePrompt.propose_messages, ValuePrompt.value_messages,
            VerifyPrompt.verify_messages   (prompts for model policies/values; generic otherwise)
+           PromptFields.prompt_fields     (more placeholders for a user's --prompts file)
            ProposeGrammar.propose_grammar (a GBNF grammar for constrained proposals)
            ExtraValues.extra_values       (more named value functions for --value)
            Metrics.metrics                (per-solution figures in bench records)
            LearnTokens.learn_tokens       (extra feature tokens for learned policies/values)
            NamedSets.named_sets/instance_set, Generates.generate (instance sets for bench)
+           InstanceRules.instance_rules   (the rule variant of an instance, shown and recorded)
+           AnswerFormats.answer_formats/format_answer (answers in other tools' forms)
   policy   exhaustive (required), patience, calls_per_propose, MeterBound.bind
-  value    deterministic, calls_per_state, PathValue.wants_path/evaluate_paths, MeterBound.bind
+  value    deterministic, calls_per_state, PathValue.wants_path/evaluate_paths, MeterBound.bind,
+           ExactValue.exact                (values known for certain: MCTS marks those lost)
 """
 from __future__ import annotations
 
@@ -133,6 +137,25 @@ class ValueFunction(Protocol):
 
 # -- optional capabilities of policies and values ----------------------------------------------
 @runtime_checkable
+class ExactValue(Protocol):
+    """A value function that knows the true value of some states without search (e.g. a Game
+    of 24 state of two numbers: one operation either makes 24 or not).
+
+    `exact(puzzle, state)` returns 1.0 (solvable) or 0.0 (unsolvable) when the value function is
+    certain, None otherwise. It must be cheap, deterministic and spend no model calls: MCTS asks
+    it about every child it creates, uncharged, as it asks `Puzzle.is_dead_end`. A child whose
+    exact value is 0.0 is marked lost at once (never selected, and with an exhaustive policy a
+    node whose children are all lost is proved lost); 1.0 is not marked won, because a win in
+    this engine is a verified sequence of steps, which the search still has to find. Claiming
+    0.0 for a solvable state would make the search miss solutions: only say it when it is true.
+    The engine reads it as an attribute (`getattr(value, "exact", None)`, called if callable):
+    an `isinstance` check on this Protocol costs more than a small search's step.
+    """
+
+    def exact(self, puzzle: Puzzle, state: State) -> float | None: ...
+
+
+@runtime_checkable
 class MeterBound(Protocol):
     """A policy or value that spends model calls or tokens: the search hands it its run's
     `budget.Meter` before the first call, and it charges that meter (raising
@@ -178,6 +201,17 @@ class VerifyPrompt(Protocol):
     """The puzzle's own step-verifier prompt: is the latest of `step_texts` correct and useful?"""
 
     def verify_messages(self, initial: State, step_texts: list[str], state: State) -> Messages: ...
+
+
+@runtime_checkable
+class PromptFields(Protocol):
+    """Placeholders that a user's prompt file (`--prompts FILE`, llm/prompt_file.py) may use
+    besides the generic {state} and {description}: e.g. Game of 24's {numbers}, Countdown's
+    {numbers} and {target}. `prompt_field_names` lists them without needing a state."""
+
+    prompt_field_names: tuple[str, ...]
+
+    def prompt_fields(self, state: State) -> dict[str, str]: ...
 
 
 @runtime_checkable
@@ -227,3 +261,24 @@ class Generates(Protocol):
     """A generator of fresh instances (seeded: the same generator state, the same instances)."""
 
     def generate(self, n: int, *, rng: np.random.Generator) -> list[str]: ...
+
+
+@runtime_checkable
+class InstanceRules(Protocol):
+    """On a puzzle whose instances come in rule variants (Countdown's exactly-once,
+    sliding tiles' blank-first goal): which variant `state` is played under, e.g.
+    {"rule": "exactly-once"}. `solve` prints it, `--json` and `bench` records carry it."""
+
+    def instance_rules(self, state: State) -> dict[str, str]: ...
+
+
+@runtime_checkable
+class AnswerFormats(Protocol):
+    """On a puzzle that can write its answer in other tools' forms (Blocksworld:
+    PlanBench's PDDL and text plans): `answer_formats` maps a name to a description, and
+    `format_answer` rewrites a verified answer (ValueError for an unknown name).
+    `solve --answer-format NAME` prints it."""
+
+    answer_formats: dict[str, str]
+
+    def format_answer(self, instance: str, answer: str, fmt: str) -> str: ...

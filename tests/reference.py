@@ -59,3 +59,36 @@ def is_legal_step(numbers: list[Fraction], a: Fraction, op: str, b: Fraction,
     else:
         return False
     return value == result and value >= 0
+
+
+def countdown_exact(nums: list[int], target: int) -> str | None:
+    """Countdown with every number used exactly once: an expression over *all* of `nums` equal to
+    `target`, every intermediate a positive whole number, or None. Plain exhaustive recursion
+    (combine any two, recurse until one number is left), written from the rules."""
+    seen: set[tuple[int, ...]] = set()
+
+    def go(items: list[tuple[int, str]]) -> str | None:
+        if len(items) == 1:
+            return items[0][1] if items[0][0] == target else None
+        key = tuple(sorted(v for v, _ in items))
+        if key in seen:
+            return None
+        seen.add(key)
+        for i in range(len(items)):
+            for j in range(len(items)):
+                if i == j:
+                    continue
+                (a, ea), (b, eb) = items[i], items[j]
+                rest = [it for k, it in enumerate(items) if k not in (i, j)]
+                outs = [(a + b, "+"), (a * b, "*")]
+                if a > b:
+                    outs.append((a - b, "-"))
+                if b and a % b == 0:
+                    outs.append((a // b, "/"))
+                for v, op in outs:
+                    found = go(rest + [(v, f"({ea} {op} {eb})")])
+                    if found is not None:
+                        return found
+        return None
+
+    return go([(x, str(x)) for x in nums])

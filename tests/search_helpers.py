@@ -9,7 +9,7 @@ from fractions import Fraction
 
 import pytest
 
-from puzzles.game24 import Game24
+from mcts_reason_puzzles.game24 import Game24
 
 # Easy puzzles: the first of the project's `easy100` set (largest share of solving step paths),
 # plus the README example. Hard-coded because computing the named sets takes seconds.

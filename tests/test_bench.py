@@ -16,7 +16,7 @@ from mcts_reason.bench import Interrupted, SweepConfig, run_sweep
 from mcts_reason.cli import cli
 from mcts_reason.records import read_records
 from mcts_reason.sets import read_set
-from puzzles.game24 import Game24
+from mcts_reason_puzzles.game24 import Game24
 
 G = Game24()
 BUDGETS, SEEDS = (1, 4, 16), (0, 1)

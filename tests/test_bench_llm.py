@@ -10,7 +10,7 @@ from test_llm_search import KEY, oracle_script
 from mcts_reason.cli import cli
 from mcts_reason.llm.scripted import ScriptedServer
 from mcts_reason.records import read_records
-from puzzles.game24 import Game24
+from mcts_reason_puzzles.game24 import Game24
 
 G = Game24()
 INSTANCES = ["4 9 10 13", "1 1 4 6", "2 3 5 12", "3 3 8 8"]

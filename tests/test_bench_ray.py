@@ -9,7 +9,7 @@ import pytest
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'mcts-reason[ray]')")
 
 from mcts_reason.records import read_records  # noqa: E402
-from puzzles.game24 import Game24  # noqa: E402
+from mcts_reason_puzzles.game24 import Game24  # noqa: E402
 
 
 def _stable(path):

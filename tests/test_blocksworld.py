@@ -1,7 +1,7 @@
 """Blocksworld, checked against a reference written here from scratch: the PDDL domain as STRIPS
 operators over sets of facts (on / ontable / clear / holding / handempty), with its own reader
 for the canonical instance text and a breadth-first optimal planner. No code is shared with
-puzzles/blocksworld.py."""
+puzzles/mcts_reason_puzzles/blocksworld.py."""
 from __future__ import annotations
 
 import re
@@ -17,7 +17,7 @@ import mcts_reason
 from mcts_reason.budget import Budget
 from mcts_reason.cli import cli
 from mcts_reason.registry import load
-from puzzles.blocksworld import Action, Blocksworld, World
+from mcts_reason_puzzles.blocksworld import Action, Blocksworld, World
 
 P = Blocksworld()
 FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -470,7 +470,7 @@ def ref_distance_to_goal(facts, goal):
 
 
 def test_remaining_is_a_lower_bound_so_the_a_star_optimum_is_exact():
-    from puzzles.blocksworld import remaining
+    from mcts_reason_puzzles.blocksworld import remaining
     for i, inst in enumerate(SETS["hard"][:10]):
         _, goal = ref_read(inst)
         for s in walk(inst, 10, seed=100 + i)[::3]:
@@ -498,7 +498,7 @@ def test_oracle_value_is_the_exact_distance():
 def test_expert_plans_reach_the_goal_and_are_optimal_on_the_small_sets():
     """Against the independent BFS planner: on every easy/medium/hard instance (3-5 blocks) the
     goal-directed strategy's plan verifies and is as short as the optimum."""
-    from puzzles.blocksworld import expert_plan
+    from mcts_reason_puzzles.blocksworld import expert_plan
     for name in ("easy", "medium", "hard"):
         for inst in SETS[name]:
             s = P.parse_instance(inst)
@@ -508,7 +508,7 @@ def test_expert_plans_reach_the_goal_and_are_optimal_on_the_small_sets():
 
 
 def test_expert_plans_from_any_reachable_state_reach_the_goal_within_four_actions_a_block():
-    from puzzles.blocksworld import expert_plan
+    from mcts_reason_puzzles.blocksworld import expert_plan
     for i, inst in enumerate(P.instance_set("large")[::4]):
         for s in walk(inst, 12, seed=i)[::3]:          # includes states with a held block
             plan = expert_plan(s)

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from mcts_reason.budget import Budget, Meter
 from mcts_reason.policies import NoisyPolicy
 from mcts_reason.search import ALGORITHMS
-from puzzles.game24 import Game24, Game24HeuristicPolicy, Game24HeuristicValue
+from mcts_reason_puzzles.game24 import Game24, Game24HeuristicPolicy, Game24HeuristicValue
 
 from search_helpers import independent_value
 

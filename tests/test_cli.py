@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from mcts_reason.cli import cli
-from puzzles.game24 import Game24
+from mcts_reason_puzzles.game24 import Game24
 
 
 def run(*args):

@@ -32,6 +32,7 @@ STRING_WRONG: dict[tuple[str, str], list[str]] = {
     ("bench", "value_name"): ["psychic", ""],
     ("bench", "ray_address"): [""],          # with --executor ray: an address is needed
     ("solve", "tree_path"): ["@tmp/tree.txt", "@tmp/no-such-folder/tree.html"],
+    ("solve", "answer_format"): ["pddl", "", "no-such-format"],   # game24 offers none
     ("bench", "out"): ["@tmp/garbage.jsonl",    # an existing file that is not a results file
                        "/dev/null", "/dev/zero"],
     ("report", "results"): ["@tmp/garbage.jsonl", "/dev/zero"],

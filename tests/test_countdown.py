@@ -1,7 +1,7 @@
 """Countdown: rules, parsing, verification and search, checked against an independent reference.
 
 The reference solver below is a memoised depth-first search over states that carries the
-expression text along; it shares no code with puzzles/countdown.py (whose exact solver is a
+expression text along; it shares no code with puzzles/mcts_reason_puzzles/countdown.py (whose exact solver is a
 dynamic programme over sub-multisets), so agreement between the two means something.
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ from mcts_reason.budget import Budget
 from mcts_reason.cli import cli
 from mcts_reason.registry import load
 from mcts_reason.types import Policy, Puzzle, ValueFunction
-from puzzles.countdown import Countdown, CountdownState, estimate, reachable
+from mcts_reason_puzzles.countdown import Countdown, CountdownState, estimate, reachable
 
 P = Countdown()
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

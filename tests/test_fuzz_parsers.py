@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import tempfile
 from collections import Counter
 from fractions import Fraction
@@ -48,12 +49,52 @@ def test_every_builtin_puzzle_is_fuzzed():
 # -- sample states and texts per puzzle ---------------------------------------------------------
 def _instances(p) -> list[str]:
     if p.name == "game24":          # `every` is instant; `all` ranks 1820 instances first
-        return p.instance_set("every")[::37]
+        base = p.instance_set("every")[::37]
+        return base + _dataset_forms(p, base[:8])
     out: list[str] = []
     for name in getattr(p, "named_sets", dict)():
         if p.name == "sudoku" and name in ("medium", "hard"):
             continue                # slow to generate, and `easy` / `4x4` have the same shapes
         out.extend(p.instance_set(name)[:6])
+    return _dataset_forms(p, out[::3][:8]) + out
+
+
+def _dataset_forms(p, instances: list[str]) -> list[str]:
+    """The same instances written in the forms of public datasets (issue 11): the fuzz mutates
+    these too, so the dataset readers meet near misses of their own forms."""
+    out: list[str] = []
+    for k, text in enumerate(instances):
+        if p.name == "game24":
+            nums = text.split()
+            out.append(f"[{', '.join(nums)}]" if k % 2 else f"Input: {' '.join(nums)}")
+        elif p.name == "countdown":
+            prefix = "exactly-once: " if text.startswith("exactly-once: ") else ""
+            nums, target = text.removeprefix(prefix).split(" -> ")
+            lst = f"[{', '.join(nums.split())}]"
+            out.append(prefix + [f"{lst} -> {target}", f"Numbers: {lst}\nTarget: {target}",
+                                 f"Using the numbers {lst}, create an equation that equals "
+                                 f"{target}.", f'{{"nums": {lst}, "target": {target}}}'][k % 4])
+        elif p.name == "sudoku":
+            n = 9 if len(text) == 81 else 4
+            rows = [text[i:i + n] for i in range(0, n * n, n)]
+            sep = ["|", ",", " "][k % 3]
+            out.append("\n".join(("-" * (2 * n) + "\n" if i and i % int(n ** 0.5) == 0 else "")
+                                 + sep.join(r) for i, r in enumerate(rows)))
+        elif p.name == "sliding":
+            state = p.parse_instance(text)
+            tiles = " ".join(map(str, reversed(state.tiles)))   # another solvable board, read
+            try:                                                # with the blank-first goal
+                p.parse_instance("blank-first: " + tiles)
+                out.append("blank-first: " + tiles)
+            except ValueError:
+                pass
+        elif p.name == "blocksworld":
+            if k % 2:                   # PDDL-style letter names: "the a block", ...
+                for i, colour in enumerate(sorted(set(re.findall(r"the (\w+) block", text)))):
+                    text = text.replace(f"the {colour} block", f"the {'abcdefgh'[i]} block")
+            init, goal = text.removeprefix("initial: ").split("; goal: ")
+            out.append(f"[STATEMENT]\nAs initial conditions I have that, {init}.\nMy goal is to "
+                       f"have that {goal}.\n\nMy plan is as follows:\n\n[PLAN]")
     return out
 
 
@@ -160,7 +201,7 @@ def _sliding_step(r: random.Random, state) -> str:
 
 
 def _blocks_step(r: random.Random, state) -> str:
-    from puzzles.blocksworld import COLOURS
+    from mcts_reason_puzzles.blocksworld import COLOURS
     names = [b for b, _ in state.pos] if hasattr(state, "pos") else []
     pool = names * 3 + list(COLOURS) + ["table", "hand", "", "Red", "the"]
     x, y = r.choice(pool), r.choice(pool)
@@ -168,8 +209,11 @@ def _blocks_step(r: random.Random, state) -> str:
         "pick up the {x} block", "put down the {x} block", "stack the {x} block on top of the {y} block",
         "unstack the {x} block from on top of the {y} block", "unstack the {x} block",
         "stack {x} onto {y}", "pick-up {x}", "put the {x} block on the {y} block",
-        "1. pick up the {x} block.", "unstack the {x} block off the {y} block", "stack {x} on {x}"])
-    return form.format(x=x, y=y)
+        "1. pick up the {x} block.", "unstack the {x} block off the {y} block", "stack {x} on {x}",
+        "({v} {x} {y})", "({v} {x})", "(unstack {x} {y}", "- (stack {x} {y})", "({v})",
+        "unstack a from {y}", "pick up a {x} block", "stack the a block on top of {y}"])
+    verb = r.choice(["pick-up", "put-down", "stack", "unstack", "pickup", "putdown", "fly", ""])
+    return form.format(x=x, y=y, v=verb)
 
 
 _GRAMMAR = {"game24": _arith_step, "countdown": _arith_step, "sudoku": _sudoku_step,
@@ -323,15 +367,26 @@ def _instance_text(draw, name: str, w: dict) -> str:
         return _mutate(r, r.choice(real))
     if name in ("game24", "sliding"):
         xs = [r.randint(-3, 30) for _ in range(r.choice([4, 9, 16, r.randint(0, 17)]))]
-        return r.choice([" ", ",", ", ", "\t", ";"]).join(map(str, xs))
+        body = r.choice([" ", ",", ", ", "\t", ";"]).join(map(str, xs))
+        label = r.choice(["", "", "Input: ", "input:", "[", "blank-first: ", "blank-last:",
+                          "blank-first: blank-first: ", "Blank-First:"])
+        return label + body + ("]" if label == "[" and r.random() < 0.7 else "")
     if name == "countdown":
         xs = [r.choice([r.randint(-3, 12), r.randint(1, 2 * 10**6)]) for _ in range(r.randint(0, 11))]
         arrow = r.choice(["->", "=>", ">", "→", "=", ""])
-        return f"{' '.join(map(str, xs))} {arrow} {r.randint(-5, 2 * 10**6)}"
+        t = r.randint(-5, 2 * 10**6)
+        lst = r.choice(["[", ""]) + ", ".join(map(str, xs)) + r.choice(["]", ""])
+        rule = r.choice(["", "", "exactly-once: ", "at-most-once:", "exactly-once: exactly-once:"])
+        return rule + r.choice([
+            f"{' '.join(map(str, xs))} {arrow} {t}", f"{lst} {arrow} {t}",
+            f"Numbers: {lst}\nTarget: {t}", f"Target: {t}, Numbers: {lst}", f"Numbers: {lst}",
+            f"Using the numbers {lst}, create an equation that equals {t}.",
+            f"Using the numbers {lst}, create an equation that equals {t}, each exactly once.",
+            f'{{"nums": {lst}, "target": {t}}}', f'{{"numbers": {lst}, "target": "{t}"}}'])
     if name == "sudoku":     # a real grid with some cells changed: clashes, bad digits, lengths
         grid = list(r.choice(real))
         for _ in range(r.randint(1, 3)):
-            grid[r.randrange(len(grid))] = r.choice(".0123456789x ")
+            grid[r.randrange(len(grid))] = r.choice(".0123456789x _|,-+\n")
         return "".join(grid)
     return "".join(r.choice(_EDIT_CHARS) for _ in range(r.randint(0, 30)))
 

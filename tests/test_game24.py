@@ -1,13 +1,16 @@
 """Game of 24: parsing, steps, verification, and solving every instance against a reference."""
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 
+import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
 import mcts_reason
-from puzzles.game24 import Game24, evaluate_expression
+from mcts_reason.tree import LOSS
+from mcts_reason_puzzles.game24 import Game24, evaluate_expression
 
 from reference import all_multisets, can_make_24, is_legal_step, solvable_multisets
 
@@ -228,8 +231,117 @@ def test_named_sets_agree_with_reference():
 
 
 def test_successors_agree_with_apply():
-    from puzzles.game24 import successors
+    from mcts_reason_puzzles.game24 import successors
     for nums in [(4, 9, 10, 13), (1, 1, 1, 1), (F(3, 4), F(1), F(6)), (F(1, 4), F(6)), (F(0), 2, 2)]:
         s = state(*nums)
         for step, nxt in successors(s):
             assert G.apply(s, step) == nxt and list(nxt) == sorted(nxt)
+
+
+# -- the heuristic's exact values and the hot paths, against the reference ----------------------
+def _reachable(roots) -> set:
+    """Every state reachable from `roots` under the step rules, by the reference's own rules
+    (`is_legal_step` filters the textbook operations), as sorted tuples of Fractions."""
+    seen, stack = set(), [tuple(sorted(F(x) for x in r)) for r in roots]
+    while stack:
+        s = stack.pop()
+        if s in seen:
+            continue
+        seen.add(s)
+        for i in range(len(s)):
+            for j in range(len(s)):
+                if i == j:
+                    continue
+                rest = [x for k, x in enumerate(s) if k not in (i, j)]
+                for op, r in (("+", s[i] + s[j]), ("-", s[i] - s[j]), ("*", s[i] * s[j]),
+                              ("/", s[i] / s[j] if s[j] else None)):
+                    if r is not None and is_legal_step(list(s), s[i], op, s[j], r):
+                        stack.append(tuple(sorted(rest + [r])))
+    return seen
+
+
+def _ours(s: tuple) -> tuple:
+    """The puzzle's own representation of a reference state (whole numbers as int)."""
+    return tuple(int(x) if x.denominator == 1 else x for x in s)
+
+
+@pytest.fixture(scope="module")
+def reachable_sample() -> set:
+    """Every state reachable from 300 multisets drawn at random (seeded) of the 1820."""
+    rng = np.random.default_rng(0)
+    return _reachable([all_multisets()[i] for i in rng.choice(1820, size=300, replace=False)])
+
+
+def test_heuristic_exact_values_agree_with_reference_on_reachable_states(reachable_sample):
+    value = G.heuristic_value()
+    assert len(reachable_sample) > 10_000
+    for s in reachable_sample:
+        got = value.exact(G, _ours(s))
+        if len(s) <= 2:
+            assert got == (1.0 if can_make_24(s) else 0.0), s
+        else:
+            assert got is None, s
+
+
+def _ref_estimate(s: tuple) -> float:
+    """`estimate` written from its docstring with Fractions throughout (no shared code)."""
+    n = len(s)
+    if n == 1:
+        return 1.0 if s[0] == 24 else 0.0
+    if n == 2:
+        a, b = s
+        outs = [a + b, a * b, a - b, b - a] + ([a / b] if b else []) + ([b / a] if a else [])
+        return 1.0 if 24 in outs else 0.0
+    total, prod = sum(s), math.prod(s)
+    if total == 24 or prod == 24:
+        return 0.95
+    for i, x in enumerate(s):
+        rest = s[:i] + s[i + 1:]
+        for y in (sum(rest), math.prod(rest)):
+            if 24 in (x + y, x * y, x - y, y - x) or (y and x / y == 24) or (x and y / x == 24):
+                return 0.85
+    whole = [x.denominator == 1 for x in s]
+    if all(whole) and all(x >= 1 for x in s) and math.prod(max(x, 2) for x in s) < 24:
+        return 0.02
+    friendly = sum(x in (1, 2, 3, 4, 6, 8, 12, 24) for x in s) / n
+    return 0.2 + 0.3 * friendly if all(whole) else 0.1 + 0.3 * friendly + 0.1 * (sum(whole) / n)
+
+
+def test_estimate_matches_its_definition_on_reachable_states(reachable_sample):
+    from mcts_reason_puzzles.game24 import estimate
+    for s in reachable_sample:
+        assert estimate(_ours(s)) == pytest.approx(_ref_estimate(s), abs=1e-12), s
+
+
+def test_successors_list_each_distinct_legal_step_once():
+    from mcts_reason_puzzles.game24 import successors
+    for nums in [(4, 9, 10, 13), (1, 1, 1, 1), (2, 2, 3, 3), (2, 2, 2, 5), (F(3, 4), F(3, 4), F(6)),
+                 (F(0), F(0), F(7)), (F(1, 4), F(6)), (1, 13, 13, 13)]:
+        s = state(*nums)
+        got = [step for step, _ in successors(s)]
+        assert len(got) == len(set(got))
+        ref = set()
+        for i in range(len(s)):
+            for j in range(len(s)):
+                for op in "+-*/":
+                    a, b = F(s[i]), F(s[j])
+                    r = {"+": a + b, "-": a - b, "*": a * b, "/": a / b if b else None}[op]
+                    if i != j and r is not None and is_legal_step(list(map(F, s)), a, op, b, r) \
+                            and (op in "-/" or a >= b):      # + and * are listed larger first
+                        ref.add((a, op, b, r))
+        assert {(F(x.a), x.op, F(x.b), F(x.result)) for x in got} == ref, nums
+
+
+@pytest.mark.slow
+def test_mcts_marks_lost_only_unsolvable_states_on_every_multiset():
+    """Dead ends, exact-value losses and propagated losses: every node MCTS marks lost, in the
+    trees of all 1820 searches, is unsolvable by the reference; and each search ends solved
+    (verified) or proved unsolvable, as the reference says."""
+    for m in all_multisets():
+        inst = " ".join(map(str, m))
+        r = mcts_reason.solve(G, inst, seed=0)
+        ok = can_make_24(tuple(F(x) for x in m))
+        assert (r.solved and G.verify(inst, r.answer)) if ok else r.proved_unsolvable, inst
+        for n in r.root.iter():
+            if n.status == LOSS:
+                assert not can_make_24(tuple(F(x) for x in n.state)), (inst, n.state)

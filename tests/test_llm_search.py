@@ -22,7 +22,7 @@ from mcts_reason.llm import (LLMClient, LLMPolicy, LLMValue, LLMVerifyValue, Res
 from mcts_reason.llm.policy import parse_proposals
 from mcts_reason.llm.prompts import parse_judgement
 from mcts_reason.llm.local import free_port
-from puzzles.game24 import Game24
+from mcts_reason_puzzles.game24 import Game24
 
 G = Game24()
 KEY = "sk-test-PLANTED-KEY-77e2a"

@@ -26,7 +26,7 @@ from mcts_reason.llm.client import LLMClient, LLMError, Sampling
 from mcts_reason.llm.local import LocalServer
 from mcts_reason.llm.policy import LLMPolicy
 from mcts_reason.records import read_records
-from puzzles.game24 import Game24
+from mcts_reason_puzzles.game24 import Game24
 
 SCRIPT = Path(__file__).with_name("dying_server.py")
 SOLVE = ["solve", "game24", "1 1 4 6", "--policy", "llm", "--max-model-calls", "10", "--no-cache"]

@@ -25,7 +25,7 @@ from reliability_helpers import check_honest as _check, is_propose, oracle_answe
 
 from mcts_reason import Budget, solve
 from mcts_reason.llm import LLMClient, LLMPolicy, LLMValue, Sampling
-from puzzles.game24 import Game24
+from mcts_reason_puzzles.game24 import Game24
 
 G = Game24()
 REQUESTS = int(os.environ.get("MCTS_REASON_FAULT_REQUESTS", "1000"))

@@ -18,7 +18,7 @@ import pytest
 from fs_helpers import limited_file_size, mount_problem, run_in_mount
 
 from mcts_reason.records import read_records
-from puzzles.game24 import Game24
+from mcts_reason_puzzles.game24 import Game24
 
 SET = ["1 1 4 6", "4 9 10 13", "1 2 3 4", "2 2 6 6"]
 

@@ -18,7 +18,7 @@ import time
 from mcts_reason.bench import SweepConfig, run_sweep
 from mcts_reason.records import read_records
 from mcts_reason.sets import read_set
-from puzzles.game24 import Game24
+from mcts_reason_puzzles.game24 import Game24
 
 BUDGETS, SEEDS = (1, 4, 16), 2
 

@@ -10,7 +10,7 @@ from mcts_reason.budget import Budget
 from mcts_reason.policies import NoisyPolicy, UniformPolicy
 from mcts_reason.search import ALGORITHMS, simple_budget
 from mcts_reason.values import RolloutValue
-from puzzles.game24 import Game24HeuristicPolicy, Game24HeuristicValue, solvable
+from mcts_reason_puzzles.game24 import Game24HeuristicPolicy, Game24HeuristicValue, solvable
 
 from search_helpers import EASY, UNSOLVABLE, g24, independent_value  # noqa: F401 (fixture)
 

@@ -5,14 +5,14 @@ import numpy as np
 import pytest
 
 from mcts_reason.budget import Budget
-from mcts_reason.search import ALGORITHMS, mcts
-from puzzles.game24 import solvable
+from mcts_reason.search import ALGORITHMS, mcts_search
+from mcts_reason_puzzles.game24 import solvable
 
 from search_helpers import EASY, g24, independent_value  # noqa: F401 (fixture)
 
 
 def run(g24, inst, budget, **options):
-    return mcts.search(g24, inst, policy=g24.heuristic_policy(), value=g24.heuristic_value(),
+    return mcts_search.search(g24, inst, policy=g24.heuristic_policy(), value=g24.heuristic_value(),
                        budget=budget, rng=np.random.default_rng(0), **options)
 
 

@@ -15,7 +15,7 @@ from mcts_reason.cli import cli
 from mcts_reason.policies import UniformPolicy
 from mcts_reason.search.common import break_ties
 from mcts_reason.values import ConstantValue
-from puzzles.blocksworld import Blocksworld
+from mcts_reason_puzzles.blocksworld import Blocksworld
 
 BW = Blocksworld()
 

@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 import mcts_reason
-import puzzles
+import mcts_reason_puzzles as puzzles
 from mcts_reason.cli import cli
 from mcts_reason.registry import available, load
 

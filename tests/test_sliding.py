@@ -1,6 +1,6 @@
 """Sliding tiles, checked against references written here from scratch: a breadth-first search
 over the whole 8-puzzle (and 3-puzzle) graph from the goal, and a plain Manhattan-only IDA* for
-the 15-puzzle. None of them share code with puzzles/sliding.py."""
+the 15-puzzle. None of them share code with puzzles/mcts_reason_puzzles/sliding.py."""
 from __future__ import annotations
 
 import functools
@@ -17,7 +17,7 @@ import mcts_reason
 from mcts_reason.budget import Budget
 from mcts_reason.cli import cli
 from mcts_reason.registry import load
-from puzzles.sliding import Board, Move, Sliding, distance
+from mcts_reason_puzzles.sliding import Board, Move, Sliding, distance
 
 P = Sliding()
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -445,7 +445,7 @@ def test_no_node_is_ever_proven_lost_despite_cycles():
 
 
 def test_policy_without_undo_skipping_lists_every_legal_move():
-    from puzzles.sliding import SlidingHeuristicPolicy
+    from mcts_reason_puzzles.sliding import SlidingHeuristicPolicy
     s = P.apply(P.parse_instance("1 2 3 4 0 5 7 8 6"), Move(5, "left"))
     props = SlidingHeuristicPolicy(skip_undo=False).propose(P, s, k=None,
                                                            rng=np.random.default_rng(0))
@@ -453,7 +453,7 @@ def test_policy_without_undo_skipping_lists_every_legal_move():
 
 
 def test_oracle_value_is_the_exact_distance(dist8):
-    from puzzles.sliding import value_of
+    from mcts_reason_puzzles.sliding import value_of
     oracle = P.extra_values()["oracle"]()
     boards = [tuple(int(x) for x in i.split()) for i in P.instance_set("medium8")[:5]]
     got = oracle.evaluate(P, [Board(b, 3) for b in boards], rng=np.random.default_rng(0))
@@ -464,7 +464,7 @@ def test_oracle_value_is_the_exact_distance(dist8):
 
 # -- long horizons: the staged expert on random 15-puzzles ----------------------------------------
 def test_staged_plans_solve_random_boards_and_bound_the_optimum(dist8):
-    from puzzles.sliding import staged_plan
+    from mcts_reason_puzzles.sliding import staged_plan
     for width in (2, 3, 4, 5):
         boards = P.generate(6 if width < 5 else 2, rng=np.random.default_rng(width), width=width,
                             depth=None)                    # uniformly random solvable boards

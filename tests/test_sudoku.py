@@ -1,7 +1,7 @@
 """Sudoku: rules, parsing, verification, generation and search against an independent reference.
 
 The reference is Knuth's Algorithm X (exact cover) written here from scratch; it shares no code
-with puzzles/sudoku.py (bitmask candidates, singles propagation, most-constrained-cell DFS).
+with puzzles/mcts_reason_puzzles/sudoku.py (bitmask candidates, singles propagation, most-constrained-cell DFS).
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from mcts_reason.budget import Budget
 from mcts_reason.cli import cli
 from mcts_reason.registry import load
 from mcts_reason.types import Policy, Puzzle, ValueFunction
-from puzzles.sudoku import (Fill, Sudoku, SudokuState, count_solutions, estimate,
+from mcts_reason_puzzles.sudoku import (Fill, Sudoku, SudokuState, count_solutions, estimate,
                             random_solution)
 
 P = Sudoku()
@@ -409,7 +409,7 @@ def test_mcts_on_classic_and_proof_of_unsolvable():
 
 
 def test_oracle_value_agrees_with_reference():
-    from puzzles.sudoku import SudokuOracleValue
+    from mcts_reason_puzzles.sudoku import SudokuOracleValue
     grids = partial_grids(12, 4, 20, 12, flips=1)
     states = [SudokuState(4, g) for g in grids]
     got = SudokuOracleValue().evaluate(P, states, rng=np.random.default_rng(0))

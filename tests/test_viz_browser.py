@@ -20,7 +20,7 @@ from mcts_reason.components import make_value
 from mcts_reason.search.common import SearchResult
 from mcts_reason.tree import WIN, Node, principal_path
 from mcts_reason.viz import tree_graph, write_tree
-from puzzles.game24 import Game24
+from mcts_reason_puzzles.game24 import Game24
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 DRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"

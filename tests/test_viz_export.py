@@ -15,7 +15,7 @@ from mcts_reason.components import make_value
 from mcts_reason.search.common import SearchResult
 from mcts_reason.tree import LOSS, WIN, Node
 from mcts_reason.viz import TREE_FORMATS, read_tree, render_html, tree_format, tree_graph, write_tree
-from puzzles.game24 import Game24
+from mcts_reason_puzzles.game24 import Game24
 
 STATUS = {WIN: "win", LOSS: "loss", 0: "unknown"}
 ATTRS = {"step", "state", "visits", "value", "prior", "status", "depth", "order", "solution",

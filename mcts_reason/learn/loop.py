@@ -26,6 +26,7 @@ from typing import Any, Sequence
 
 from ..bench import SweepConfig, run_sweep
 from ..records import scan_records
+from ..search import SPECS
 from ..sets import InstanceSet
 from .collect import add_trees, sweep_trees
 from .dataset import Dataset, Splitter, _atomic_write, read_jsonl
@@ -86,8 +87,8 @@ def _sweep(puzzle: str, instances: InstanceSet, *, policy: str, value: str, algo
     return SweepConfig.for_set(puzzle, instances, algos=tuple(algos), budget_kind="simple",
                                budgets=(budget,), seeds=tuple(range(seeds)), policy=policy,
                                value=value,
-                               algo_options={a: {"c": c_puct} for a in algos
-                                             if a.startswith("mcts")})
+                               algo_options={a: SPECS[a].pick(c=c_puct) for a in algos
+                                            if SPECS[a].pick(c=c_puct)})
 
 
 def solve_rates(path: Path) -> dict[str, float]:

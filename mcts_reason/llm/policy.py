@@ -9,6 +9,7 @@ import numpy as np
 from ..budget import OverBudget
 from ..types import ProposeGrammar
 from .client import METER_LOCK, LLMClient, Request, Sampling
+from .prompt_file import PromptFile
 from .prompts import propose_messages
 
 _NEW_EXAMPLE = re.compile(r"^\s*(input|question)\s*:", re.IGNORECASE)
@@ -64,7 +65,7 @@ class LLMPolicy:
 
     def __init__(self, client: LLMClient, *, samples: int = 1,
                  sampling: Sampling | None = None, lenient: bool = True,
-                 patience: int = 6) -> None:
+                 patience: int = 6, prompts: PromptFile | None = None) -> None:
         if samples < 1:
             raise ValueError(f"samples must be >= 1, got {samples}")
         self.client = client
@@ -72,6 +73,7 @@ class LLMPolicy:
         self.sampling = sampling or Sampling(temperature=0.7, max_tokens=128)
         self.lenient = lenient
         self.patience = patience
+        self.prompts = prompts       # a user's prompt file (`--prompts`), else the puzzle's
         self.calls_per_propose = samples
         self._meter = None
 
@@ -80,7 +82,7 @@ class LLMPolicy:
 
     def propose(self, puzzle: Any, state: Any, *, k: int | None,
                 rng: np.random.Generator) -> list[tuple[Any, float]]:
-        messages = propose_messages(puzzle, state)
+        messages = propose_messages(puzzle, state, self.prompts)
         grammar = None
         if getattr(self.client, "grammar", False) and isinstance(puzzle, ProposeGrammar):
             grammar = puzzle.propose_grammar(state)

@@ -1,18 +1,20 @@
-"""Prompts: the puzzle's own when it brings them, a generic one built from `render` otherwise.
+"""Prompts: a user's prompt file first (`--prompts`), then the puzzle's own, then a generic one
+built from `render`.
 
 Convention (shared by every puzzle; declared in `types.ProposePrompt`, `types.ValuePrompt`,
 `types.VerifyPrompt`): `puzzle.propose_messages(state)` and `puzzle.value_messages(state)`
-return OpenAI chat messages. The propose prompt asks for candidate
-next steps, one per line, in the puzzle's step format (read back with `puzzle.parse_step`); the
-value prompt asks for a judgement ending in one word: sure / likely / impossible. A puzzle may
-also bring `verify_messages(initial, step_texts, state)` for the step verifier.
+return OpenAI chat messages. The propose prompt asks for candidate next steps, one per line, in
+the puzzle's step format (read back with `puzzle.parse_step`); the value prompt asks for a
+judgement ending in one word: sure / likely / impossible. A puzzle may also bring
+`verify_messages(initial, step_texts, state)` for the step verifier.
 """
 from __future__ import annotations
 
 import re
 from typing import Any, Sequence
 
-from ..types import ProposePrompt, ValuePrompt, VerifyPrompt
+from ..types import PromptFields, ProposePrompt, ValuePrompt, VerifyPrompt
+from .prompt_file import PromptFile
 
 JUDGEMENTS = ("sure", "likely", "impossible")
 _WORD = re.compile(r"\b(sure|likely|impossible)\b", re.IGNORECASE)
@@ -22,7 +24,16 @@ def _description(puzzle: Any) -> str:
     return str(getattr(puzzle, "description", "") or getattr(puzzle, "name", "a puzzle"))
 
 
-def propose_messages(puzzle: Any, state: Any) -> list[dict]:
+def _state_fields(puzzle: Any, state: Any) -> dict[str, str]:
+    fields = {"state": puzzle.render(state), "description": _description(puzzle)}
+    if isinstance(puzzle, PromptFields):
+        fields.update(puzzle.prompt_fields(state))
+    return fields
+
+
+def propose_messages(puzzle: Any, state: Any, prompts: PromptFile | None = None) -> list[dict]:
+    if prompts is not None and prompts.get("propose") is not None:
+        return prompts.messages("propose", **_state_fields(puzzle, state))
     if isinstance(puzzle, ProposePrompt):
         return list(puzzle.propose_messages(state))
     return [{"role": "user", "content":
@@ -31,7 +42,9 @@ def propose_messages(puzzle: Any, state: Any) -> list[dict]:
              "and nothing else.\nPossible next steps:\n"}]
 
 
-def value_messages(puzzle: Any, state: Any) -> list[dict]:
+def value_messages(puzzle: Any, state: Any, prompts: PromptFile | None = None) -> list[dict]:
+    if prompts is not None and prompts.get("value") is not None:
+        return prompts.messages("value", **_state_fields(puzzle, state))
     if isinstance(puzzle, ValuePrompt):
         return list(puzzle.value_messages(state))
     return [{"role": "user", "content":
@@ -40,11 +53,16 @@ def value_messages(puzzle: Any, state: Any) -> list[dict]:
              "own line: sure, likely or impossible.\n"}]
 
 
-def verify_messages(puzzle: Any, initial: Any, step_texts: Sequence[str], state: Any) -> list[dict]:
+def verify_messages(puzzle: Any, initial: Any, step_texts: Sequence[str], state: Any,
+                    prompts: PromptFile | None = None) -> list[dict]:
     """The step-verifier prompt: is the latest step correct and useful, given the steps so far?"""
+    earlier = "".join(f"{i}. {t}\n" for i, t in enumerate(step_texts[:-1], 1)) or "(none)\n"
+    if prompts is not None and prompts.get("verify") is not None:
+        return prompts.messages("verify", description=_description(puzzle),
+                                start=puzzle.render(initial), steps=earlier,
+                                latest=step_texts[-1], state=puzzle.render(state))
     if isinstance(puzzle, VerifyPrompt):
         return list(puzzle.verify_messages(initial, list(step_texts), state))
-    earlier = "".join(f"{i}. {t}\n" for i, t in enumerate(step_texts[:-1], 1)) or "(none)\n"
     return [{"role": "user", "content":
              f"{_description(puzzle)}\nStart: {puzzle.render(initial)}\n"
              f"Steps so far:\n{earlier}Latest step: {step_texts[-1]}\n"

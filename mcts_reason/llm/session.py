@@ -6,10 +6,11 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from .cache import ResponseCache, default_cache_path
 from .client import LLMClient, LLMError, Price, Sampling
+from .prompt_file import PromptFile
 from .redact import redact_url
 
 # The real base URL when the stored one had credentials redacted (`settings_to_dict`): set by
@@ -25,7 +26,8 @@ class LLMSettings:
     when the client is built and is never stored here (so it never reaches a repr or a log).
     `grammar`: whether the server honours GBNF grammars in requests (constrained proposals);
     None: yes for the embedded llama.cpp server, no for a remote one (say True for a remote
-    llama.cpp server).
+    llama.cpp server). `prompts`: a user's prompt file (`--prompts`), or None for the
+    puzzle's own prompts.
     """
 
     base_url: str | None = None
@@ -43,6 +45,7 @@ class LLMSettings:
     max_retries: int = 3
     prices: tuple[tuple[str, Price], ...] = ()
     grammar: bool | None = None
+    prompts: PromptFile | None = None
 
     def __repr__(self) -> str:
         url = redact_url(self.base_url) if self.base_url else None
@@ -54,17 +57,21 @@ class LLMSettings:
 
 def settings_to_dict(settings: LLMSettings) -> dict:
     """JSON-able form (for a bench configuration); holds the key's variable name, never a key,
-    and the base URL with any credentials in it redacted (see `real_base_url`)."""
-    return {"base_url": redact_url(settings.base_url) if settings.base_url else None,
-            "model": settings.model,
-            "api_key_env": settings.api_key_env, "cache": settings.cache,
-            "concurrency": settings.concurrency, "samples": settings.samples,
-            "value_samples": settings.value_samples,
-            "sampling": _sampling_dict(settings.sampling),
-            "value_sampling": _sampling_dict(settings.value_sampling),
-            "timeout": settings.timeout, "max_retries": settings.max_retries,
-            "prices": {m: [p.prompt, p.completion] for m, p in settings.prices},
-            "grammar": settings.grammar}
+    and the base URL with any credentials in it redacted (see `real_base_url`). A prompt file
+    is included only when one is used (older configurations stay equal)."""
+    d = {"base_url": redact_url(settings.base_url) if settings.base_url else None,
+         "model": settings.model,
+         "api_key_env": settings.api_key_env, "cache": settings.cache,
+         "concurrency": settings.concurrency, "samples": settings.samples,
+         "value_samples": settings.value_samples,
+         "sampling": _sampling_dict(settings.sampling),
+         "value_sampling": _sampling_dict(settings.value_sampling),
+         "timeout": settings.timeout, "max_retries": settings.max_retries,
+         "prices": {m: [p.prompt, p.completion] for m, p in settings.prices},
+         "grammar": settings.grammar}
+    if settings.prompts is not None:
+        d["prompts"] = settings.prompts.to_dict()
+    return d
 
 
 def settings_from_dict(d: dict) -> LLMSettings:
@@ -74,7 +81,8 @@ def settings_from_dict(d: dict) -> LLMSettings:
                        sampling=_sampling(d["sampling"]), value_sampling=_sampling(d["value_sampling"]),
                        timeout=d["timeout"], max_retries=d["max_retries"],
                        prices=tuple((m, Price(*p)) for m, p in d["prices"].items()),
-                       grammar=d.get("grammar"))
+                       grammar=d.get("grammar"),
+                       prompts=PromptFile.from_dict(d["prompts"]) if d.get("prompts") else None)
 
 
 def real_base_url(stored: str | None) -> str | None:
@@ -108,29 +116,43 @@ def load_prices(path: str | os.PathLike) -> tuple[tuple[str, Price], ...]:
                          f"got an error: {type(e).__name__}") from None
 
 
+def build_client(settings: LLMSettings, *, base_url: str | None = None,
+                 model: str | None = None, cache: ResponseCache | None = None,
+                 server_check: Callable[[int], str | None] | None = None) -> LLMClient:
+    """The one place where a model client is built from settings: for `solve` (`open_client`),
+    for each bench worker and for the benchmarks.
+
+    `base_url`/`model`: where the model really is when the settings leave it to the embedded
+    server, whose address is known only once it runs. The key is read here, from the variable
+    the settings name. Grammars (constrained proposals) default to on for the embedded
+    llama.cpp server (settings without a base URL) and off for a remote server.
+    `server_check`: for the embedded server, how the client learns that it died (LLMClient)."""
+    grammar = settings.grammar if settings.grammar is not None else not settings.base_url
+    return LLMClient(base_url=base_url or settings.base_url, model=model or settings.model,
+                     api_key=os.environ.get(settings.api_key_env) or None,
+                     timeout=settings.timeout, max_retries=settings.max_retries, cache=cache,
+                     prices=dict(settings.prices), concurrency=settings.concurrency,
+                     grammar=grammar, server_check=server_check)
+
+
 @contextlib.contextmanager
-def open_client(settings: LLMSettings) -> Iterator[LLMClient]:
-    """An LLMClient for `settings`; with no base URL, starts the embedded llama.cpp server for
-    the duration (and stops it afterwards). Raises LLMError when that is impossible."""
+def open_client(settings: LLMSettings, *, local: dict | None = None) -> Iterator[LLMClient]:
+    """An LLMClient for `settings` (`build_client`), with its response cache; with no base
+    URL, starts the embedded llama.cpp server for the duration (`local`: its LocalServer
+    options, e.g. n_ctx) and stops it afterwards. Raises LLMError when that is impossible."""
     server = None
     base_url, model = settings.base_url, settings.model
     if not base_url:
         from .local import LocalServer
-        server = LocalServer().start()
+        server = LocalServer(**(local or {})).start()
         base_url, model = server.base_url, model or server.model
     elif not model:
         raise LLMError("a model name is needed with a base URL (--model)")
     cache = ResponseCache(settings.cache) if settings.cache else None
     client = None
     try:
-        client = LLMClient(base_url=base_url, model=model,
-                           api_key=os.environ.get(settings.api_key_env) or None,
-                           timeout=settings.timeout, max_retries=settings.max_retries,
-                           cache=cache, prices=dict(settings.prices),
-                           concurrency=settings.concurrency,
-                           grammar=settings.grammar if settings.grammar is not None
-                           else server is not None,
-                           server_check=server.check if server is not None else None)
+        client = build_client(settings, base_url=base_url, model=model, cache=cache,
+                              server_check=server.check if server is not None else None)
         yield client
     finally:
         if client is not None:

@@ -7,6 +7,7 @@ import numpy as np
 
 from ..budget import OverBudget
 from .client import METER_LOCK, LLMClient, Request, Sampling
+from .prompt_file import PromptFile
 from .prompts import JUDGEMENTS, parse_judgement, value_messages, verify_messages
 
 DEFAULT_SCORES = {"sure": 1.0, "likely": 0.5, "impossible": 0.0}
@@ -16,7 +17,8 @@ class _Judge:
     """Shared machinery: `samples` judgements per prompt, mapped to [0, 1] and averaged."""
 
     def __init__(self, client: LLMClient, *, samples: int = 1, sampling: Sampling | None = None,
-                 scores: Mapping[str, float] | None = None, default: float = 0.5) -> None:
+                 scores: Mapping[str, float] | None = None, default: float = 0.5,
+                 prompts: PromptFile | None = None) -> None:
         if samples < 1:
             raise ValueError(f"samples must be >= 1, got {samples}")
         scores = dict(DEFAULT_SCORES if scores is None else scores)
@@ -27,6 +29,7 @@ class _Judge:
         self.sampling = sampling or Sampling(temperature=0.7, max_tokens=96)
         self.scores = scores
         self.default = default
+        self.prompts = prompts       # a user's prompt file (`--prompts`), else the puzzle's
         self.calls_per_state = samples
         self._meter = None
 
@@ -72,7 +75,7 @@ class LLMValue(_Judge):
 
     def evaluate(self, puzzle: Any, states: Sequence[Any], *,
                  rng: np.random.Generator) -> list[float]:
-        return self._judge([value_messages(puzzle, s) for s in states], rng)
+        return self._judge([value_messages(puzzle, s, self.prompts) for s in states], rng)
 
     def __repr__(self) -> str:
         return f"LLMValue(samples={self.samples}, scores={self.scores}, model={self.client.model!r})"
@@ -100,12 +103,12 @@ class LLMVerifyValue(_Judge):
             texts = [puzzle.render_step(before, step) for before, step in path]
             last_before, last_step = path[-1]
             final = puzzle.apply(last_before, last_step)
-            prompts.append(verify_messages(puzzle, path[0][0], texts, final))
+            prompts.append(verify_messages(puzzle, path[0][0], texts, final, self.prompts))
         return self._judge(prompts, rng)
 
     def evaluate(self, puzzle: Any, states: Sequence[Any], *,
                  rng: np.random.Generator) -> list[float]:
-        return self._judge([value_messages(puzzle, s) for s in states], rng)
+        return self._judge([value_messages(puzzle, s, self.prompts) for s in states], rng)
 
     def __repr__(self) -> str:
         return f"LLMVerifyValue(samples={self.samples}, model={self.client.model!r})"

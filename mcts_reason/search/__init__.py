@@ -1,36 +1,67 @@
 """Search algorithms, one module each, all with the same call signature and result type:
-`search(puzzle, instance, *, policy, value, budget, rng, **options) -> SearchResult`."""
+`search(puzzle, instance, *, policy, value, budget, rng, **options) -> SearchResult`.
+
+`SPECS` says what each algorithm is, so callers never guess from its name: the unit its simple
+budget counts, and which of the shared tuning options (the CLI's --c-puct, --pw-c, the model
+concurrency) it takes."""
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable
 
-from . import beam, bfs, dfs, mcts, sample
+from . import beam, bfs, dfs, mcts_search, sample
 from ..budget import Budget
 from .common import Context, SearchResult
 
 
 def mcts_uct(puzzle: Any, instance: str, **kwargs: Any) -> SearchResult:
-    """MCTS with UCB1 selection (priors only order unvisited children); see `mcts.search`."""
-    return mcts.search(puzzle, instance, selection="uct", **kwargs)
+    """MCTS with UCB1 selection (priors only order unvisited children); see `mcts_search`."""
+    return mcts_search.search(puzzle, instance, selection="uct", **kwargs)
 
 
-ALGORITHMS = {
-    "mcts": mcts.search,
-    "mcts-uct": mcts_uct,
-    "bfs": bfs.search,
-    "dfs": dfs.search,
-    "beam": beam.search,
-    "best-of-n": sample.best_of_n,
-    "greedy": sample.greedy,
+@dataclass(frozen=True, slots=True)
+class AlgorithmSpec:
+    """An algorithm and what it takes.
+
+    `unit`: the Budget field that the one-number budget (`--budget N`) caps. `options`: which
+    of the shared tuning options (c, pw_c, concurrency) its `search` accepts."""
+
+    run: Callable[..., SearchResult]
+    unit: str
+    options: tuple[str, ...] = ()
+
+    def pick(self, **options: Any) -> dict[str, Any]:
+        """The given options this algorithm takes (None values dropped)."""
+        return {k: v for k, v in options.items() if k in self.options and v is not None}
+
+
+_MCTS_OPTIONS = ("c", "pw_c", "concurrency")
+SPECS: dict[str, AlgorithmSpec] = {
+    "mcts": AlgorithmSpec(mcts_search.search, "simulations", _MCTS_OPTIONS),
+    "mcts-uct": AlgorithmSpec(mcts_uct, "simulations", _MCTS_OPTIONS),
+    "bfs": AlgorithmSpec(bfs.search, "expansions"),
+    "dfs": AlgorithmSpec(dfs.search, "expansions"),
+    "beam": AlgorithmSpec(beam.search, "expansions"),
+    "best-of-n": AlgorithmSpec(sample.best_of_n, "expansions"),
+    "greedy": AlgorithmSpec(sample.greedy, "expansions"),
 }
-
+ALGORITHMS: dict[str, Callable[..., SearchResult]] = {name: s.run for name, s in SPECS.items()}
 
 
 def simple_budget(algo: str, n: int) -> Budget:
     """The one-number budget (`--budget N`): N simulations for MCTS, N node expansions (policy
     calls on a state) for every other algorithm. An MCTS simulation expands at most one node, so
     the two count the same unit of work; the other algorithms do not run simulations."""
-    return Budget(simulations=n) if algo.startswith("mcts") else Budget(expansions=n)
+    return Budget(**{SPECS[algo].unit: n})
 
 
-__all__ = ["ALGORITHMS", "Context", "SearchResult", "simple_budget"]
+def make_budget(kind: str, algo: str, amount: float, **caps: Any) -> Budget:
+    """The caps of one run, for `solve` and `bench` alike: `amount` of the Budget field `kind`,
+    or for `kind` "simple" the one-number budget of `algo` (`simple_budget`); plus any other
+    `caps` given (None: not capped)."""
+    main = simple_budget(algo, int(amount)).caps() if kind == "simple" else {kind: amount}
+    return Budget(**main, **{k: v for k, v in caps.items() if v is not None})
+
+
+__all__ = ["ALGORITHMS", "AlgorithmSpec", "Context", "SPECS", "SearchResult", "make_budget",
+           "simple_budget"]

@@ -9,15 +9,12 @@ through doubtful states pays for them here. Solved children end the search; dead
 """
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from ..budget import Budget
-from ..tree import LOSS, WIN
 from ..types import Policy, Puzzle, ValueFunction
 from .common import Context, SearchResult
-from .expand import check_positive, expand, new_root, solved, trivial, value_samples
+from .expand import check_positive, layered, new_root, trivial, value_samples
 
 
 def search(puzzle: Puzzle, instance: str, *, policy: Policy,
@@ -44,35 +41,5 @@ def search(puzzle: Puzzle, instance: str, *, policy: Policy,
     done = trivial(ctx, root)
     if done is not None:
         return done
-    complete = ctx.exhaustive and n_generate is None
-    beam, depth = [(0.0, root)], 0
-    while beam and (max_depth is None or depth < max_depth):
-        pairs = []
-        for score, parent in beam:
-            out = expand(ctx, parent, k=n_generate)
-            if out is None:
-                return ctx.result(None, stop_reason=ctx.stop("policy_calls"), root=root)
-            kids, truncated = out
-            for ch in kids:
-                if ch.status == WIN:
-                    return solved(ctx, ch, root)
-                if ch.status != LOSS:
-                    pairs.append((score, ch))
-            if truncated:
-                return ctx.result(None, stop_reason=ctx.stop("nodes"), root=root)
-        values = ctx.evaluate([ch.state for _, ch in pairs], samples=samples) if pairs else []
-        if values is None:
-            return ctx.result(None, stop_reason=ctx.stop("value_calls"), root=root)
-        best: dict[Any, tuple[float, Any]] = {}
-        for (score, ch), v in zip(pairs, values):
-            ch.value = v
-            total = score + v
-            old = best.get(ch.state)
-            if old is None or total > old[0]:
-                best[ch.state] = (total, ch)
-        ranked = sorted(best.values(), key=lambda sc: (-sc[0], -sc[1].prior, sc[1].order))
-        complete = complete and len(ranked) <= beam_width
-        beam, depth = ranked[:beam_width], depth + 1
-    ended = not beam
-    return ctx.result(None, stop_reason="exhausted" if ended else "max_depth",
-                      proved=complete and ended, root=root)
+    return layered(ctx, root, width=beam_width, n_generate=n_generate, samples=samples,
+                   max_depth=max_depth, paths=True)

@@ -13,15 +13,12 @@ exhaustive policy with nothing ever dropped (no `n_select` cut, no `n_generate` 
 """
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from ..budget import Budget
-from ..tree import LOSS, WIN
 from ..types import Policy, Puzzle, ValueFunction
 from .common import Context, SearchResult
-from .expand import check_positive, expand, new_root, solved, trivial, value_samples
+from .expand import check_positive, layered, new_root, trivial, value_samples
 
 
 def search(puzzle: Puzzle, instance: str, *, policy: Policy,
@@ -47,31 +44,5 @@ def search(puzzle: Puzzle, instance: str, *, policy: Policy,
     done = trivial(ctx, root)
     if done is not None:
         return done
-    complete = ctx.exhaustive and n_generate is None
-    frontier, depth = [root], 0
-    while frontier and (max_depth is None or depth < max_depth):
-        candidates: dict[Any, Any] = {}
-        for parent in frontier:
-            out = expand(ctx, parent, k=n_generate)
-            if out is None:
-                return ctx.result(None, stop_reason=ctx.stop("policy_calls"), root=root)
-            kids, truncated = out
-            for ch in kids:
-                if ch.status == WIN:
-                    return solved(ctx, ch, root)
-                if ch.status != LOSS:
-                    candidates.setdefault(ch.state, ch)
-            if truncated:
-                return ctx.result(None, stop_reason=ctx.stop("nodes"), root=root)
-        live = list(candidates.values())
-        values = ctx.evaluate([ch.state for ch in live], samples=samples) if live else []
-        if values is None:
-            return ctx.result(None, stop_reason=ctx.stop("value_calls"), root=root)
-        for ch, v in zip(live, values):
-            ch.value = v
-        ranked = sorted(live, key=lambda ch: (-ch.value, -ch.prior, ch.order))
-        complete = complete and len(ranked) <= n_select
-        frontier, depth = ranked[:n_select], depth + 1
-    ended = not frontier
-    return ctx.result(None, stop_reason="exhausted" if ended else "max_depth",
-                      proved=complete and ended, root=root)
+    return layered(ctx, root, width=n_select, n_generate=n_generate, samples=samples,
+                   max_depth=max_depth, paths=False)

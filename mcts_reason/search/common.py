@@ -8,7 +8,7 @@ from typing import Sequence
 import numpy as np
 
 from ..budget import Budget, Meter, OverBudget, Usage
-from ..tree import Node
+from ..tree import LOSS, UNKNOWN, WIN, Node
 from ..types import MeterBound, PathValue, Policy, Proposal, Puzzle, State, Step, ValueFunction
 
 
@@ -95,7 +95,13 @@ class Context:
         self.initial = puzzle.parse_instance(instance)
         self.exhaustive = bool(getattr(policy, "exhaustive", False))
         self.tie_rng = tie_generator(rng)
+        # `exact(puzzle, state) -> 1.0 | 0.0 | None` when the value function knows some values
+        # for certain (types.ExactValue); None when it does not.
+        # (read as an attribute: an isinstance check on the Protocol costs more than a search)
+        exact = getattr(value, "exact", None)
+        self.exact = exact if callable(exact) else None
         self._nodes = 0
+        self._verdicts: dict[tuple, str | None] = {}   # step chain -> verified answer or None
         for part in (policy, value):
             if isinstance(part, MeterBound):
                 part.bind(self.meter)
@@ -144,17 +150,15 @@ class Context:
             nxt = item[2] if len(item) == 3 and item[2] is not None else apply(state, step)
             prior = float(prior) if prior > 0 else 0.0
             total += prior
-            if nxt in merged:
-                merged[nxt][1] += prior
-            else:
-                merged[nxt] = [step, prior, nxt]
+            merged.setdefault(nxt, [step, 0.0, nxt])[1] += prior   # one hash of the state
             if track and nxt not in parents and nxt != self.initial:
                 parents[nxt] = (state, step)
         items = break_ties(list(merged.values()), self.tie_rng)
+        make = tuple.__new__   # Proposal(...) without the NamedTuple keyword handling (hot path)
         if total > 0:
-            return [Proposal(s, p / total, nxt) for s, p, nxt in items]
+            return [make(Proposal, (s, p / total, nxt)) for s, p, nxt in items]
         n = len(items)
-        return [Proposal(s, 1.0 / n, nxt) for s, _, nxt in items]
+        return [make(Proposal, (s, 1.0 / n, nxt)) for s, _, nxt in items]
 
     def evaluate(self, states: Sequence[State], *, samples: int = 1) -> list[float] | None:
         """Values for `states`, from the table where known; None if the new ones are over budget.
@@ -208,6 +212,20 @@ class Context:
             state = before
         return out[::-1]
 
+    def status_of(self, state: State, *, exact: bool = False) -> int:
+        """How a new node for `state` starts: WIN when the puzzle says it is solved, LOSS when
+        it is a dead end or already proven lost in this search, else UNKNOWN. The one rule every
+        algorithm marks its new nodes with (the puzzle decides, not a value estimate).
+
+        `exact=True` (MCTS) also marks LOSS a state that the value function knows exactly to be
+        unsolvable (`types.ExactValue`, `self.exact`)."""
+        if self.puzzle.is_solved(state):
+            return WIN
+        if (self.lost and state in self.lost) or self.puzzle.is_dead_end(state) or \
+                (exact and self.exact is not None and self.exact(self.puzzle, state) == 0.0):
+            return LOSS
+        return UNKNOWN
+
     def new_node(self, state: State, *, step: Step = None, parent: Node | None = None,
                  prior: float = 1.0) -> Node:
         node = Node(state, step=step, parent=parent, prior=prior, order=self._nodes)
@@ -230,21 +248,40 @@ class Context:
         return out
 
     # -- results --------------------------------------------------------------------------------
+    def verified_answer(self, steps: Sequence[Step]) -> str | None:
+        """The answer of the step chain `steps` when the chain ends in a solved state and
+        `Puzzle.verify` accepts the answer, else None (counted in `Usage.rejected_answers`).
+
+        The one place where an answer is checked: every algorithm's result goes through it
+        (`result`), and so may an algorithm that must know before it stops (best-of-N). The
+        verdict on a chain is remembered, so the puzzle checks each chain once."""
+        key = tuple(steps)
+        if key not in self._verdicts:
+            state = self.initial
+            for step in key:
+                state = self.puzzle.apply(state, step)
+            candidate = self.puzzle.answer(self.initial, list(key))
+            ok = self.puzzle.is_solved(state) and self.puzzle.verify(self.instance, candidate)
+            self._verdicts[key] = candidate if ok else None
+        if self._verdicts[key] is None:
+            self.meter.usage.rejected_answers += 1
+        return self._verdicts[key]
+
     def result(self, steps: Sequence[Step] | None, *, stop_reason: str, proved: bool = False,
                root: Node | None = None) -> SearchResult:
-        """Build the result; a step chain is reported solved only if `verify` accepts its answer."""
+        """Build the result; a step chain is reported solved only if `verified_answer` accepts
+        it, so `SearchResult.solved` always means a verified answer."""
         usage = self.meter.finish()
         answer, texts, solved = None, (), False
         if steps is not None:
-            state, out = self.initial, []
-            for step in steps:
-                out.append(self.puzzle.render_step(state, step))
-                state = self.puzzle.apply(state, step)
-            candidate = self.puzzle.answer(self.initial, list(steps))
-            if self.puzzle.is_solved(state) and self.puzzle.verify(self.instance, candidate):
-                answer, texts, solved = candidate, tuple(out), True
+            answer = self.verified_answer(steps)
+            if answer is not None:
+                state, out = self.initial, []
+                for step in steps:
+                    out.append(self.puzzle.render_step(state, step))
+                    state = self.puzzle.apply(state, step)
+                texts, solved = tuple(out), True
             else:
-                usage.rejected_answers += 1
                 stop_reason = "answer failed verification"
         return SearchResult(puzzle=self.puzzle.name, instance=self.instance, algo=self.algo,
                             solved=solved, answer=answer, steps=texts, usage=usage,

@@ -18,10 +18,7 @@ def new_root(ctx: Context) -> Node | None:
     if not ctx.meter.can("nodes"):
         return None
     root = ctx.new_node(ctx.initial)
-    if ctx.puzzle.is_solved(root.state):
-        root.status = WIN
-    elif ctx.puzzle.is_dead_end(root.state):
-        root.status = LOSS
+    root.status = ctx.status_of(root.state)
     return root
 
 
@@ -37,17 +34,13 @@ def expand(ctx: Context, node: Node, *, k: int | None = None) -> tuple[list[Node
     node.expanded = True
     known = {ch.state for ch in node.children}
     kids: list[Node] = []
-    puzzle = ctx.puzzle
     for step, prior, nxt in proposals:
         if nxt in known:
             continue
         if not ctx.meter.can("nodes"):
             return kids, True
         child = ctx.new_node(nxt, step=step, parent=node, prior=prior)
-        if puzzle.is_solved(nxt):
-            child.status = WIN
-        elif puzzle.is_dead_end(nxt) or nxt in ctx.lost:
-            child.status = LOSS
+        child.status = ctx.status_of(nxt)
         node.children.append(child)
         kids.append(child)
         known.add(nxt)
@@ -62,10 +55,7 @@ def child(ctx: Context, node: Node, step: Any, nxt: Any, prior: float) -> Node |
     if not ctx.meter.can("nodes"):
         return None
     ch = ctx.new_node(nxt, step=step, parent=node, prior=prior)
-    if ctx.puzzle.is_solved(nxt):
-        ch.status = WIN
-    elif ctx.puzzle.is_dead_end(nxt):
-        ch.status = LOSS
+    ch.status = ctx.status_of(nxt)
     node.children.append(ch)
     return ch
 
@@ -110,3 +100,55 @@ def trivial(ctx: Context, root: Node | None) -> SearchResult | None:
     if root.status == LOSS:
         return ctx.result(None, stop_reason="exhausted", proved=True, root=root)
     return None
+
+
+def layered(ctx: Context, root: Node, *, width: int, n_generate: int | None, samples: int,
+            max_depth: int | None, paths: bool) -> SearchResult:
+    """The loop that ToT-BFS and beam search share; they differ only in what they rank.
+
+    Each round expands every member of the layer (one policy call each), values the new
+    children (`samples` value calls per new state) and keeps the `width` best for the next
+    layer. `paths=False` (BFS) ranks candidate *states* by their own value, a state reached from
+    two members counted once (the first reach); `paths=True` (beam) ranks *paths* by the sum of
+    the values along them, a state reached along two paths keeping the better. Solved children
+    end the search; dead ends are dropped; a refused call or the nodes cap stops it. Only an
+    exhaustive policy with nothing ever cut makes "no solution" a proof.
+    """
+    complete = ctx.exhaustive and n_generate is None
+    layer, depth = [(0.0, root)], 0
+    while layer and (max_depth is None or depth < max_depth):
+        candidates = []
+        for score, parent in layer:
+            out = expand(ctx, parent, k=n_generate)
+            if out is None:
+                return ctx.result(None, stop_reason=ctx.stop("policy_calls"), root=root)
+            kids, truncated = out
+            for ch in kids:
+                if ch.status == WIN:
+                    return solved(ctx, ch, root)
+                if ch.status != LOSS:
+                    candidates.append((score, ch))
+            if truncated:
+                return ctx.result(None, stop_reason=ctx.stop("nodes"), root=root)
+        if not paths:
+            first: dict[Any, tuple[float, Node]] = {}
+            for pair in candidates:
+                first.setdefault(pair[1].state, pair)
+            candidates = list(first.values())
+        values = ctx.evaluate([ch.state for _, ch in candidates], samples=samples) \
+            if candidates else []
+        if values is None:
+            return ctx.result(None, stop_reason=ctx.stop("value_calls"), root=root)
+        best: dict[Any, tuple[float, Node]] = {}
+        for (score, ch), v in zip(candidates, values):
+            ch.value = v
+            total = score + v if paths else v
+            old = best.get(ch.state)
+            if old is None or total > old[0]:
+                best[ch.state] = (total, ch)
+        ranked = sorted(best.values(), key=lambda sc: (-sc[0], -sc[1].prior, sc[1].order))
+        complete = complete and len(ranked) <= width
+        layer, depth = ranked[:width], depth + 1
+    ended = not layer
+    return ctx.result(None, stop_reason="exhausted" if ended else "max_depth",
+                      proved=complete and ended, root=root)

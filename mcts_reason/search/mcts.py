@@ -3,7 +3,9 @@
 Exact results are backed up as well as values: a solved child makes its parent (and so the root)
 a proven win, which ends the search; with an exhaustive policy a node whose children are all lost
 is itself lost, and lost states go into a table shared by every path, so budget is never spent
-revisiting a proven loss. Policies that sample steps (exhaustive=False) get progressive widening:
+revisiting a proven loss. A value function that knows some values exactly (`types.ExactValue`)
+has the children it knows to be unsolvable marked lost when they are created, as dead ends are.
+Policies that sample steps (exhaustive=False) get progressive widening:
 a node may hold at most ceil(pw_c * N ** pw_alpha) children, and is re-asked for more as N grows.
 """
 from __future__ import annotations
@@ -11,40 +13,50 @@ from __future__ import annotations
 import math
 from typing import Callable
 
-import numpy as np
-
-from ..budget import Budget
 from ..tree import LOSS, UNKNOWN, WIN, Node
-from ..types import Policy, Proposal, Puzzle, ValueFunction
+from ..types import Proposal
 from .common import Context, SearchResult
 
 
-def puct_score(parent: Node, child: Node, c: float, fpu: float) -> float:
-    """AlphaZero's PUCT: Q + c * P * sqrt(N_parent) / (1 + N_child), with virtual loss."""
-    n = child.visits + child.virtual_loss
-    q = child.value_sum / n if n else fpu
-    big_n = parent.visits + parent.virtual_loss
-    return q + c * child.prior * math.sqrt(max(1, big_n)) / (1 + n)
+def puct_child(node: Node, c: float, fpu: float) -> Node | None:
+    """AlphaZero's PUCT: the child maximising Q + c * P * sqrt(N_parent) / (1 + N_child), with
+    virtual loss (pending visits of value 0) in both counts; unvisited children have Q = `fpu`.
+    Lost children are never chosen; ties go to the earlier child. None if every child is lost."""
+    sqrt_n = math.sqrt(max(1, node.visits + node.virtual_loss))   # the parent's term, once
+    best, best_score = None, -math.inf
+    for ch in node.children:
+        if ch.status != LOSS:
+            n = ch.visits + ch.virtual_loss
+            s = (ch.value_sum / n if n else fpu) + c * ch.prior * sqrt_n / (1 + n)
+            if s > best_score:
+                best, best_score = ch, s
+    return best
 
 
-def uct_score(parent: Node, child: Node, c: float, fpu: float) -> float:
-    """UCB1 applied to trees (Kocsis & Szepesvari): Q + c * sqrt(ln N_parent / N_child).
-    Unvisited children come first, in prior order."""
-    n = child.visits + child.virtual_loss
-    if n == 0:
-        return 1e9 + child.prior
-    big_n = parent.visits + parent.virtual_loss
-    return child.value_sum / n + c * math.sqrt(math.log(max(1, big_n)) / n)
+def uct_child(node: Node, c: float, fpu: float) -> Node | None:
+    """UCB1 applied to trees (Kocsis & Szepesvari): the child maximising
+    Q + c * sqrt(ln N_parent / N_child). Unvisited children come first, in prior order (then
+    creation order); lost children are never chosen. None if every child is lost."""
+    log_n = math.log(max(1, node.visits + node.virtual_loss))     # the parent's term, once
+    best, best_score = None, -math.inf
+    for ch in node.children:
+        if ch.status != LOSS:
+            n = ch.visits + ch.virtual_loss
+            s = 1e9 + ch.prior if n == 0 else ch.value_sum / n + c * math.sqrt(log_n / n)
+            if s > best_score:
+                best, best_score = ch, s
+    return best
 
 
-SELECTION: dict[str, Callable[[Node, Node, float, float], float]] = {
-    "puct": puct_score,
-    "uct": uct_score,
+# A selection rule: (node, c, fpu) -> the child to descend to.
+SELECTION: dict[str, Callable[[Node, float, float], Node | None]] = {
+    "puct": puct_child,
+    "uct": uct_child,
 }
 
 
 class MCTS:
-    """One search. Use `search(...)` unless you need the object (tests, parallel mode)."""
+    """One search. Use `mcts_search.search(...)` unless you need the object (tests)."""
 
     def __init__(self, ctx: Context, *, c: float, selection: str, pw_c: float, pw_alpha: float,
                  samples: int | None, max_stale: int = 2, expand_after: int = 0) -> None:
@@ -54,7 +66,7 @@ class MCTS:
             raise ValueError("need c >= 0, pw_c > 0 and 0 < pw_alpha <= 1")
         self.ctx = ctx
         self.c = c
-        self.score = SELECTION[selection]
+        self.choose = SELECTION[selection]
         self.pw_c, self.pw_alpha = pw_c, pw_alpha
         self.samples = samples
         # A sampling policy may say how many fruitless re-asks make a node saturated
@@ -64,12 +76,8 @@ class MCTS:
             raise ValueError(f"expand_after must be a non-negative integer, got {expand_after!r}")
         self.expand_after = expand_after
         self.root = ctx.new_node(ctx.initial)
-        self.win: Node | None = None
-        puzzle = ctx.puzzle
-        if puzzle.is_solved(ctx.initial):
-            self.root.status, self.win = WIN, self.root
-        elif puzzle.is_dead_end(ctx.initial):
-            self.root.status = LOSS
+        self.root.status = ctx.status_of(ctx.initial, exact=True)
+        self.win: Node | None = self.root if self.root.status == WIN else None
 
     # -- the four phases -----------------------------------------------------------------------
     def select(self) -> Node:
@@ -78,14 +86,7 @@ class MCTS:
         while True:
             if not node.expanded or self._wants_widening(node):
                 return node
-            fpu, score, c = node.q, self.score, self.c
-            best, best_score = None, -math.inf
-            for ch in node.children:
-                if ch.status != LOSS:
-                    s = score(node, ch, c, fpu)
-                    if s > best_score:
-                        best, best_score = ch, s
-            node = best
+            node = self.choose(node, self.c, node.q)
 
     def _wants_widening(self, node: Node) -> bool:
         if self.ctx.exhaustive or node.saturated:
@@ -118,17 +119,13 @@ class MCTS:
                 fresh = [Proposal(s, scale * p / total, nxt) for s, p, nxt in fresh]
         else:
             fresh = proposals
-        puzzle, lost = ctx.puzzle, ctx.lost
         kids = ctx.add_children(node, fresh)
         truncated = len(kids) < len(fresh)   # the nodes cap: this node is not fully listed
+        status_of = ctx.status_of
         for child in kids:
-            nxt = child.state
-            if puzzle.is_solved(nxt):
-                child.status = WIN
-                if self.win is None:
-                    self.win = child
-            elif (lost and nxt in lost) or puzzle.is_dead_end(nxt):
-                child.status = LOSS
+            child.status = status_of(child.state, exact=True)
+            if child.status == WIN and self.win is None:
+                self.win = child
         node.stale += not fresh
         node.saturated = (ctx.exhaustive or node.stale >= self.max_stale) and not truncated
         if self.win is not None:
@@ -192,38 +189,3 @@ class MCTS:
                                    root=self.root)
         return self.ctx.result(None, stop_reason=f"budget: {stop}", root=self.root)
 
-
-def search(puzzle: Puzzle, instance: str, *, policy: Policy, value: ValueFunction,
-           budget: Budget, rng: np.random.Generator, c: float = 1.5, selection: str = "puct",
-           pw_c: float = 2.0, pw_alpha: float = 0.5, samples: int | None = None,
-           expand_after: int = 0, concurrency: int = 1) -> SearchResult:
-    """Run MCTS on `instance` until it is solved, proven unsolvable, or the budget runs out.
-
-    Args:
-      c: exploration constant of the selection rule.
-      selection: "puct" (priors, AlphaZero) or "uct" (UCB1, priors only order unvisited children).
-      pw_c, pw_alpha: progressive widening for sampling policies (ignored for exhaustive ones).
-      samples: `k` passed to the policy on each expansion (None: the policy's own default).
-      expand_after: expand a leaf (a policy call) only once it has been visited this many times;
-        before that a visit only values it. 0 (default): expand on the first visit, as AlphaZero
-        does. 1: value first, so a leaf the value function rates poorly never costs a policy
-        call (the expansion threshold of Coulom 2006).
-      concurrency: leaves expanded/evaluated at once (virtual loss; see search/parallel.py).
-        1 is the plain sequential search.
-    Raises:
-      ValueError: for a bad instance or bad parameters.
-    """
-    ctx = Context(puzzle, instance, policy=policy, value=value, budget=budget, rng=rng,
-                  algo="mcts" if selection == "puct" else f"mcts-{selection}")
-    if not ctx.meter.can("nodes"):   # not even room for the root
-        return ctx.result(None, stop_reason=ctx.stop("nodes"))
-    if concurrency > 1:
-        if expand_after:
-            raise ValueError("expand_after is not supported with concurrency > 1")
-        from .parallel import ParallelMCTS
-        return ParallelMCTS(ctx, c=c, selection=selection, pw_c=pw_c, pw_alpha=pw_alpha,
-                            samples=samples, concurrency=concurrency).run()
-    if concurrency != 1:
-        raise ValueError(f"concurrency must be >= 1, got {concurrency}")
-    return MCTS(ctx, c=c, selection=selection, pw_c=pw_c, pw_alpha=pw_alpha,
-                samples=samples, expand_after=expand_after).run()

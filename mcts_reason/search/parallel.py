@@ -57,11 +57,10 @@ class ParallelMCTS(MCTS):
         while True:
             if not node.expanded:
                 return node
-            live = [ch for ch in node.children if ch.status != LOSS]
-            if not live or (self._wants_widening(node) and id(node) not in self._pending):
+            best = self.choose(node, self.c, node.q)
+            if best is None or (self._wants_widening(node) and id(node) not in self._pending):
                 return node
-            fpu = node.q
-            node = max(live, key=lambda ch: self.score(node, ch, self.c, fpu))
+            node = best
 
     def _select_batch(self) -> tuple[list[Node], list[Node]]:
         """Up to K distinct leaves, and the extra virtual losses laid on repeats.

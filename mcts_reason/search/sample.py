@@ -51,11 +51,8 @@ def _chain(ctx: Context, root: Node, *, k: int | None, greedy: bool,
         node = nxt_node
         visited.add(nxt)
         if puzzle.is_solved(node.state):
-            steps = [n.step for n in node.path()[1:]]
-            if puzzle.verify(ctx.instance, puzzle.answer(ctx.initial, steps)):
-                return node, None
-            ctx.meter.usage.rejected_answers += 1
-            return None, None
+            verified = ctx.verified_answer([n.step for n in node.path()[1:]]) is not None
+            return (node if verified else None), None
         if puzzle.is_dead_end(node.state):
             return None, None
     return None, None

@@ -12,12 +12,20 @@ commas, semicolons or "and" (sections separated by a semicolon or a new line):
     initial: the red block is on the table, the blue block is on top of the red block,
              the hand is empty; goal: the red block is on top of the blue block
 
+PlanBench / RAP statements are read as published: "As initial conditions I have that, the red
+block is clear, ..., the hand is empty, ... and the blue block is on the table. My goal is to have
+that the orange block is on top of the red block.", optionally inside `[STATEMENT] ...` and
+followed by "My plan is as follows:" / `[PLAN]` (whatever follows those is not read).
+
 Facts: `the X block is on the table`, `the X block is on (top of) the Y block`,
 `the X block is clear`, `the hand is empty`, `the hand is holding the X block`. Block names are
-single words (colours in the generated sets); "the" and "block" may be left out. The initial
+single words (colours in the generated sets; PDDL-style letters such as `the a block`,
+`block b`, `a is on b` work too); "the" and "block" may be left out. The initial
 section must place every block exactly once (on the table, on a block, or in the hand); the goal
 is partial, as in PlanBench (usually only "on" facts), and must not contradict itself. The plan
-(the answer) is the steps joined by ", ".
+(the answer) is the steps joined by ", "; `format_answer` rewrites it one action per line in
+PlanBench's two forms, PDDL `(unstack red blue)` and text "unstack the red block from on top of
+the blue block" (`solve --answer-format pddl|text`), and `parse_step` reads both back.
 
 As in sliding tiles, every state can still reach a consistent goal, so no state is a dead end and
 MCTS never proves a loss; the heuristic policy lists every legal step (`exhaustive = True`).
@@ -46,9 +54,10 @@ TABLE, HAND = "table", "hand"
 MAX_BLOCKS = 26
 COLOURS = ("red", "blue", "orange", "yellow", "white", "magenta", "black", "cyan", "green",
            "violet", "silver", "gold", "brown", "pink", "purple", "grey")
-_RESERVED = frozenset({TABLE, HAND, "block", "blocks", "the", "a", "an", "top", "on", "of", "is",
+# words that cannot name a block ("a" and "i" can: PDDL-style instances name blocks a, b, c, ...)
+_RESERVED = frozenset({TABLE, HAND, "block", "blocks", "the", "an", "top", "on", "of", "is",
                        "and", "from", "onto", "empty", "clear", "holding", "up", "down", "off",
-                       "to", "upon", "atop", "with", "goal", "initial", "i", "you", "then"})
+                       "to", "upon", "atop", "with", "goal", "initial", "you", "then"})
 _MAX_ANSWER_CHARS = 50_000
 
 
@@ -394,7 +403,7 @@ class BlocksworldHeuristicPolicy:
 
 # -- text -----------------------------------------------------------------------------------------
 _NAME = r"[a-z][a-z0-9_\-]*"
-_B = rf"(?:the\s+|a\s+)?(?P<{{g}}>{_NAME})(?:\s+block)?"
+_B = rf"(?:the\s+|a\s+)?(?:block\s+)?(?P<{{g}}>{_NAME})(?:\s+block)?"
 
 
 def _blk(group: str) -> str:
@@ -409,7 +418,10 @@ _FACT_CLEAR = re.compile(rf"^{_blk('x')}\s+is\s+clear$")
 _FACT_EMPTY = re.compile(r"^(?:the\s+)?hand\s+is\s+empty$")
 _FACT_HOLD = re.compile(rf"^(?:the\s+)?hand\s+is\s+holding\s+{_blk('x')}$|^(?:i\s+am|you\s+are)\s+"
                         rf"holding\s+{_blk('x2')}$")
-_INIT_LABEL = re.compile(r"(?:initial(?:[ \t]+state)?|init|start)[ \t]*:")
+_INIT_LABEL = re.compile(r"as\s+initial\s+conditions\s+i\s+have\s+that\s*[,:]?|"
+                         r"(?:initial(?:[ \t]+state)?|init|start)[ \t]*:")
+_STATEMENT = "[statement]"
+_PLAN_START = re.compile(r"\[plan\]|\bmy\s+plan\s+is\s+as\s+follows\b")
 _GOAL_LABEL = re.compile(r"\b(?:my[ \t]+goal[ \t]+is[ \t]+to[ \t]+have[ \t]+that|goal)\b[ \t]*:?")
 _SPLIT = re.compile(r",|;|\n|\.\s|\band\b")
 
@@ -424,8 +436,18 @@ def _facts(text: str) -> list[str]:
 
 
 def _sections(text: str) -> tuple[str, str] | None:
-    """(initial facts, goal facts) text, or None. Plain scanning, no backtracking regex."""
-    low = text.lower().strip()
+    """(initial facts, goal facts) text, or None. Plain scanning, no backtracking regex.
+    A PlanBench `[STATEMENT]` is read from its marker to "My plan is as follows" / `[PLAN]`;
+    two statements (a prompt with a worked example) are ambiguous: ValueError."""
+    low = text.lower()
+    if (k := low.count(_STATEMENT)) > 1:
+        raise ValueError(f"blocksworld instance: {k} [STATEMENT] sections (a prompt with worked "
+                         f"examples?); give only the one to solve")
+    if k:
+        low = low[low.index(_STATEMENT) + len(_STATEMENT):]
+    if plan := _PLAN_START.search(low):
+        low = low[:plan.start()]
+    low = low.strip()
     m = _INIT_LABEL.match(low)
     g = _GOAL_LABEL.search(low, m.end()) if m else None
     if not m or not g:
@@ -498,12 +520,37 @@ _STEP_PATTERNS = [
 ]
 
 
-def _normalise(text: str) -> str:
+_PDDL_STEP = re.compile(rf"^\(\s*(?P<verb>pick-up|pickup|put-down|putdown|stack|unstack)\s+"
+                        rf"(?P<x>{_N})(?:\s+(?P<y>{_N}))?\s*\)$")
+_PDDL_VERBS = {"pickup": "pick-up", "putdown": "put-down"}
+_ARITY = {"pick-up": 1, "put-down": 1, "stack": 2, "unstack": 2}
+
+
+def _normalise(text: str, names: frozenset = frozenset()) -> str:
+    """Lower case, no bullet, no "block", no articles. "a" is an article unless it names a block
+    of the state and the next word does not (so "the a block" and "unstack a from b" keep it,
+    "a red block" loses it)."""
     text = _BULLET.sub("", text.strip(), count=1).strip().strip("`*\"'").strip()
-    text = text.lower().rstrip(".!;").strip()
-    text = re.sub(r"\b(?:the|a|an)\b", " ", text)
-    text = re.sub(r"\bblocks?\b", " ", text)
-    return re.sub(r"\s+", " ", text).strip()
+    words = text.lower().rstrip(".!;").strip().split()
+    out = []
+    for i, w in enumerate(words):
+        nxt = words[i + 1] if i + 1 < len(words) else None
+        if w in ("the", "an", "block", "blocks") or \
+                (w == "a" and ("a" not in names or (nxt in names and nxt != "a"))):
+            continue
+        out.append(w)
+    return " ".join(out)
+
+
+def _pddl_action(text: str) -> Action | None:
+    """`(unstack red blue)`, `(pick-up a)`, ...: PlanBench's PDDL plan lines."""
+    m = _PDDL_STEP.match(" ".join(text.strip().lower().rstrip(".;").split()))
+    if not m:
+        return None
+    verb = _PDDL_VERBS.get(m.group("verb"), m.group("verb"))
+    if (m.group("y") is not None) != (_ARITY[verb] == 2):
+        return None
+    return Action(verb, m.group("x"), m.group("y"))
 
 
 # -- the puzzle -----------------------------------------------------------------------------------
@@ -517,12 +564,13 @@ class Blocksworld:
     def parse_instance(self, text: str) -> World:
         if not isinstance(text, str) or not text.strip():
             raise ValueError("blocksworld instance is empty: give 'initial: <facts>; goal: <facts>'")
-        if len(text) > 5000:
-            raise ValueError("blocksworld instance is too long (over 5000 characters)")
+        if len(text) > 20_000:
+            raise ValueError("blocksworld instance is too long (over 20000 characters)")
         sections = _sections(text)
         if sections is None:
             raise ValueError(f"blocksworld instance {_short(text)}: expected 'initial: <facts>; "
-                             f"goal: <facts>'")
+                             f"goal: <facts>' or PlanBench's 'As initial conditions I have that, "
+                             f"...  My goal is to have that ...'")
         init_text, goal_text = sections
         where: dict[str, str] = {}
         said_clear, said_empty = [], False
@@ -614,7 +662,11 @@ class Blocksworld:
         try:
             if not isinstance(text, str) or len(text) > 300:
                 return None
-            t = _normalise(text)
+            bare = _BULLET.sub("", text.strip(), count=1).strip().strip("`*\"'").strip()
+            if bare.startswith("("):
+                a = _pddl_action(bare)
+                return a if a is not None and is_legal(state, a) else None
+            t = _normalise(text, frozenset(state.blocks))
             for verb, pat in _STEP_PATTERNS:
                 m = pat.match(t)
                 if not m:
@@ -668,33 +720,57 @@ class Blocksworld:
         return ", ".join(facts)
 
     def render_step(self, state: World, step: Action) -> str:
-        x = _render_block(step.block)
-        if step.verb == "pick-up":
-            return f"pick up {x}"
-        if step.verb == "put-down":
-            return f"put down {x}"
-        if step.verb == "stack":
-            return f"stack {x} on top of {_render_block(step.target)}"
-        return f"unstack {x} from {_render_block(step.target)}"
+        return _action_text(step, "from")
 
     def answer(self, initial: World, steps: Sequence[Action]) -> str:
         return ", ".join(self.render_step(initial, s) for s in steps)
 
+    answer_formats = {
+        "pddl": "one PDDL action per line, e.g. (unstack red blue), as in PlanBench's plans",
+        "text": "one action per line in PlanBench's words, e.g. 'unstack the red block from on "
+                "top of the blue block'",
+    }
+
+    def format_answer(self, instance: str, answer: str, fmt: str) -> str:
+        """The plan `answer` rewritten one action per line in form `fmt` (see `answer_formats`).
+        ValueError for an unknown form or an answer that is not a legal plan."""
+        if fmt not in self.answer_formats:
+            raise ValueError(f"unknown answer format {fmt!r}; known: {', '.join(self.answer_formats)}")
+        actions = self.actions(instance, answer)
+        if actions is None:
+            raise ValueError("the answer is not a legal plan for this instance")
+        write = _pddl_line if fmt == "pddl" else _planbench_line
+        return "\n".join(write(a) for a in actions)
+
     def plan(self, instance: str, answer: str) -> tuple[int, World] | None:
         """(number of actions, final state) of an answer; None if an action is unreadable/illegal."""
+        actions = self.actions(instance, answer)
+        if actions is None:
+            return None
+        state = self.parse_instance(instance)
+        for a in actions:
+            state = self.apply(state, a)
+        return len(actions), state
+
+    def actions(self, instance: str, answer: str) -> list[Action] | None:
+        """The actions of an answer (separated by commas, semicolons, new lines or "then"; a
+        PlanBench `[PLAN END]` marker is skipped); None if one is unreadable or illegal."""
         state = self.parse_instance(instance)
         if not isinstance(answer, str) or len(answer) > _MAX_ANSWER_CHARS:
             return None
         text = re.sub(r"^\s*(?:answer|plan|solution)\s*:\s*", "", answer.strip(), flags=re.I)
+        text = re.sub(r"\[plan(?:\s+end)?\]", "\n", text, flags=re.I)
         parts = [p for p in re.split(r"[,;\n]+|\bthen\b", text) if p.strip(" .")]
         if len(parts) == 1 and parts[0].strip(" .").lower() in ("none", "(none)", "no actions"):
             parts = []
+        out = []
         for p in parts:
             step = self.parse_step(state, p)
             if step is None:
                 return None
+            out.append(step)
             state = self.apply(state, step)
-        return len(parts), state
+        return out
 
     def verify(self, instance: str, answer: str) -> bool:
         try:
@@ -774,13 +850,18 @@ class Blocksworld:
 
     # -- LLM prompts -------------------------------------------------------------------------------
     _RULES = (
-        "I am playing with a set of blocks where I need to arrange the blocks into stacks. "
-        "Here are the actions I can do: pick up a block (from the table), unstack a block from "
-        "on top of another block, put down a block (onto the table), stack a block on top of "
-        "another block. I can only pick up or unstack one block at a time, and only if my hand "
-        "is empty and the block is clear (no other block on it, not held). I can only unstack a "
-        "block from a block it is really on. I can only put down or stack a block I am holding, "
-        "and only stack it on a clear block. Once I put down or stack a block, my hand is empty.")
+        "Blocks world: blocks stand on the table or on each other, and one hand moves them, one "
+        "block at a time. A block is clear when nothing stands on it and the hand does not hold "
+        "it. With an empty hand you may take a clear block: from the table ('pick up the X "
+        "block') or from the block it stands on ('unstack the X block from the Y block'). A "
+        "held block goes onto the table ('put down the X block') or onto a clear block ('stack "
+        "the X block on top of the Y block'), and the hand is empty again.")
+
+    prompt_field_names = ("goal",)
+
+    def prompt_fields(self, state: World) -> dict[str, str]:
+        """{goal}, for a user's prompt file ({state} is the current arrangement)."""
+        return {"goal": self.render_goal(state.goal)}
 
     def propose_messages(self, state: World) -> list[dict]:
         return [
@@ -828,6 +909,26 @@ _SETS = {
     "large": ("30 instances, 3 each with 6 to 15 blocks (PlanBench's larger sizes), at least "
               "2 * blocks - 4 actions (a 15-block one takes 26-40)", 1515, 3, (6, 15, 4)),
 }
+
+
+def _pddl_line(a: Action) -> str:
+    return f"({a.verb} {a.block}" + (f" {a.target})" if a.target else ")")
+
+
+def _action_text(a: Action, unstack_from: str) -> str:
+    """An action in words: `unstack_from` is "from" in our steps, "from on top of" in PlanBench's."""
+    x = _render_block(a.block)
+    if a.verb == "pick-up":
+        return f"pick up {x}"
+    if a.verb == "put-down":
+        return f"put down {x}"
+    if a.verb == "stack":
+        return f"stack {x} on top of {_render_block(a.target)}"
+    return f"unstack {x} {unstack_from} {_render_block(a.target)}"
+
+
+def _planbench_line(a: Action) -> str:
+    return _action_text(a, "from on top of")
 
 
 def _short(text: str, limit: int = 60) -> str:

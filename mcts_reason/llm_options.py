@@ -1,4 +1,5 @@
-"""The `solve` command's model options (click), kept here so cli.py stays thin."""
+"""The model options of `solve` and `bench` (click), kept out of the model package (llm/), which
+knows nothing of the command line, and out of cli.py, which stays thin."""
 from __future__ import annotations
 
 import functools
@@ -7,10 +8,11 @@ from typing import Any, Callable
 
 import click
 
-from ..cliutil import FiniteFloat
-from .cache import ResponseCache
-from .client import ATTEMPT_FAULTS as _ATTEMPT_KINDS, Sampling, base_url_problem
-from .session import LLMSettings, load_prices
+from .cliutil import FiniteFloat
+from .llm.cache import ResponseCache
+from .llm.client import ATTEMPT_FAULTS as _ATTEMPT_KINDS, Sampling, base_url_problem
+from .llm.prompt_file import load_prompts
+from .llm.session import LLMSettings, load_prices
 
 EXIT_MODEL_ERROR = 3
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -53,6 +55,11 @@ _OPTIONS = [
                  help="Send a GBNF grammar with each proposal request, so every line is a step "
                       "over the state's numbers (llama.cpp servers only) [default: on for the "
                       "embedded server, off with --base-url]."),
+    click.option("--prompts", "prompts_path", default=None, metavar="FILE",
+                 type=click.Path(dir_okay=False),
+                 help="JSON prompt templates {\"propose\"|\"value\"|\"verify\": TEXT} instead of "
+                      "the puzzle's own (e.g. a paper's exact prompts); placeholders are checked "
+                      "(docs/llm.md)."),
     click.option("--prices", "prices_path", default=None, metavar="FILE",
                  type=click.Path(exists=True, dir_okay=False),
                  help='JSON price table: {"model": {"prompt": USD/1M, "completion": USD/1M}}.'),
@@ -65,7 +72,7 @@ def model_health(model_calls: int, faults: dict[str, int]) -> tuple[str | None, 
     A search through a server that fails every request ends "unsolved" like one that found
     nothing; this line is what tells them apart. `model_calls` and `faults` are a Usage's (or
     their sums over several runs)."""
-    from .client import failed_attempts
+    from .llm.client import failed_attempts
     failed = failed_attempts(faults)
     unreached = faults.get("unreachable", 0) + faults.get("timeout_unsent", 0)
     tried = model_calls + unreached
@@ -90,17 +97,27 @@ def llm_options(f: Callable) -> Callable:
 
 
 def settings_from(kw: dict[str, Any], *, max_cost: float | None = None,
-                  uses_model: bool = True) -> tuple[LLMSettings, dict[str, Any]]:
+                  uses_model: bool = True, puzzle: Any = None
+                  ) -> tuple[LLMSettings, dict[str, Any]]:
     """(LLMSettings, extra Budget caps) from the options; click.BadParameter on bad values.
 
     `max_cost` is the command's --max-cost: with a model in use it needs a price table (without
-    one no call has a price, so the cap could never bind)."""
+    one no call has a price, so the cap could never bind). `puzzle`: a prompt file's
+    placeholders are checked against it."""
     prices = ()
     if kw.get("prices_path"):
         try:
             prices = load_prices(kw["prices_path"])
         except ValueError as e:
             raise click.BadParameter(str(e), param_hint="'--prices'") from None
+    prompts = None
+    if kw.get("prompts_path"):
+        try:
+            prompts = load_prompts(kw["prompts_path"])
+            if puzzle is not None:
+                prompts.check(puzzle)
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="'--prompts'") from None
     if uses_model and max_cost is not None and not prices:
         raise click.BadParameter("a cost cap needs a price table", param_hint="'--max-cost'")
     if kw.get("base_url") and not kw.get("model"):
@@ -129,6 +146,6 @@ def settings_from(kw: dict[str, Any], *, max_cost: float | None = None,
                            value_samples=kw.get("value_samples", 1),
                            sampling=base(stop=("Input:",)), value_sampling=base(),
                            timeout=kw.get("timeout", 60.0), max_retries=kw.get("retries", 3),
-                           prices=prices, grammar=kw.get("grammar"))
+                           prices=prices, grammar=kw.get("grammar"), prompts=prompts)
     caps = {"model_calls": kw["max_model_calls"]} if kw.get("max_model_calls") else {}
     return settings, caps

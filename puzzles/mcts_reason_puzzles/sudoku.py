@@ -412,6 +412,41 @@ _STEP_RC = re.compile(r"^(?:r|row)\s*(\d)\s*[,;]?\s*(?:c|col|column)\s*(\d)\s*"
 _STEP_PAIR = re.compile(r"^\(\s*(\d)\s*,\s*(\d)\s*\)\s*(?:=|:|->)?\s*(\d)\s*\.?$")
 
 
+_BLANKS = "._0"
+_RULE_LINE = re.compile(r"^[\s\-+|=]*$")                 # '------+-------+------', blank lines
+_HEADER = re.compile(r"^\s*grid\s*\d*\s*:?\s*$", re.IGNORECASE)   # 'Grid 01' (Project Euler 96)
+_CELL_SEPARATORS = re.compile(r"[\s,|]+")
+
+
+def _grid_cells(text: str) -> str:
+    """The cells of a grid as printed in puzzle files, one character each: one line of 81 (16)
+    characters, or one line per row with cells optionally separated by spaces or commas and
+    boxes by `|`, rule lines of `-`, `+`, `|`, `=` between boxes, and a leading `Grid NN` line.
+    ValueError (one line) for rows of different lengths or a `-` inside a row."""
+    rows: list[str] = []
+    for k, line in enumerate(text.strip().splitlines()):
+        if _RULE_LINE.match(line) or (k == 0 and _HEADER.match(line)):
+            continue
+        if "-" in line:
+            raise ValueError("sudoku instance: '-' inside a row (rule lines of '-' and '+' go "
+                             "between rows; blanks are '.', '0' or '_')")
+        rows.append("".join(_CELL_SEPARATORS.split(line)))
+    chars = "".join(rows)
+    bad = next((ch for ch in chars if ch not in _BLANKS and ch not in "123456789"), None)
+    if bad is not None:
+        raise ValueError(f"sudoku instance: unexpected character {bad!r} "
+                         f"(use digits, with '.', '0' or '_' for blanks)")
+    if len(chars) not in SIZES:
+        raise ValueError(f"sudoku instance: need 81 (9x9) or 16 (4x4) cells, got {len(chars)}")
+    n = SIZES[len(chars)]
+    if len(rows) > 1:
+        for i, row in enumerate(rows, 1):
+            if len(row) != n:
+                raise ValueError(f"sudoku instance: row {i} has {len(row)} cells, expected {n} "
+                                 f"(one row per line, or all cells on one line)")
+    return chars
+
+
 # -- the puzzle ---------------------------------------------------------------------------------
 class Sudoku:
     """Sudoku (9x9 or 4x4) as a `mcts_reason.types.Puzzle`."""
@@ -421,17 +456,11 @@ class Sudoku:
 
     def parse_instance(self, text: str) -> SudokuState:
         if not isinstance(text, str) or not text.strip():
-            raise ValueError("sudoku instance is empty: give 81 (or 16) characters, "
-                             "digits with '.' or '0' for blanks")
-        chars = "".join(text.split())
-        bad = next((ch for ch in chars if ch not in ".0123456789"), None)
-        if bad is not None:
-            raise ValueError(f"sudoku instance: unexpected character {bad!r} "
-                             f"(use digits, with '.' or '0' for blanks)")
-        if len(chars) not in SIZES:
-            raise ValueError(f"sudoku instance: need 81 (9x9) or 16 (4x4) cells, got {len(chars)}")
+            raise ValueError("sudoku instance is empty: give 81 (or 16) cells row by row, "
+                             "digits with '.', '0' or '_' for blanks")
+        chars = _grid_cells(text)
         n = SIZES[len(chars)]
-        cells = tuple(0 if ch == "." else int(ch) for ch in chars)
+        cells = tuple(0 if ch in _BLANKS else int(ch) for ch in chars)
         big = next((d for d in cells if d > n), None)
         if big is not None:
             raise ValueError(f"sudoku instance: digit {big} is out of range for a {n}x{n} grid")

@@ -1,9 +1,17 @@
 """Sliding tiles (8-puzzle, 15-puzzle): slide tiles into the blank until the board is in order.
 
 Instance text is the tiles row by row with 0 for the blank, e.g. `1 2 3 4 5 6 0 7 8` (a 3x3
-board; 4, 9, 16 or 25 numbers give widths 2-5). The goal is `1 2 ... n-1` with the blank last.
-Boards of the wrong permutation parity cannot reach the goal and are rejected by
-`parse_instance`. A step slides one tile next to the blank into it: `move 7 left` means tile 7
+board; 4, 9, 16 or 25 numbers give widths 2-5). The goal is `1 2 ... n-1` with the blank last,
+or, with the prefix `blank-first:`, `0 1 2 ... n-1` (the search literature's convention, e.g.
+Korf's 100 15-puzzle instances). Boards of the wrong permutation parity cannot reach the goal
+and are rejected by `parse_instance`.
+
+Blank-first goals cost the search nothing extra: turning the board by 180 degrees and renaming
+tile t to n - t maps the goal `0 1 ... n-1` onto `1 ... n-1 0` and every move onto a move (the
+direction reversed), so a blank-first board is stored in that blank-last frame (`Board.tiles`,
+`Move`s), where the heuristics and IDA* work unchanged, and `blank_first` makes every text in
+and out (`render`, `render_step`, `parse_step`, prompts) use the instance's own tile numbers
+and directions. A step slides one tile next to the blank into it: `move 7 left` means tile 7
 moves one cell left (the blank was left of it). A plan (the answer) is the steps joined by ", ".
 
 Cycles. The board graph is full of cycles (every move can be undone), so the search tree repeats
@@ -61,13 +69,16 @@ class Board:
     tiles: tuple[int, ...]
     width: int
     last: int = 0
+    blank_first: bool = False
 
     @property
     def blank(self) -> int:
         return self.tiles.index(0)
 
     def __repr__(self) -> str:
-        return f"Board({' '.join(map(str, self.tiles))}, width={self.width}, last={self.last})"
+        frame = ", blank_first" if self.blank_first else ""
+        return (f"Board({' '.join(map(str, self.tiles))}, width={self.width}, "
+                f"last={self.last}{frame})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +95,21 @@ class Move:
 def goal_tiles(width: int) -> tuple[int, ...]:
     n = width * width
     return tuple(range(1, n)) + (0,)
+
+
+_OPPOSITE = {"up": "down", "down": "up", "left": "right", "right": "left"}
+
+
+def turned(tiles: Sequence[int]) -> tuple[int, ...]:
+    """The board turned by 180 degrees with tile t renamed n - t (the blank stays 0): maps the
+    blank-first goal onto the blank-last one and back (it is its own inverse)."""
+    n = len(tiles)
+    return tuple(n - t if t else 0 for t in reversed(tiles))
+
+
+def turned_move(move: "Move", n: int) -> "Move":
+    """`move` seen in the turned frame: the tile renamed, the direction reversed."""
+    return Move(n - move.tile if move.tile else 0, _OPPOSITE.get(move.direction, move.direction))
 
 
 def inversions(tiles: Sequence[int]) -> int:
@@ -484,7 +510,8 @@ class Sliding:
         if not isinstance(text, str) or not text.strip():
             raise ValueError("sliding instance is empty: give the tiles row by row with 0 for the "
                              "blank, e.g. '1 2 3 4 5 6 0 7 8'")
-        parts = [p for p in re.split(r"[\s,;/|]+", text.strip()) if p]
+        blank_first, body = _goal_prefix(text)
+        parts = [p for p in re.split(r"[\s,;/|]+", body.strip()) if p]
         for p in parts:
             if not p.isascii() or not p.isdigit():
                 raise ValueError(f"sliding instance {_short(text)}: {_short(p)} is not a whole number")
@@ -494,8 +521,12 @@ class Sliding:
         n = len(parts)
         width = math.isqrt(n)
         if width * width != n or not MIN_WIDTH <= width <= MAX_WIDTH:
+            hint = ""
+            if math.isqrt(n - 1) ** 2 == n - 1 and n > 1:
+                hint = (" (if the first number is the instance's index, as in Korf's files, "
+                        "leave it out)")
             raise ValueError(f"sliding instance {_short(text)}: need 4, 9, 16 or 25 numbers "
-                             f"(a square board), got {n}")
+                             f"(a square board), got {n}{hint}")
         tiles = tuple(int(p) for p in parts)
         if sorted(tiles) != list(range(n)):
             missing = sorted(set(range(n)) - set(tiles))
@@ -503,10 +534,23 @@ class Sliding:
             what = f"missing {missing[0]}" if missing else f"bad or repeated {extra[0]}"
             raise ValueError(f"sliding instance {_short(text)}: the tiles must be 0-{n - 1} each "
                              f"once ({what})")
+        if blank_first:
+            tiles = turned(tiles)
         if not is_solvable(tiles, width):
-            raise ValueError(f"sliding instance {_short(text)}: unsolvable (wrong permutation "
-                             f"parity: no sequence of moves reaches the goal)")
-        return Board(tiles, width)
+            goal = f"0 1 2 ... {n - 1}" if blank_first else f"1 2 ... {n - 1} 0"
+            if width % 2:     # both goals have no inversions: the same parity class
+                other = "; the other goal convention has the same parity on odd widths"
+            elif blank_first:
+                other = "; for the blank-last goal leave out 'blank-first:'"
+            else:
+                other = "; for the goal 0 1 2 ... (blank first) write 'blank-first: <tiles>'"
+            raise ValueError(f"sliding instance {_short(text)}: unsolvable for the goal {goal} "
+                             f"(wrong permutation parity){other}")
+        return Board(tiles, width, 0, blank_first)
+
+    def instance_rules(self, state: Board) -> dict[str, str]:
+        """The goal convention, for `solve`'s output and `bench` records."""
+        return {"goal": "blank-first" if state.blank_first else "blank-last"}
 
     def legal_steps(self, state: Board) -> list[Move]:
         w, b = state.width, state.blank
@@ -530,9 +574,10 @@ class Sliding:
             tile = int(m.group("tile"))
             direction = m.group("dir")
             for step in self.legal_steps(state):
-                if step.tile == tile and tile != 0:
+                said = self._outside(state, step)     # the step in the instance's own frame
+                if said.tile == tile and tile != 0:
                     if direction is None or _DIR_ALIAS.get(direction.lower(),
-                                                            direction.lower()) == step.direction:
+                                                            direction.lower()) == said.direction:
                         return step
             return None
         except Exception:  # parse_step never raises: bad text is data
@@ -547,7 +592,7 @@ class Sliding:
             raise ValueError(f"{step!r} is not legal on {state!r}")
         tiles = list(state.tiles)
         tiles[b], tiles[t] = tiles[t], 0
-        return Board(tuple(tiles), w, step.tile)
+        return Board(tuple(tiles), w, step.tile, state.blank_first)
 
     def is_solved(self, state: Board) -> bool:
         return state.tiles == goal_tiles(state.width)
@@ -558,12 +603,22 @@ class Sliding:
     def render(self, state: Board) -> str:
         w = state.width
         cell = len(str(w * w - 1))
-        rows = [" ".join((str(t) if t else "_").rjust(cell) for t in state.tiles[r * w:(r + 1) * w])
+        tiles = turned(state.tiles) if state.blank_first else state.tiles
+        rows = [" ".join((str(t) if t else "_").rjust(cell) for t in tiles[r * w:(r + 1) * w])
                 for r in range(w)]
         return "\n".join(rows)
 
     def render_step(self, state: Board, step: Move) -> str:
-        return f"move {step.tile} {step.direction}"
+        said = self._outside(state, step)
+        return f"move {said.tile} {said.direction}"
+
+    @staticmethod
+    def _outside(state: Board, step: Move) -> Move:
+        """`step` as the instance's text names it (tile numbers and direction)."""
+        return turned_move(step, len(state.tiles)) if state.blank_first else step
+
+    def goal_board(self, state: Board) -> Board:
+        return Board(goal_tiles(state.width), state.width, 0, state.blank_first)
 
     def answer(self, initial: Board, steps: Sequence[Move]) -> str:
         return ", ".join(self.render_step(initial, s) for s in steps)
@@ -628,8 +683,9 @@ class Sliding:
 
     # -- instance sets -----------------------------------------------------------------------------
     def generate(self, n: int, *, rng: np.random.Generator, width: int = 3,
-                 depth: int | None = 20) -> list[str]:
-        """`n` boards scrambled by `depth` random moves (no immediate undo) from the goal.
+                 depth: int | None = 20, blank_first: bool = False) -> list[str]:
+        """`n` boards scrambled by `depth` random moves (no immediate undo) from the goal
+        (with `blank_first`, from `0 1 2 ...`, written with the `blank-first:` prefix).
 
         The optimal length is at most `depth` (often less): `depth` is the difficulty knob.
         `depth=None`: uniformly random solvable boards, as in Korf's 1985 test set (a random
@@ -647,7 +703,8 @@ class Sliding:
                     a, b = [i for i in range(width * width) if t[i]][:2]
                     t[a], t[b] = t[b], t[a]
                 if t != list(goal_tiles(width)):
-                    out.append(" ".join(map(str, t)))
+                    tiles = turned(t) if blank_first else t
+                    out.append(("blank-first: " if blank_first else "") + " ".join(map(str, tiles)))
             return out
         out = []
         goal = Board(goal_tiles(width), width)
@@ -657,7 +714,8 @@ class Sliding:
                 steps = [s for s in self.legal_steps(state) if s.tile != state.last]
                 state = self.apply(state, steps[int(rng.integers(len(steps)))])
             if not self.is_solved(state):
-                out.append(" ".join(map(str, state.tiles)))
+                tiles = turned(state.tiles) if blank_first else state.tiles
+                out.append(("blank-first: " if blank_first else "") + " ".join(map(str, tiles)))
         return out
 
     def named_sets(self) -> dict[str, str]:
@@ -670,9 +728,16 @@ class Sliding:
         return self.generate(n, rng=np.random.default_rng(seed), width=width, depth=depth)
 
     # -- LLM prompts -------------------------------------------------------------------------------
+    prompt_field_names = ("goal", "moves")
+
+    def prompt_fields(self, state: Board) -> dict[str, str]:
+        """{goal} (the solved board) and {moves} (the legal moves), for a user's prompt file."""
+        return {"goal": self.render(Board(goal_tiles(state.width), state.width)),
+                "moves": ", ".join(self.render_step(state, s) for s in self.legal_steps(state))}
+
     def propose_messages(self, state: Board) -> list[dict]:
         w = state.width
-        goal = self.render(Board(goal_tiles(w), w))
+        goal = self.render(self.goal_board(state))
         moves = ", ".join(self.render_step(state, s) for s in self.legal_steps(state))
         return [
             {"role": "system", "content": (
@@ -687,8 +752,7 @@ class Sliding:
         ]
 
     def value_messages(self, state: Board) -> list[dict]:
-        w = state.width
-        goal = self.render(Board(goal_tiles(w), w))
+        goal = self.render(self.goal_board(state))
         return [
             {"role": "system", "content": (
                 "You judge positions of sliding-tile puzzles. '_' is the blank; a move slides a "
@@ -714,6 +778,17 @@ _SETS = {
     "korf15": ("20 uniformly random solvable 15-puzzles (Korf-style; optimum about 53)", 15100,
                20, 4, None),
 }
+
+
+_GOAL_PREFIX = re.compile(r"^\s*(blank-first|blank-last)\s*:", re.IGNORECASE)
+
+
+def _goal_prefix(text: str) -> tuple[bool, str]:
+    """(blank_first, the tiles' text) of an instance with an optional goal prefix."""
+    m = _GOAL_PREFIX.match(text)
+    if m is None:
+        return False, text
+    return m.group(1).lower() == "blank-first", text[m.end():]
 
 
 def _short(text: str, limit: int = 60) -> str:

@@ -13,6 +13,20 @@ SYMBOLS = str.maketrans({"×": "*", "x": "*", "X": "*", "∗": "*", "·": "*", "
 _TOKEN = re.compile(r"\s*(\d+|[-+*/()])")
 _ANSWER = re.compile(r"^\s*answer\s*:\s*", re.IGNORECASE)
 MAX_DIGITS = 15
+# A list marker a model may put before a step line ("- ", "2) ", "Step 3: "), for the number
+# puzzles' step parsers.
+BULLET = re.compile(r"^\s*(?:[-•]\s+|\d+[.)]\s+|step\s*\d*\s*:\s*)", re.IGNORECASE)
+
+
+def remove(numbers, *xs) -> list | None:
+    """`numbers` without one occurrence of each of `xs` (a list), or None when one is missing."""
+    rest = list(numbers)
+    for x in xs:
+        try:
+            rest.remove(x)
+        except ValueError:
+            return None
+    return rest
 
 
 def parse_answer(text: str, apply: Callable, *, max_len: int = 200):
@@ -102,3 +116,21 @@ def expressions(numbers, steps, fmt: Callable = str) -> list[tuple[object, str]]
         ea, eb = take(step.a), take(step.b)
         pool.append((step.result, f"{ea} {step.op} {eb}", False))
     return [(v, e) for v, e, _ in pool]
+
+
+def number_list(text: str, what: str) -> list[str]:
+    """The items of a list of numbers as written in datasets: `4 9 10 13`, `4, 9, 10, 13` or
+    `[4, 9, 10, 13]`. Returns the raw items (the caller checks they are numbers); ValueError
+    naming `what` for unbalanced or repeated brackets."""
+    body = text.strip()
+    if body.startswith("[") or body.endswith("]"):
+        if not (body.startswith("[") and body.endswith("]")):
+            raise ValueError(f"{what}: unbalanced '[' ']'")
+        body = body[1:-1]
+    if "[" in body or "]" in body:
+        raise ValueError(f"{what}: more than one [...] list")
+    return [p for p in re.split(r"[\s,]+", body.strip()) if p]
+
+
+def short(text: str, limit: int = 60) -> str:
+    return repr(text if len(text) <= limit else text[:limit] + "...")

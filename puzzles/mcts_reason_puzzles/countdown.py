@@ -1,18 +1,29 @@
 """Countdown (the numbers round): reach a target from a handful of numbers with + - * /.
 
-Instance text: the numbers, then `->`, then the target, e.g. `25 50 75 100 3 6 -> 952`.
+Instance text: the numbers, then `->`, then the target, e.g. `25 50 75 100 3 6 -> 952`; also the
+forms of the public datasets (`[30, 100, 93] -> 23`, `Numbers: [30, 100, 93]` / `Target: 23`,
+"Using the numbers [44, 19, 35], create an equation that equals 98", a JSON row
+`{"nums": [44, 19, 35], "target": 98}`), see `read_instance`.
 
 Rules (the TV rule, chosen here and enforced everywhere, `verify` included): every intermediate
 result must be a positive whole number, so `a - b` needs `a > b` and `a / b` needs `b` to divide
-`a` exactly. Each number is used at most once; not all numbers need be used. Arithmetic is on
-Python ints, which is exact: a division is only ever taken when it is exact, so no fractions arise.
+`a` exactly. Arithmetic is on Python ints, which is exact: a division is only ever taken when it
+is exact, so no fractions arise. Two rules for the numbers, chosen per instance:
+  * `at-most-once` (the default, the TV show): each number is used at most once; not all numbers
+    need be used;
+  * `exactly-once` (the machine-learning datasets, e.g. Countdown-Tasks-3to4 as used by TinyZero
+    and d1): every number is used exactly once. The instance text starts with `exactly-once:`
+    (or states "exactly once" in the dataset sentence); the state carries the rule, so solving,
+    `verify` and the heuristics all follow it.
 
 States are a sorted tuple of the numbers left plus the target, so two step orders that leave the
 same numbers are the same state. Steps use the Game of 24 format `a op b = c (left: x y z)`.
-Solved: the target is among the numbers.
+Solved: the target is among the numbers (at-most-once), or is the only number left
+(exactly-once).
 """
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass
@@ -23,23 +34,34 @@ import numpy as np
 
 from mcts_reason.policies import top_k
 
-from .arith import expressions, parse_answer
+from .arith import BULLET as _BULLET, expressions, number_list, parse_answer, short
+from .arith import remove as _remove
 
 SMALL = tuple(range(1, 11))          # two cards of each on the show
 LARGE = (25, 50, 75, 100)            # one card of each
 MAX_NUMBERS = 10
 MAX_VALUE = 10**6                    # bound on instance numbers and target (keeps text sane)
+AT_MOST_ONCE, EXACTLY_ONCE = "at-most-once", "exactly-once"
+RULES = {AT_MOST_ONCE: "each number used at most once, not all needed",
+         EXACTLY_ONCE: "every number used exactly once"}
 
 
 @dataclass(frozen=True, slots=True)
 class CountdownState:
-    """The numbers left (sorted ascending) and the target."""
+    """The numbers left (sorted ascending), the target, and the rule: with `exact` every number
+    must be used (exactly-once), else any subset may be (at-most-once)."""
 
     numbers: tuple[int, ...]
     target: int
+    exact: bool = False
+
+    @property
+    def rule(self) -> str:
+        return EXACTLY_ONCE if self.exact else AT_MOST_ONCE
 
     def __repr__(self) -> str:
-        return f"CountdownState({' '.join(map(str, self.numbers))} -> {self.target})"
+        rule = f", {EXACTLY_ONCE}" if self.exact else ""
+        return f"CountdownState({' '.join(map(str, self.numbers))} -> {self.target}{rule})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,16 +99,6 @@ def _pair_results(a: int, b: int) -> list[int]:
     if hi % lo == 0:
         out.append(hi // lo)
     return out
-
-
-def _remove(numbers: Sequence[int], *xs: int) -> list[int] | None:
-    rest = list(numbers)
-    for x in xs:
-        try:
-            rest.remove(x)
-        except ValueError:
-            return None
-    return rest
 
 
 def upper_bound(numbers: Sequence[int]) -> int:
@@ -152,14 +164,18 @@ def _three_away(numbers, pairs: dict[int, list[int]], t: int) -> bool:
 
 
 @lru_cache(maxsize=1 << 17)
-def estimate(numbers: tuple[int, ...], target: int, deep: bool = False) -> float:
+def estimate(numbers: tuple[int, ...], target: int, deep: bool = False,
+             exact: bool = False) -> float:
     """A cheap guess in [0, 1] that `numbers` can still make `target`; never a full solve.
 
     Exact cases: solved (1), one number or the multiplicative upper bound below the target (0).
     Then look-ahead by pattern: one operation away (0.97), `x op (y op z)` (0.9), and with
     `deep` three-operation patterns (0.8). Otherwise a soft score in [0.1, 0.74] from how close
     the nearest number is to the target and how many numbers are left to adjust it with.
+    With `exact` (every number used exactly once) see `_estimate_exact`.
     """
+    if exact:
+        return _estimate_exact(numbers, target, deep)
     t = target
     if t in numbers:
         return 1.0
@@ -173,9 +189,32 @@ def estimate(numbers: tuple[int, ...], target: int, deep: bool = False) -> float
         return 0.9
     if deep and n >= 4 and _three_away(numbers, pairs, t):
         return 0.8
+    return _soft(numbers, t)
+
+
+def _soft(numbers: tuple[int, ...], t: int) -> float:
     near = min(abs(x - t) for x in numbers)
     closeness = math.exp(-near / max(10.0, 0.05 * t))
-    return 0.1 + 0.4 * closeness + 0.04 * min(n, 6)
+    return 0.1 + 0.4 * closeness + 0.04 * min(len(numbers), 6)
+
+
+def _estimate_exact(numbers: tuple[int, ...], t: int, deep: bool) -> float:
+    """`estimate` when every number must be used. The patterns then have to cover all the numbers,
+    which makes them complete, not only sound, for 2 and 3 numbers (and 4 with `deep`): every
+    expression over 2, 3 or 4 numbers has one of those shapes, so the value is exact there (0 is
+    a proof). With more numbers left, only the upper bound and the soft score."""
+    n = len(numbers)
+    if n == 1:
+        return 1.0 if numbers[0] == t else 0.0
+    if upper_bound(numbers) < t:
+        return 0.0
+    if n == 2:
+        return 0.97 if t in _pair_results(*numbers) else 0.0
+    if n == 3:
+        return 0.9 if _two_away(numbers, _pairs(numbers), t) else 0.0
+    if n == 4 and deep:
+        return 0.8 if _three_away(numbers, _pairs(numbers), t) else 0.0
+    return _soft(numbers, t)
 
 
 class CountdownHeuristicValue:
@@ -185,7 +224,7 @@ class CountdownHeuristicValue:
         self.deep = deep
 
     def evaluate(self, puzzle, states, *, rng: np.random.Generator) -> list[float]:
-        return [estimate(s.numbers, s.target, self.deep) for s in states]
+        return [estimate(s.numbers, s.target, self.deep, s.exact) for s in states]
 
     def __repr__(self) -> str:
         return f"CountdownHeuristicValue(deep={self.deep})"
@@ -207,10 +246,10 @@ class CountdownHeuristicPolicy:
     def propose(self, puzzle, state, *, k: int | None, rng: np.random.Generator):
         steps = puzzle.legal_steps(state)
         nexts = [puzzle.apply(state, step) for step in steps]
-        values = [estimate(s.numbers, s.target) for s in nexts]
+        values = [estimate(s.numbers, s.target, False, s.exact) for s in nexts]
         if self.deep and (not values or max(values) < 0.9):
             # no child is within two operations of the target: look three deep
-            values = [estimate(s.numbers, s.target, True) for s in nexts]
+            values = [estimate(s.numbers, s.target, True, s.exact) for s in nexts]
         out = [(step, math.exp(self.beta * v)) for step, v in zip(steps, values)]
         return top_k(out, k)
 
@@ -219,8 +258,8 @@ class CountdownHeuristicPolicy:
 
 
 # -- an exact solver (for generating solvable sets and the oracle value) -------------------------
-def reachable(numbers: Sequence[int], target: int) -> bool:
-    """Exact: can some subset of `numbers` make `target` under the rule?
+def reachable(numbers: Sequence[int], target: int, exact: bool = False) -> bool:
+    """Exact: can some subset of `numbers` (with `exact`: all of them) make `target` under the rule?
 
     Dynamic programming over sub-multisets (by index bitmask): the set of values each proper
     subset can make, then one targeted check for the full set (complement look-ups instead of
@@ -228,10 +267,10 @@ def reachable(numbers: Sequence[int], target: int) -> bool:
     """
     nums = list(numbers)
     n = len(nums)
-    if target in nums:
-        return True
     if n == 0:
         return False
+    if n == 1 or (target in nums and not exact):
+        return target in nums
     full = (1 << n) - 1
     values: dict[int, set[int]] = {1 << i: {nums[i]} for i in range(n)}
     for mask in sorted(range(1, full), key=lambda m: bin(m).count("1")):
@@ -247,7 +286,7 @@ def reachable(numbers: Sequence[int], target: int) -> bool:
                     for b in values[rest]:
                         out.update(_pair_results(a, b))
             sub = (sub - 1) & mask
-        if target in out:
+        if target in out and not exact:
             return True
         values[mask] = out
     low = 1
@@ -267,7 +306,7 @@ class CountdownOracleValue:
     """Exact solvability as the value (1 or 0). For ablations only: it is a full solver."""
 
     def evaluate(self, puzzle, states, *, rng: np.random.Generator) -> list[float]:
-        return [1.0 if reachable(s.numbers, s.target) else 0.0 for s in states]
+        return [1.0 if reachable(s.numbers, s.target, s.exact) else 0.0 for s in states]
 
     def __repr__(self) -> str:
         return "CountdownOracleValue()"
@@ -276,10 +315,92 @@ class CountdownOracleValue:
 # -- parsing ------------------------------------------------------------------------------------
 _SYMBOLS = str.maketrans({"×": "*", "x": "*", "X": "*", "∗": "*", "·": "*", "÷": "/",
                           "−": "-", "–": "-", "—": "-", "→": ">", "⇒": ">"})
-_BULLET = re.compile(r"^\s*(?:[-•]\s+|\d+[.)]\s+|step\s*\d*\s*:\s*)", re.IGNORECASE)
 _STEP = re.compile(r"^\s*(\d{1,15})\s*([-+*/])\s*(\d{1,15})\s*=\s*(\d{1,15})\s*"
                    r"(?:\(\s*(?:left|remaining)\s*:\s*([\d\s,]*)\)\s*)?\.?\s*$", re.IGNORECASE)
 _INSTANCE = re.compile(r"^(?P<nums>[^>=]*?)\s*(?:->|=>|>)\s*(?P<target>[^>]*)$")
+_RULE_PREFIX = re.compile(r"^\s*(at-most-once|exactly-once)\s*:\s*", re.IGNORECASE)
+_RULE_WORDS = {AT_MOST_ONCE: re.compile(r"\bat\s+most\s+once\b", re.IGNORECASE),
+               EXACTLY_ONCE: re.compile(r"\bexactly\s+once\b", re.IGNORECASE)}
+# "Using the numbers [44, 19, 35], create an equation that equals 98" (TinyZero's and d1's
+# prompt sentence; some wording varies, so a few verbs and nouns are allowed)
+_SENTENCE = re.compile(
+    r"\busing\s+(?:only\s+)?(?:the\s+|all\s+(?:of\s+)?the\s+)?numbers\s*:?\s*(?P<nums>\[[^\[\]]*\]|"
+    r"[\d\s,]*\d)\s*,?\s*(?:create|make|write|form|find|build)\s+an?\s+(?:arithmetic\s+)?"
+    r"(?:equation|expression)\s+that\s+(?:equals|evaluates\s+to|gives|makes|results\s+in)\s+"
+    r"(?:exactly\s+)?(?P<target>\d+)\b", re.IGNORECASE)
+_LABEL = re.compile(r"\b(numbers|nums|target)\s*:", re.IGNORECASE)
+
+
+def read_instance(text: str) -> tuple[list[str], str, str | None]:
+    """(number items, target item, rule or None) of an instance in any accepted form, still as
+    text; ValueError (one line) when the form is not recognised or is ambiguous.
+
+    Forms: `[exactly-once: | at-most-once:] BODY` where BODY is `numbers -> target` (the numbers
+    space- or comma-separated, optionally in [...]), labelled `Numbers: [...]` and `Target: N`
+    (on one line or several, either order), a JSON object with `nums` (or `numbers`) and `target`,
+    or text holding one "Using the numbers [...], create an equation that equals N" sentence (the
+    rest of such a prompt is ignored, except that "exactly once" / "at most once" in it sets the
+    rule)."""
+    what = f"countdown instance {short(text)}"
+    rule = None
+    if m := _RULE_PREFIX.match(text):
+        rule = m.group(1).lower()
+        text = text[m.end():]
+    body = text.strip()
+    if body.startswith("{"):
+        nums, target = _read_json(body, what)
+    elif sentences := list(_SENTENCE.finditer(body)):
+        if len(sentences) > 1:
+            raise ValueError(f"{what}: {len(sentences)} 'Using the numbers ...' sentences; give one")
+        nums, target = number_list(sentences[0].group("nums"), what), sentences[0].group("target")
+        said = [r for r, pat in _RULE_WORDS.items() if pat.search(body)]
+        if len(said) > 1 or (said and rule and said[0] != rule):
+            raise ValueError(f"{what}: the text names two rules (at most once and exactly once)")
+        rule = rule or (said[0] if said else None)
+    elif _LABEL.search(body):
+        nums, target = _read_labelled(body, what)
+    else:
+        m = _INSTANCE.match(body.translate(_SYMBOLS))
+        if not m:
+            raise ValueError(f"{what}: expected 'numbers -> target', e.g. '25 50 75 100 3 6 -> "
+                             f"952' (or 'Numbers: [...]' and 'Target: N')")
+        nums, target = number_list(m.group("nums"), what), m.group("target").strip()
+    return nums, target, rule
+
+
+def _read_labelled(body: str, what: str) -> tuple[list[str], str]:
+    """`Numbers: [30, 100, 93]` and `Target: 23`, each once, in either order."""
+    marks = list(_LABEL.finditer(body))
+    if body[:marks[0].start()].strip():
+        raise ValueError(f"{what}: unexpected text before {marks[0].group(0)!r}")
+    fields: dict[str, str] = {}
+    for m, nxt in zip(marks, marks[1:] + [None]):
+        key = "target" if m.group(1).lower() == "target" else "numbers"
+        if key in fields:
+            raise ValueError(f"{what}: {key!r} is given twice")
+        fields[key] = body[m.end():nxt.start() if nxt else len(body)].strip().rstrip(",;.").strip()
+    if "numbers" not in fields or "target" not in fields:
+        missing = "Target:" if "numbers" in fields else "Numbers:"
+        raise ValueError(f"{what}: no {missing!r}")
+    return number_list(fields["numbers"], what), fields["target"]
+
+
+def _read_json(body: str, what: str) -> tuple[list[str], str]:
+    """A dataset row such as `{"target": 98, "nums": [44, 19, 35]}`."""
+    try:
+        row = json.loads(body)
+    except (ValueError, RecursionError):
+        raise ValueError(f"{what}: not valid JSON") from None
+    if not isinstance(row, dict):
+        raise ValueError(f"{what}: expected a JSON object with 'nums' and 'target'")
+    keys = [k for k in ("nums", "numbers") if k in row]
+    if len(keys) != 1 or "target" not in row:
+        raise ValueError(f"{what}: a JSON row needs 'target' and one of 'nums' or 'numbers'")
+    nums, target = row[keys[0]], row["target"]
+    if not isinstance(nums, list) or not all(type(x) is int for x in nums) \
+            or type(target) is not int:
+        raise ValueError(f"{what}: 'nums' must be a list of whole numbers and 'target' one")
+    return [str(x) for x in nums], str(target)
 
 
 # -- the puzzle ---------------------------------------------------------------------------------
@@ -288,34 +409,34 @@ class Countdown:
 
     name = "countdown"
     description = ("Countdown: reach the target from the numbers with + - * / "
-                   "(positive whole intermediate results, each number at most once).")
+                   "(positive whole intermediate results, each number at most once; "
+                   "'exactly-once: ...' for every number exactly once).")
 
     def parse_instance(self, text: str) -> CountdownState:
         if not isinstance(text, str) or not text.strip():
             raise ValueError("countdown instance is empty: give numbers and a target, "
                              "e.g. '25 50 75 100 3 6 -> 952'")
-        m = _INSTANCE.match(text.strip().translate(_SYMBOLS))
-        if not m:
-            raise ValueError(f"countdown instance {text!r}: expected 'numbers -> target', "
-                             f"e.g. '25 50 75 100 3 6 -> 952'")
-        parts = [p for p in re.split(r"[\s,]+", m.group("nums").strip()) if p]
-        target_text = m.group("target").strip()
+        if len(text) > 5000:
+            raise ValueError("countdown instance is too long (over 5000 characters)")
+        parts, target_text, rule = read_instance(text)
+        what = f"countdown instance {short(text)}"
         for p in parts + [target_text]:
             if not p.isascii() or not p.isdigit():
-                raise ValueError(f"countdown instance {text!r}: {p!r} is not a whole number")
+                raise ValueError(f"{what}: {short(p)} is not a whole number")
         if not 1 <= len(parts) <= MAX_NUMBERS:
-            raise ValueError(f"countdown instance {text!r}: need 1-{MAX_NUMBERS} numbers, "
-                             f"got {len(parts)}")
+            raise ValueError(f"{what}: need 1-{MAX_NUMBERS} numbers, got {len(parts)}")
         if any(len(p) > 7 for p in parts + [target_text]):
-            raise ValueError(f"countdown instance {text!r}: numbers and target must be "
-                             f"1-{MAX_VALUE}")
+            raise ValueError(f"{what}: numbers and target must be 1-{MAX_VALUE}")
         nums = [int(p) for p in parts]
         target = int(target_text)
         for x in nums + [target]:
             if not 1 <= x <= MAX_VALUE:
-                raise ValueError(f"countdown instance {text!r}: numbers and target must be "
-                                 f"1-{MAX_VALUE}, got {x}")
-        return CountdownState(tuple(sorted(nums)), target)
+                raise ValueError(f"{what}: numbers and target must be 1-{MAX_VALUE}, got {x}")
+        return CountdownState(tuple(sorted(nums)), target, rule == EXACTLY_ONCE)
+
+    def instance_rules(self, state: CountdownState) -> dict[str, str]:
+        """The rule this instance is played under, for `solve`'s output and `bench` records."""
+        return {"rule": state.rule}
 
     def legal_steps(self, state: CountdownState) -> list[Step]:
         steps: list[Step] = []
@@ -365,19 +486,23 @@ class Countdown:
         if rest is None or combine(step.a, step.op, step.b) != step.result:
             raise ValueError(f"{step!r} is not legal from {self.render(state)}")
         rest.append(step.result)
-        return CountdownState(tuple(sorted(rest)), state.target)
+        return CountdownState(tuple(sorted(rest)), state.target, state.exact)
 
     def is_solved(self, state: CountdownState) -> bool:
+        if state.exact:
+            return state.numbers == (state.target,)
         return state.target in state.numbers
 
     def is_dead_end(self, state: CountdownState) -> bool:
-        """One number that is not the target, or the target above every reachable value."""
+        """One number that is not the target, or the target above every reachable value (the
+        bound holds for expressions over all the numbers as well as over a subset)."""
         if self.is_solved(state):
             return False
         return len(state.numbers) <= 1 or upper_bound(state.numbers) < state.target
 
     def render(self, state: CountdownState) -> str:
-        return f"{' '.join(map(str, state.numbers))} -> {state.target}"
+        prefix = f"{EXACTLY_ONCE}: " if state.exact else ""
+        return f"{prefix}{' '.join(map(str, state.numbers))} -> {state.target}"
 
     def render_step(self, state: CountdownState, step: Step) -> str:
         left = " ".join(map(str, self.apply(state, step).numbers))
@@ -392,7 +517,8 @@ class Countdown:
 
     def verify(self, instance: str, answer: str) -> bool:
         """True when `answer` is `expr [= target]` whose value is the target, whose literals are a
-        sub-multiset of the numbers, and whose every sub-expression is a positive whole number."""
+        sub-multiset of the numbers (exactly-once: the whole multiset), and whose every
+        sub-expression is a positive whole number."""
         try:
             state = self.parse_instance(instance)
         except (ValueError, TypeError):
@@ -400,7 +526,8 @@ class Countdown:
         value, literals = evaluate_expression(answer)
         if value is None or value != state.target or literals is None:
             return False
-        return _remove(state.numbers, *literals) is not None
+        rest = _remove(state.numbers, *literals)
+        return rest is not None and not (state.exact and rest)
 
     def heuristic_policy(self) -> CountdownHeuristicPolicy:
         return CountdownHeuristicPolicy()
@@ -414,11 +541,18 @@ class Countdown:
     # -- instance sets ----------------------------------------------------------------------------
     def generate(self, n: int, *, rng: np.random.Generator, count: int = 6,
                  large: int | None = None, target_low: int = 100, target_high: int = 999,
-                 solvable: bool = True) -> list[str]:
+                 solvable: bool = True, exact: bool = False,
+                 uniform: tuple[int, int] | None = None) -> list[str]:
         """`n` instances dealt as on the show: `large` cards from 25/50/75/100 (random 0-4 when
         None) and the rest from two each of 1-10; target uniform in [target_low, target_high].
         Difficulty knobs: `count` (more numbers: wider and deeper tree) and the target range.
-        With `solvable` only instances the exact solver can make are kept."""
+        With `solvable` only instances the exact solver can make are kept. `exact` writes
+        exactly-once instances (and checks solvability under that rule); `uniform=(c, hi)`
+        instead draws between `count` and `c` numbers uniformly from 1-`hi`, as the
+        machine-learning datasets do."""
+        if uniform is not None:
+            return self._generate_uniform(n, rng, count, uniform, target_low, target_high,
+                                          solvable, exact)
         if n < 0 or not 1 <= count <= MAX_NUMBERS:
             raise ValueError(f"need n >= 0 and 1 <= count <= {MAX_NUMBERS}")
         if not 1 <= target_low <= target_high <= MAX_VALUE:
@@ -443,10 +577,30 @@ class Countdown:
             nums = sorted(smalls) + sorted(bigs)
             if target in nums:                  # solved before the first step: not a puzzle
                 continue
-            if solvable and not reachable(nums, target):
+            if solvable and not reachable(nums, target, exact):
                 continue
-            out.append(f"{' '.join(map(str, nums))} -> {target}")
+            out.append(_instance_text(nums, target, exact))
         return out
+
+    def _generate_uniform(self, n, rng, count, uniform, target_low, target_high, solvable,
+                          exact) -> list[str]:
+        most, high = uniform
+        if n < 0 or not 1 <= count <= most <= MAX_NUMBERS or not 1 <= high <= MAX_VALUE:
+            raise ValueError(f"need n >= 0, 1 <= count <= uniform[0] <= {MAX_NUMBERS} and "
+                             f"1 <= uniform[1] <= {MAX_VALUE}")
+        if not 1 <= target_low <= target_high <= MAX_VALUE:
+            raise ValueError(f"need 1 <= target_low <= target_high <= {MAX_VALUE}")
+        out: list[str] = []
+        for _ in range(1000 * (n + 1)):
+            if len(out) == n:
+                return out
+            k = int(rng.integers(count, most + 1))
+            nums = sorted(int(x) for x in rng.integers(1, high + 1, size=k))
+            target = int(rng.integers(target_low, target_high + 1))
+            if target in nums or (solvable and not reachable(nums, target, exact)):
+                continue
+            out.append(_instance_text(nums, target, exact))
+        raise ValueError("could not generate enough solvable instances with those knobs")
 
     _SETS = {
         "easy": ("20 solvable instances: 4 numbers (1-10 and 25/50/75/100), target 10-99",
@@ -455,6 +609,10 @@ class Countdown:
                      dict(n=50, seed=2, count=6)),
         "unfiltered": ("50 instances as on the show, solvable or not",
                        dict(n=50, seed=3, count=6, solvable=False)),
+        "exact3to4": ("20 solvable exactly-once instances in the style of Countdown-Tasks-3to4: "
+                      "3-4 numbers from 1-99, target 10-99, every number used exactly once",
+                      dict(n=20, seed=4, count=3, uniform=(4, 99), target_low=10,
+                           target_high=99, exact=True)),
     }
 
     def named_sets(self) -> dict[str, str]:
@@ -468,14 +626,23 @@ class Countdown:
         return self.generate(n, rng=np.random.default_rng(seed), **kw)
 
     # -- LLM prompts ------------------------------------------------------------------------------
+    prompt_field_names = ("numbers", "target")
+
+    def prompt_fields(self, state: CountdownState) -> dict[str, str]:
+        """{numbers} and {target}, for a user's prompt file."""
+        return {"numbers": " ".join(map(str, state.numbers)), "target": str(state.target)}
+
     def propose_messages(self, state: CountdownState) -> list[dict]:
         nums = " ".join(map(str, state.numbers))
         return [
             {"role": "system", "content":
                 "You are playing the Countdown numbers game. Combine two of the numbers with "
                 "+, -, * or / to get a new number. Every result must be a positive whole number "
-                "(no fractions, no zero or negatives). Each number can be used once; not all "
-                "numbers need be used. The goal is to make the target."},
+                "(no fractions, no zero or negatives). "
+                + ("Every number must be used exactly once: the target must be the last number "
+                   "left. " if state.exact else
+                   "Each number can be used once; not all numbers need be used. ")
+                + "The goal is to make the target."},
             {"role": "user", "content":
                 f"Numbers: {nums}\nTarget: {state.target}\n"
                 "List several possible next steps, one per line, in exactly this format:\n"
@@ -490,8 +657,8 @@ class Countdown:
         return [
             {"role": "system", "content":
                 "You judge positions in the Countdown numbers game: can the target be made from "
-                "the numbers with + - * / (positive whole intermediate results, each number at "
-                "most once, not all needed)?"},
+                "the numbers with + - * / (positive whole intermediate results, "
+                f"{RULES[state.rule]})?"},
             {"role": "user", "content":
                 f"Numbers: {nums}\nTarget: {state.target}\n"
                 "Think briefly (try a few combinations, note how close the numbers get), then "
@@ -500,6 +667,11 @@ class Countdown:
 
     def __repr__(self) -> str:
         return "Countdown()"
+
+
+def _instance_text(nums, target: int, exact: bool) -> str:
+    prefix = f"{EXACTLY_ONCE}: " if exact else ""
+    return f"{prefix}{' '.join(map(str, nums))} -> {target}"
 
 
 # -- a safe arithmetic parser for final answers (never eval) -------------------------------------

@@ -18,7 +18,8 @@ import numpy as np
 
 from mcts_reason.policies import top_k
 
-from .arith import SYMBOLS, expressions, parse_answer
+from .arith import BULLET as _BULLET, SYMBOLS, expressions, number_list, parse_answer, short
+from .arith import remove as _remove
 
 TARGET = 24
 N_NUMBERS = 4
@@ -86,8 +87,11 @@ def _results(a, b) -> set:
 def _makes(a: tuple[int, int], b: tuple[int, int]) -> bool:
     """Does one operation on a = an/ad and b = bn/bd give 24? Cross-multiplied integers only,
     so no Fraction is built on this hot path (exact all the same)."""
-    an, ad = a
-    bn, bd = b
+    return _makes_nd(a[0], a[1], b[0], b[1])
+
+
+def _makes_nd(an: int, ad: int, bn: int, bd: int) -> bool:
+    """`_makes` on numerators and (positive) denominators."""
     s, t, big = an * bd, bn * ad, TARGET * ad * bd
     return (s + t == big or s - t == big or t - s == big or an * bn == big
             or (bn != 0 and an * bd == TARGET * ad * bn) or (an != 0 and bn * ad == TARGET * bd * an))
@@ -95,7 +99,7 @@ def _makes(a: tuple[int, int], b: tuple[int, int]) -> bool:
 
 def _makes_int(a: int, b: int) -> bool:
     return (a + b == TARGET or a * b == TARGET or a - b == TARGET or b - a == TARGET
-            or a == TARGET * b or b == TARGET * a)
+            or (b != 0 and a == TARGET * b) or (a != 0 and b == TARGET * a))
 
 
 def _nd_sum(xs) -> tuple[int, int]:
@@ -112,23 +116,13 @@ def _nd_prod(xs) -> tuple[int, int]:
     return n, d
 
 
-def _remove(state: State, *xs: Fraction) -> list[Fraction] | None:
-    rest = list(state)
-    for x in xs:
-        try:
-            rest.remove(x)
-        except ValueError:
-            return None
-    return rest
-
-
 # -- parsing ------------------------------------------------------------------------------------
 _SYMBOLS = SYMBOLS
-_BULLET = re.compile(r"^\s*(?:[-•]\s+|\d+[.)]\s+|step\s*\d*\s*:\s*)", re.IGNORECASE)
 _STEP = re.compile(r"^(?P<lhs>[\d\s+\-*/]+)=(?P<rhs>[\d\s/]+?)\s*"
                    r"(?:\(\s*left\s*:\s*(?P<left>[\d\s/,]*)\)\s*)?\.?\s*$", re.IGNORECASE)
 _TOKEN = re.compile(r"\s*(\d+|[-+*/])")
 _NUM = re.compile(r"^(\d+)(?:\s*/\s*(\d+))?$")
+_INPUT_LABEL = re.compile(r"^input\s*:\s*", re.IGNORECASE)   # the Tree-of-Thoughts prompt form
 
 
 def _tokens(text: str) -> list[str] | None:
@@ -167,29 +161,40 @@ _FRIENDLY = frozenset((1, 2, 3, 4, 6, 8, 12, 24))
 
 
 def _estimate_int(nums: Sequence[int]) -> float:
-    """`estimate` for whole numbers only: the same features with plain int arithmetic."""
+    """`estimate` for whole numbers only (other than two or three: see `estimate`), the same
+    features with plain int arithmetic."""
     n = len(nums)
-    if n == 2:
-        return 1.0 if _makes_int(nums[0], nums[1]) else 0.0
     if sum(nums) == TARGET or math.prod(nums) == TARGET:
         return 0.95
-    if n == 3:
-        a, b, c = nums
-        if (_makes_int(a, b + c) or _makes_int(a, b * c) or _makes_int(b, a + c)
-                or _makes_int(b, a * c) or _makes_int(c, a + b) or _makes_int(c, a * b)):
+    total = sum(nums)
+    for i, x in enumerate(nums):
+        if i and x == nums[i - 1]:
+            continue
+        rest_prod = math.prod(nums[:i] + nums[i + 1:])
+        if _makes_int(x, total - x) or _makes_int(x, rest_prod):
             return 0.85
-    else:
-        total = sum(nums)
-        for i, x in enumerate(nums):
-            if i and x == nums[i - 1]:
-                continue
-            rest_prod = math.prod(nums[:i] + nums[i + 1:])
-            if _makes_int(x, total - x) or _makes_int(x, rest_prod):
-                return 0.85
     if all(x >= 1 for x in nums) and math.prod(max(x, 2) for x in nums) < TARGET:
         return 0.02
     friendly = sum(x in _FRIENDLY for x in nums) / n
     return 0.2 + 0.3 * friendly
+
+
+# 0.2 + 0.3 * (share of friendly numbers), by count, for three whole numbers (as computed above)
+_FRIENDLY_3 = tuple(0.2 + 0.3 * (k / 3) for k in range(4))
+
+
+def _estimate_int3(a: int, b: int, c: int) -> float:
+    """`_estimate_int` for three whole numbers, unrolled: most of the states a search scores
+    (every child of the root) are of this kind."""
+    if a + b + c == TARGET or a * b * c == TARGET:
+        return 0.95
+    if (_makes_int(a, b + c) or _makes_int(a, b * c) or _makes_int(b, a + c)
+            or _makes_int(b, a * c) or _makes_int(c, a + b) or _makes_int(c, a * b)):
+        return 0.85
+    if a >= 1 and b >= 1 and c >= 1 and \
+            (a if a > 2 else 2) * (b if b > 2 else 2) * (c if c > 2 else 2) < TARGET:
+        return 0.02
+    return _FRIENDLY_3[(a in _FRIENDLY) + (b in _FRIENDLY) + (c in _FRIENDLY)]
 
 
 def estimate(nums: Sequence[Fraction]) -> float:
@@ -201,41 +206,63 @@ def estimate(nums: Sequence[Fraction]) -> float:
     the numbers divide 24. It is wrong in both directions, as a heuristic should be allowed to be.
     """
     n = len(nums)
+    if n == 2:
+        a, b = nums
+        if type(a) is int and type(b) is int:
+            return 1.0 if _makes_int(a, b) else 0.0
+        return 1.0 if _makes_nd(a.numerator, a.denominator, b.numerator, b.denominator) else 0.0
     if n == 1:
         return 1.0 if nums[0] == TARGET else 0.0
     for x in nums:
         if type(x) is not int:
             break
     else:
-        return _estimate_int(nums)
-    nd = [(x.numerator, x.denominator) for x in nums]
-    if n == 2:
-        return 1.0 if _makes(nd[0], nd[1]) else 0.0
-    for total in (_nd_sum(nd), _nd_prod(nd)):
-        if total[0] == TARGET * total[1]:
+        return _estimate_int3(*nums) if n == 3 else _estimate_int(nums)
+    # Some number is a Fraction: the same features, cross-multiplied (numerator, denominator).
+    nd = [(x, 1) if type(x) is int else (x.numerator, x.denominator) for x in nums]
+    if n == 3:
+        (an, ad), (bn, bd), (cn, cd) = nd
+        big = TARGET * ad * bd * cd
+        if an * bd * cd + bn * ad * cd + cn * ad * bd == big or an * bn * cn == big:
             return 0.95
-    for i, x in enumerate(nd):
-        if i and x == nd[i - 1]:
-            continue
-        rest = nd[:i] + nd[i + 1:]
-        if _makes(x, _nd_sum(rest)) or _makes(x, _nd_prod(rest)):
+        if (_makes_nd(an, ad, bn * cd + cn * bd, bd * cd) or _makes_nd(an, ad, bn * cn, bd * cd)
+                or _makes_nd(bn, bd, an * cd + cn * ad, ad * cd)
+                or _makes_nd(bn, bd, an * cn, ad * cd)
+                or _makes_nd(cn, cd, an * bd + bn * ad, ad * bd)
+                or _makes_nd(cn, cd, an * bn, ad * bd)):
             return 0.85
-    if all(type(x) is int and x >= 1 for x in nums):
-        bound = math.prod(max(x, 2) for x in nums)
-        if bound < TARGET:
-            return 0.02
-    friendly = sum(x in _FRIENDLY for x in nums) / n
-    whole = sum(type(x) is int for x in nums) / n
-    return 0.1 + 0.3 * friendly + 0.1 * whole
+    else:
+        for total in (_nd_sum(nd), _nd_prod(nd)):
+            if total[0] == TARGET * total[1]:
+                return 0.95
+        for i, x in enumerate(nd):
+            if i and x == nd[i - 1]:
+                continue
+            rest = nd[:i] + nd[i + 1:]
+            if _makes(x, _nd_sum(rest)) or _makes(x, _nd_prod(rest)):
+                return 0.85
+    # (The bound for whole numbers >= 1 cannot apply: one of them is a Fraction.)
+    friendly = whole = 0
+    for x in nums:
+        if type(x) is int:
+            whole += 1
+            friendly += x in _FRIENDLY
+        else:    # a whole Fraction (not normalised to int) still counts as friendly
+            friendly += x.denominator == 1 and x.numerator in _FRIENDLY
+    return 0.1 + 0.3 * (friendly / n) + 0.1 * (whole / n)
 
 
 class Game24HeuristicValue:
-    """`estimate` on each state: cheap and honest, not a solver."""
+    """`estimate` on each state: cheap and honest, not a solver. Exact on one or two numbers
+    (`types.ExactValue`): one operation either makes 24 or not."""
 
     deterministic = True   # the same state always gets the same value: no need to resample
 
     def evaluate(self, puzzle, states, *, rng: np.random.Generator) -> list[float]:
         return [estimate(s) for s in states]
+
+    def exact(self, puzzle, state) -> float | None:
+        return estimate(state) if len(state) <= 2 else None
 
     def __repr__(self) -> str:
         return "Game24HeuristicValue()"
@@ -246,26 +273,45 @@ _new_step = tuple.__new__    # Step(...) without NamedTuple's keyword handling (
 
 def successors(state: State) -> list[tuple[Step, State]]:
     """Every legal step from `state` with the state it leads to, in one pass (the hot path of
-    the heuristic policy; `legal_steps` and `apply` agree with it, see the tests)."""
+    the heuristic policy; `legal_steps` and `apply` agree with it, see the tests).
+
+    Each pair of values is taken once: the state is sorted, so a pair is a repeat exactly when
+    its first number equals the one before it, or its second equals the one before it (and
+    that one is not the first number of the pair)."""
     out: list[tuple[Step, State]] = []
     n = len(state)
-    seen: set = set()
+    make = _new_step
     for i in range(n):
+        lo = state[i]
+        if i and lo == state[i - 1]:
+            continue
         for j in range(i + 1, n):
-            lo, hi = state[i], state[j]        # state is sorted: lo <= hi
-            if (lo, hi) in seen:
+            hi = state[j]                      # state is sorted: lo <= hi
+            if j > i + 1 and hi == state[j - 1]:
                 continue
-            seen.add((lo, hi))
             rest = state[:i] + state[i + 1:j] + state[j + 1:]
-            make = _new_step
-            steps = [make(Step, (hi, "+", lo, norm(hi + lo))), make(Step, (hi, "-", lo, norm(hi - lo))),
-                     make(Step, (hi, "*", lo, norm(hi * lo)))]
-            if lo:
-                steps.append(make(Step, (hi, "/", lo, div(hi, lo))))
-            if hi and hi != lo:
-                steps.append(make(Step, (lo, "/", hi, div(lo, hi))))
+            if type(lo) is int and type(hi) is int:
+                steps = [make(Step, (hi, "+", lo, hi + lo)), make(Step, (hi, "-", lo, hi - lo)),
+                         make(Step, (hi, "*", lo, hi * lo))]
+                if lo:
+                    steps.append(make(Step, (hi, "/", lo, hi // lo if hi % lo == 0
+                                             else Fraction(hi, lo))))
+                if hi and hi != lo:
+                    steps.append(make(Step, (lo, "/", hi, lo // hi if lo % hi == 0
+                                             else Fraction(lo, hi))))
+            else:
+                steps = [make(Step, (hi, "+", lo, norm(hi + lo))),
+                         make(Step, (hi, "-", lo, norm(hi - lo))),
+                         make(Step, (hi, "*", lo, norm(hi * lo)))]
+                if lo:
+                    steps.append(make(Step, (hi, "/", lo, div(hi, lo))))
+                if hi and hi != lo:
+                    steps.append(make(Step, (lo, "/", hi, div(lo, hi))))
+            if not rest:
+                out.extend((step, (step[3],)) for step in steps)
+                continue
             for step in steps:
-                r = step.result
+                r = step[3]
                 k = bisect_left(rest, r)
                 out.append((step, rest[:k] + (r,) + rest[k:]))
     return out
@@ -361,16 +407,20 @@ class Game24:
     def parse_instance(self, text: str) -> State:
         if not isinstance(text, str) or not text.strip():
             raise ValueError("game24 instance is empty: give four numbers, e.g. '4 9 10 13'")
-        parts = [p for p in re.split(r"[\s,]+", text.strip()) if p]
+        body = _INPUT_LABEL.sub("", text.strip(), count=1)
+        parts = number_list(body, f"game24 instance {short(text)}")
         for p in parts:
             if not p.isascii() or not p.isdigit():
-                raise ValueError(f"game24 instance {text!r}: {p!r} is not a whole number")
+                raise ValueError(f"game24 instance {short(text)}: {short(p)} is not a whole "
+                                 f"number")
         if len(parts) != N_NUMBERS:
-            raise ValueError(f"game24 instance {text!r}: need {N_NUMBERS} numbers, got {len(parts)}")
+            raise ValueError(f"game24 instance {short(text)}: need {N_NUMBERS} numbers, got "
+                             f"{len(parts)}")
         nums = [int(p) for p in parts]
         bad = [x for x in nums if not LOW <= x <= HIGH]
         if bad:
-            raise ValueError(f"game24 instance {text!r}: numbers must be {LOW}-{HIGH}, got {bad[0]}")
+            raise ValueError(f"game24 instance {short(text)}: numbers must be {LOW}-{HIGH}, got "
+                             f"{bad[0]}")
         return tuple(sorted(nums))
 
     def legal_steps(self, state: State) -> list[Step]:
@@ -450,9 +500,15 @@ class Game24:
         return value == TARGET and literals is not None and sorted(literals) == nums
 
     def propose_messages(self, state: State) -> list[dict]:
-        """Chat messages asking a model for next steps (ToT's one-shot propose prompt)."""
+        """Chat messages asking a model for next steps (a one-shot prompt, ToT's step format)."""
         from .game24_prompts import propose_messages
         return propose_messages(self.render(state))
+
+    prompt_field_names = ("numbers",)
+
+    def prompt_fields(self, state: State) -> dict[str, str]:
+        """{numbers}, for a user's prompt file: the numbers left, e.g. "4 9 10 13"."""
+        return {"numbers": self.render(state)}
 
     def propose_grammar(self, state: State, *, min_lines: int = 4, lines: int = 8) -> str | None:
         """A GBNF grammar (llama.cpp) for the answer to `propose_messages(state)`: `min_lines` to
@@ -482,7 +538,7 @@ class Game24:
         ]) + "\n"
 
     def value_messages(self, state: State) -> list[dict]:
-        """Chat messages asking a model to judge `state`: sure / likely / impossible (ToT)."""
+        """Chat messages asking a model to judge `state`: sure / likely / impossible."""
         from .game24_prompts import value_messages
         return value_messages(self.render(state))
 
