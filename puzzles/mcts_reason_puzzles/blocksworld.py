@@ -307,6 +307,28 @@ def _apply(state: World, a: Action) -> World:
     return World(tuple(sorted(where.items())), state.goal)
 
 
+def blocksworld_tokens(state: World) -> list[str]:
+    """See `Blocksworld.learn_tokens`."""
+    done = placed(state)
+    n = len(state.pos)
+    out = [f"placed={len(done)}/{n}", f"unplaced={n - len(done)}",
+           f"remaining={remaining(state)}"]
+    if goal_holds(state, state.goal):
+        out.append("goal-holds")
+    held = state.holding
+    if held is None:
+        out.append("hand-empty")
+    else:
+        target = dict(state.goal.on).get(held)
+        ready = target == TABLE or (target is not None and target in done
+                                    and target in state.clear())
+        out.append("holding-ready" if ready else
+                   "holding-free" if target is None else "holding-not-ready")
+    clear_unplaced = sum(1 for b in state.clear() if b not in done)
+    out.append(f"clear-unplaced={clear_unplaced}")
+    return out
+
+
 class BlocksworldOracleValue(DistanceValue):
     """2 ** (-shortest / scale): the exact distance as the value. For ablations only (a solver)."""
 
@@ -778,6 +800,13 @@ class Blocksworld:
             return out is not None and self.is_solved(out[1])
         except Exception:  # verify never raises
             return False
+
+    def learn_tokens(self, state: World) -> list[str]:
+        """Structure tokens for the learned policy and value (`types.LearnTokens`): blocks in
+        their final position (`placed`) and not, the lower bound on actions left, what the
+        hand holds (nothing, a block whose goal support is ready, another), and whether the
+        goal holds."""
+        return blocksworld_tokens(state)
 
     def heuristic_policy(self) -> BlocksworldHeuristicPolicy:
         return BlocksworldHeuristicPolicy()

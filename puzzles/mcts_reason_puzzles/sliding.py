@@ -187,6 +187,22 @@ def value_of(h: int, scale: float = 6.0) -> float:
     return 2.0 ** (-h / scale)
 
 
+def sliding_tokens(state: Board) -> list[str]:
+    """See `Sliding.learn_tokens`."""
+    w, tiles = state.width, state.tiles
+    md = manhattan(tiles, w)
+    out = [f"manhattan={md}", f"conflict={linear_conflict(tiles, w)}",
+           f"distance={md + linear_conflict(tiles, w)}"]
+    wrong = 0
+    for i, t in enumerate(tiles):
+        if t:
+            d = abs(i // w - (t - 1) // w) + abs(i % w - (t - 1) % w)
+            wrong += d > 0
+            out.append(f"tile{t}-off={d}")
+    out.append(f"misplaced={wrong}")
+    return out
+
+
 EXPERT_FROM_WIDTH = 4     # boards this wide or wider use the staged expert by default
 
 
@@ -646,6 +662,12 @@ class Sliding:
             state = self.apply(state, step)
         return len(parts), state
 
+    def learn_tokens(self, state: Board) -> list[str]:
+        """Structure tokens for the learned policy and value (`types.LearnTokens`): the Manhattan
+        distance, the linear conflicts, the misplaced tiles, and each tile's displacement (how
+        many moves it is from its goal cell)."""
+        return sliding_tokens(state)
+
     def heuristic_policy(self) -> SlidingHeuristicPolicy:
         return SlidingHeuristicPolicy(plans=self._plans)
 
@@ -725,7 +747,16 @@ class Sliding:
         if name not in _SETS:
             raise ValueError(f"unknown sliding instance set {name!r}; known: {', '.join(_SETS)}")
         _, seed, n, width, depth = _SETS[name]
-        return self.generate(n, rng=np.random.default_rng(seed), width=width, depth=depth)
+        rng = np.random.default_rng(seed)
+        # n distinct boards: a random scramble can repeat an earlier one (easy8 drew one
+        # twice, so bench ran it twice); further draws from the same generator replace repeats,
+        # which leaves a set without repeats exactly as `generate` draws it.
+        out = list(dict.fromkeys(self.generate(n, rng=rng, width=width, depth=depth)))
+        while len(out) < n:
+            board = self.generate(1, rng=rng, width=width, depth=depth)[0]
+            if board not in out:
+                out.append(board)
+        return out
 
     # -- LLM prompts -------------------------------------------------------------------------------
     prompt_field_names = ("goal", "moves")
