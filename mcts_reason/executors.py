@@ -15,7 +15,7 @@ import signal
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from typing import Any, Callable, Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 Work = Callable[[Sequence], list]
 EXECUTORS = ("local", "ray")
