@@ -27,12 +27,19 @@ Optional capabilities, by who carries them:
   policy   exhaustive (required), patience, calls_per_propose, MeterBound.bind
   value    deterministic, calls_per_state, PathValue.wants_path/evaluate_paths, MeterBound.bind,
            ExactValue.exact                (values known for certain: MCTS marks those lost)
+
+A model *backend* is a `Transport` (below): one attempt at one request. `llm.LLMClient` does
+the accounting around it (budgets, cache, retries, fault counts), whatever the backend.
 """
 from __future__ import annotations
 
-from typing import Any, Hashable, Mapping, NamedTuple, Protocol, Sequence, runtime_checkable
+from typing import (TYPE_CHECKING, Any, Hashable, Mapping, NamedTuple, Protocol, Sequence,
+                    runtime_checkable)
 
 import numpy as np
+
+if TYPE_CHECKING:            # the request/answer types live with the client; no import cycle
+    from .llm.wire import Completion, Request
 
 State = Hashable
 Step = Hashable
@@ -282,3 +289,36 @@ class AnswerFormats(Protocol):
     answer_formats: dict[str, str]
 
     def format_answer(self, instance: str, answer: str, fmt: str) -> str: ...
+
+
+# -- model backends ----------------------------------------------------------------------------
+@runtime_checkable
+class Transport(Protocol):
+    """One attempt at one chat request, for `llm.LLMClient(transport=...)`: the HTTP one is
+    `llm.openai_transport.OpenAITransport`; an in-process model is another.
+
+    `model` names the model (it keys the response cache and the price table); `label` is what
+    messages and reprs show for where the model is (never a credential).
+
+    `send(request, seconds)` makes exactly one attempt, ended within `seconds`, and returns a
+    `llm.wire.Completion` whose token counts are what the model used (None when unknown: the
+    client then charges the request's upper bound). Any failure is raised as
+    `llm.wire.AttemptFailed(kind, reached=..., retry=..., wait=...)` -- the client counts it in
+    `Usage.faults` under `kind`, charges it when `reached`, and retries when `retry` -- or, for a
+    problem no retry fixes, as `llm.wire.LLMError` with a one-line message. The client may call
+    `send` from several threads at once (`concurrency`). Budgets, the cache and retries are
+    the client's: a transport never sleeps between attempts and never counts.
+
+    Optional attributes (read with these defaults when absent):
+      stopped: bool = False -- True once the transport was told to stop (Ctrl-C): the client
+        then starts no more attempts.
+      wait(seconds) = time.sleep -- the wait between retries; a stoppable transport cuts it
+        short when stopped.
+    """
+
+    model: str
+    label: str
+
+    def send(self, request: "Request", seconds: float) -> "Completion": ...
+
+    def close(self) -> None: ...

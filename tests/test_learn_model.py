@@ -161,8 +161,17 @@ def test_learned_parts_implement_the_contract_and_the_feature_hook_is_used():
         def learn_tokens(self, state):
             return [f"count={len(state)}"]
 
-    hooked = Hooked()
-    assert isinstance(hooked, LearnTokens) and not isinstance(game24, LearnTokens)
+    class Plain(type(game24)):
+        learn_tokens = None          # the hook switched off: text features only
+
+    hooked, plain_puzzle = Hooked(), Plain()
+    assert isinstance(hooked, LearnTokens) and isinstance(game24, LearnTokens)
+    assert not isinstance(plain_puzzle, LearnTokens)
     f = Featurizer(8)
-    plain, extra = f.states(game24, [state]), f.states(hooked, [state])
+    plain, extra = f.states(plain_puzzle, [state]), f.states(hooked, [state])
     assert (plain != extra).nnz > 0
+    # the hook's tokens are normalised apart from the n-grams: one token adds a unit vector
+    from mcts_reason.learn.features import _hash_tokens
+    j = next(iter(_hash_tokens(["h:count=4"], 8)))
+    assert abs((extra - plain).toarray()[0, j] - 1.0) < 1e-12
+    assert abs(float(plain.multiply(plain).sum()) - 1.0) < 1e-12

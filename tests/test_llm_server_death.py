@@ -123,3 +123,22 @@ def test_the_stand_in_really_dies_by_its_signal():
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_a_death_found_on_the_retry_is_named_after_the_first_failed_request(tmp_path):
+    """On a loaded machine the process may still be alive when the client's first failed request
+    is checked (it was: CI-like load made the message say "on request 2" for a death on the
+    first). The first failure is kept, so the death found on the retry names request 1."""
+    server = LocalServer(model=tmp_path / "unused.gguf", port=1)
+    server.proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        assert server.check(1) is None                       # alive: no death to report yet
+        server.proc.send_signal(signal.SIGSEGV)
+        message = server.check(2)
+        assert message is not None
+        assert message.startswith("the embedded llama.cpp server died (signal SIGSEGV) "
+                                  "on its first request; "), message
+    finally:
+        if server.proc.poll() is None:
+            server.proc.kill()
+        server.proc.wait()

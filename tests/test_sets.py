@@ -120,3 +120,33 @@ def test_readers_only_ever_raise_a_located_value_error(tmp_path, text, suffix):
         assert str(e).startswith(str(p)) and "\n" not in str(e)
     else:
         assert all(G.parse_instance(t) for t in s.instances)
+
+
+@pytest.mark.parametrize("name", ["blocksworld", "countdown", "game24", "sliding", "sudoku"])
+def test_no_named_set_of_a_built_in_puzzle_lists_an_instance_twice(name):
+    """bench runs each line of a set; a repeated instance is recorded twice and resume/report
+    then refuse the file. Checked as written and as the puzzle renders the initial state (so
+    '13 4 9 10' and '4 9 10 13' count as one). Sliding's easy8 once drew a board twice."""
+    from mcts_reason import registry
+    puzzle = registry.load(name)
+    assert puzzle.named_sets()
+    for set_name in puzzle.named_sets():
+        texts = puzzle.instance_set(set_name)
+        assert texts, set_name
+        assert len(set(texts)) == len(texts), (set_name, [t for t in texts if texts.count(t) > 1])
+        rendered = [puzzle.render(puzzle.parse_instance(t)) for t in texts]
+        assert len(set(rendered)) == len(rendered), set_name
+
+
+def test_sliding_easy8_keeps_its_first_distinct_boards():
+    """The fix for easy8's repeat replaces the repeat only: the set's first distinct boards are
+    those the generator draws, in order (an independent redraw with the set's own seed)."""
+    import numpy as np
+
+    from mcts_reason import registry
+    sliding = registry.load("sliding")
+    drawn = sliding.generate(20, rng=np.random.default_rng(8012), width=3, depth=12)
+    distinct = list(dict.fromkeys(drawn))
+    assert len(distinct) < 20                      # the generator does repeat one board
+    got = sliding.instance_set("easy8")
+    assert got[:len(distinct)] == distinct and len(got) == 20

@@ -347,8 +347,8 @@ def test_policy_is_legal_skips_only_the_undo_and_value_is_monotone():
     s = P.parse_instance("1 2 3 4 0 5 7 8 6")
     s = P.apply(s, Move(5, "left"))
     props = pol.propose(P, s, k=None, rng=rng)
-    assert {st for st, _ in props} == set(P.legal_steps(s)) - {Move(5, "right")}
-    assert all(p > 0 for _, p in props)
+    assert {p[0] for p in props} == set(P.legal_steps(s)) - {Move(5, "right")}
+    assert all(p[1] > 0 for p in props)
     goal = P.parse_instance("1 2 3 4 5 6 7 8 0")
     vs = val.evaluate(P, [goal, P.parse_instance("1 2 3 4 5 6 0 7 8"),
                           P.parse_instance(P.instance_set("hard8")[0])], rng=rng)
@@ -438,8 +438,8 @@ def test_fuzz_scrambled_boards_are_accepted_and_a_tile_swap_is_rejected(w, seed,
 def test_no_node_is_ever_proven_lost_despite_cycles():
     """Every board is solvable, so even an unsolved search proves nothing lost (see the module
     docstring on why the undo-skipping policy may still call itself exhaustive)."""
-    inst = P.instance_set("medium15")[2]
-    r = mcts_reason.solve(P, inst, seed=0, budget=Budget(simulations=300))
+    inst = P.instance_set("medium15")[2]      # the staged plan takes 64 moves: 30 cannot do
+    r = mcts_reason.solve(P, inst, seed=0, budget=Budget(simulations=30))
     assert not r.solved and not r.proved_unsolvable and r.stop_reason == "budget: simulations"
     assert all(n.status != -1 for n in r.root.iter())
 
@@ -449,7 +449,7 @@ def test_policy_without_undo_skipping_lists_every_legal_move():
     s = P.apply(P.parse_instance("1 2 3 4 0 5 7 8 6"), Move(5, "left"))
     props = SlidingHeuristicPolicy(skip_undo=False).propose(P, s, k=None,
                                                            rng=np.random.default_rng(0))
-    assert {st for st, _ in props} == set(P.legal_steps(s))
+    assert {p[0] for p in props} == set(P.legal_steps(s))
 
 
 def test_oracle_value_is_the_exact_distance(dist8):
@@ -460,3 +460,25 @@ def test_oracle_value_is_the_exact_distance(dist8):
     assert got == [value_of(dist8[b]) for b in boards]
     r = CliRunner().invoke(cli, ["solve", "sliding", P.instance_set("easy8")[0], "--value", "oracle"])
     assert r.exit_code == 0 and "verified" in r.output
+
+
+# -- long horizons: the staged expert on random 15-puzzles ----------------------------------------
+def test_staged_plans_solve_random_boards_and_bound_the_optimum(dist8):
+    from mcts_reason_puzzles.sliding import staged_plan
+    for width in (2, 3, 4, 5):
+        boards = P.generate(6 if width < 5 else 2, rng=np.random.default_rng(width), width=width,
+                            depth=None)                    # uniformly random solvable boards
+        for inst in boards:
+            tiles = P.parse_instance(inst).tiles           # parse_instance checks the parity
+            plan = staged_plan(tiles, width)
+            assert P.verify(inst, ", ".join(f"move {t}" for t in plan))
+            assert all(a != b for a, b in zip(plan, plan[1:]))        # no immediate undo
+            if width == 3:
+                assert len(plan) >= dist8[tuple(tiles)]               # the BFS optimum
+
+
+def test_korf_style_random_15_puzzles_are_solved_at_the_default_budget():
+    boards = P.instance_set("korf15")[:8]
+    for inst in boards:
+        r = mcts_reason.solve(P, inst, seed=0)
+        assert r.solved and P.verify(inst, r.answer), inst

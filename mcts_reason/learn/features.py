@@ -7,7 +7,8 @@ state generalises to every instance that reaches it), each token hashed with CRC
 processes and platforms, unlike Python's `hash`) into 2 ** bits columns. A (state, step) pair is described by two
 blocks side by side: the step's text (`render_step`) and the state the step leads to. A puzzle may
 add tokens of its own through an optional hook, `types.LearnTokens.learn_tokens(state)` (hashed
-into the state block, e.g. the sorted numbers left). Hashing (the feature-hashing trick of
+into the state block, e.g. the sorted numbers left; normalised apart from the n-grams, so a few
+hook tokens weigh as much as the dozens of n-grams of the text). Hashing (the feature-hashing trick of
 Weinberger et al. 2009: no vocabulary) means a saved model is only a weight vector plus
 `FEATURE_VERSION` and the width.
 
@@ -23,7 +24,7 @@ import scipy.sparse as sp
 
 from ..types import LearnTokens
 
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2         # 2: the hook's tokens are L2-normalised on their own
 DEFAULT_BITS = 15            # 32768 columns per block
 
 
@@ -34,6 +35,11 @@ def _hash_tokens(tokens: Iterable[str], bits: int) -> dict[int, float]:
         j = zlib.crc32(t.encode("utf-8")) & mask
         out[j] = out.get(j, 0.0) + 1.0
     return out
+
+
+def _unit(counts: dict[int, float]) -> dict[int, float]:
+    norm = float(np.sqrt(sum(v * v for v in counts.values()))) or 1.0
+    return {j: v / norm for j, v in counts.items()}
 
 
 def text_tokens(text: str) -> list[str]:
@@ -63,9 +69,9 @@ class Featurizer:
         key = text if not extra else text + "\0" + "\0".join(extra)
         hit = self._cache.get(key)
         if hit is None:
-            counts = _hash_tokens(text_tokens(text) + [f"h:{t}" for t in extra], self.bits)
-            norm = float(np.sqrt(sum(v * v for v in counts.values()))) or 1.0
-            hit = {j: v / norm for j, v in counts.items()}
+            hit = _unit(_hash_tokens(text_tokens(text), self.bits))
+            for j, v in _unit(_hash_tokens([f"h:{t}" for t in extra], self.bits)).items():
+                hit[j] = hit.get(j, 0.0) + v
             if len(self._cache) > 200_000:
                 self._cache.clear()
             self._cache[key] = hit

@@ -59,7 +59,7 @@ def _value_design(feat: Featurizer, records: Sequence[dict]):
 
 
 def fit(puzzle: str, policy: Sequence[dict], value: Sequence[dict], *, bits: int = DEFAULT_BITS,
-        alpha: float = 1.0, c: float = 4.0, val_policy: Sequence[dict] = (),
+        alpha: float = 0.3, c: float = 20.0, val_policy: Sequence[dict] = (),
         val_value: Sequence[dict] = (), meta: dict | None = None) -> LinearModel:
     """The model fitted to `policy`/`value` records; metrics on the val records (if any)."""
     import scipy.sparse as sp

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .client import Completion, Request
+    from .wire import Completion, Request
 
 SCHEMA_VERSION = 1
 
@@ -64,7 +64,7 @@ class ResponseCache:
         self.misses = 0
 
     def get(self, model: str, request: "Request") -> "Completion | None":
-        from .client import Completion
+        from .wire import Completion
 
         key = request_key(model, request)
         with self._lock:

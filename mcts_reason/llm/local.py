@@ -247,14 +247,13 @@ class LocalServer:
 
     def check(self, requests: int | None = None) -> str | None:
         """`death` for a client that has just failed to reach the server (LLMClient's
-        `server_check`). The request named is the first one that failed: a loaded machine may
-        take a while to finish off the process, and the client's retries count on meanwhile."""
+        `server_check`). The request named is the first one that failed to reach the server: a
+        loaded machine may take longer than the wait here to finish off the process, and the
+        client's retries count on meanwhile, so a check that still finds the process alive keeps
+        that first failure (a death found on the retry is named after the request it began on)."""
         if requests is not None and self._failed_at is None:
             self._failed_at = requests
-        died = self.death(self._failed_at, wait=2.0)
-        if died is None:          # alive after all: a connection lost for another reason
-            self._failed_at = None
-        return died
+        return self.death(self._failed_at, wait=2.0)
 
     def _log_tail(self) -> str:
         if self._log is None:

@@ -12,6 +12,38 @@ from ..tree import LOSS, UNKNOWN, WIN, Node
 from ..types import MeterBound, PathValue, Policy, Proposal, Puzzle, State, Step, ValueFunction
 
 
+def tie_generator(rng: np.random.Generator) -> np.random.Generator:
+    """The generator that breaks ties between equal priors: a child of the search's generator
+    (`Generator.spawn`), so that breaking ties draws nothing from the search's own stream (a
+    search without ties spends its generator exactly as before)."""
+    try:
+        return rng.spawn(1)[0]
+    except (TypeError, ValueError, AttributeError):   # a bit generator without a SeedSequence
+        return np.random.default_rng(int(rng.integers(2**63 - 1)))
+
+
+def break_ties(items: list, rng: np.random.Generator) -> list:
+    """`items` ([step, prior, next_state] lists) with each group of exactly equal priors put in
+    a random order drawn from `rng`; everything else keeps its place.
+
+    The one place where ties are broken for every algorithm: MCTS selection, the baselines'
+    sorts and greedy's argmax all prefer the earlier child among equals, so a seeded shuffle
+    here makes the seed matter exactly where the policy cannot tell steps apart (same seed,
+    same order, same tree). Nothing is drawn when no two priors are equal."""
+    priors = [it[1] for it in items]
+    if len(set(priors)) == len(priors):
+        return items
+    groups: dict[float, list[int]] = {}
+    for i, p in enumerate(priors):
+        groups.setdefault(p, []).append(i)
+    out = list(items)
+    for idx in groups.values():
+        if len(idx) > 1:
+            for dst, src in zip(idx, rng.permutation(len(idx))):
+                out[dst] = items[idx[int(src)]]
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class SearchResult:
     """The outcome of one search. `answer` is set only when `Puzzle.verify` accepted it."""
@@ -62,6 +94,7 @@ class Context:
         self.track_parents = isinstance(value, PathValue) and bool(value.wants_path)
         self.initial = puzzle.parse_instance(instance)
         self.exhaustive = bool(getattr(policy, "exhaustive", False))
+        self.tie_rng = tie_generator(rng)
         # `exact(puzzle, state) -> 1.0 | 0.0 | None` when the value function knows some values
         # for certain (types.ExactValue); None when it does not.
         # (read as an attribute: an isinstance check on the Protocol costs more than a search)
@@ -120,11 +153,12 @@ class Context:
             merged.setdefault(nxt, [step, 0.0, nxt])[1] += prior   # one hash of the state
             if track and nxt not in parents and nxt != self.initial:
                 parents[nxt] = (state, step)
+        items = break_ties(list(merged.values()), self.tie_rng)
         make = tuple.__new__   # Proposal(...) without the NamedTuple keyword handling (hot path)
         if total > 0:
-            return [make(Proposal, (s, p / total, nxt)) for s, p, nxt in merged.values()]
-        n = len(merged)
-        return [make(Proposal, (s, 1.0 / n, nxt)) for s, _, nxt in merged.values()]
+            return [make(Proposal, (s, p / total, nxt)) for s, p, nxt in items]
+        n = len(items)
+        return [make(Proposal, (s, 1.0 / n, nxt)) for s, _, nxt in items]
 
     def evaluate(self, states: Sequence[State], *, samples: int = 1) -> list[float] | None:
         """Values for `states`, from the table where known; None if the new ones are over budget.

@@ -6,11 +6,20 @@ first in order of value (ties by prior). When a line runs out the search backtra
 best sibling of the nearest ancestor. A state already expanded is not expanded again (its
 subtree was searched in full when it was first reached), which only saves budget.
 
+Pruned children are set aside, not thrown away: once every line above the threshold has failed,
+the search resumes from the best set-aside state (highest value first) instead of stopping with
+budget left. ToT's pruning order is kept (a doubtful state is never tried before a promising
+one), but a value function whose numbers are small for a reason other than "impossible" (a
+distance estimate on a long-horizon puzzle, where every child of the root may be valued below
+the threshold) no longer ends the search after one expansion.
+
 Anytime: it runs until solved, the tree is exhausted, or the budget runs out. With an exhaustive
-policy and nothing ever pruned or cut, an exhausted tree is a proof that there is no solution.
+policy and no `n_generate` or `max_depth` cut, an exhausted tree (set-aside states included) is a
+proof that there is no solution.
 """
 from __future__ import annotations
 
+import heapq
 from typing import Any
 
 import numpy as np
@@ -29,8 +38,9 @@ def search(puzzle: Puzzle, instance: str, *, policy: Policy,
     """Run ToT-DFS on `instance` until solved, exhausted, or out of budget.
 
     Args:
-      threshold: children valued below this are pruned (ToT prunes states its judge calls
-        "impossible"; the Game of 24 heuristic gives ~0.02 or 0 to those).
+      threshold: children valued below this are set aside until everything else has failed
+        (ToT prunes states its judge calls "impossible"; the Game of 24 heuristic gives ~0.02 or
+        0 to those).
       n_generate: `k` passed to the policy per expansion (None: the policy's own default).
       n_evaluate: value samples per new state (ignored for deterministic values; default 3).
       max_depth: do not expand states this many steps deep (None: no limit).
@@ -50,8 +60,9 @@ def search(puzzle: Puzzle, instance: str, *, policy: Policy,
     complete = ctx.exhaustive and n_generate is None
     seen: set[Any] = set()
     stack = [root]
-    while stack:
-        node = stack.pop()
+    pruned: list[tuple[float, float, int, Any]] = []   # heap of (-value, -prior, order, node)
+    while stack or pruned:
+        node = stack.pop() if stack else heapq.heappop(pruned)[3]
         if node.state in seen:
             continue
         if max_depth is not None and node.depth >= max_depth:
@@ -77,7 +88,7 @@ def search(puzzle: Puzzle, instance: str, *, policy: Policy,
             if v >= threshold:
                 keep.append(ch)
             else:
-                complete = False
+                heapq.heappush(pruned, (-v, -ch.prior, ch.order, ch))
         keep.sort(key=lambda ch: (-ch.value, -ch.prior, ch.order))
         stack.extend(reversed(keep))    # the best child is popped first
     return ctx.result(None, stop_reason="exhausted", proved=complete, root=root)

@@ -5,6 +5,11 @@ charged policy call per step), checks each finished chain with `Puzzle.verify`, 
 first verified one: the self-consistency / best-of-N analogue, with the puzzle as the verifier.
 `greedy` follows one chain, always taking the highest-prior step: the chain-of-thought analogue.
 Each chain counts as one simulation. Neither ever proves a puzzle unsolvable.
+
+A chain never steps back onto a state it has already passed through: on a puzzle whose moves can
+be undone (Blocksworld, sliding tiles) a greedy chain would otherwise cycle between two states
+until the budget ran out. Steps that would close a cycle are left out of the choice; a chain
+with nothing else left ends there.
 """
 from __future__ import annotations
 
@@ -24,23 +29,27 @@ def _chain(ctx: Context, root: Node, *, k: int | None, greedy: bool,
            max_depth: int | None) -> tuple[Node | None, str | None]:
     """Follow one chain from the root. Returns (solved node or None, budget stop or None)."""
     puzzle, node = ctx.puzzle, root
+    visited = {root.state}
     while max_depth is None or node.depth < max_depth:
         proposals = ctx.propose(node.state, k=k)
         if proposals is None:
             return None, ctx.stop("policy_calls")
         node.expanded = True
+        proposals = [p for p in proposals if p.next_state not in visited]
         if not proposals:
             return None, None
         if greedy:
             i = max(range(len(proposals)), key=lambda j: (proposals[j].prior, -j))
         else:
             p = np.array([pr.prior for pr in proposals], dtype=float)
-            i = int(ctx.rng.choice(len(proposals), p=p / p.sum()))
+            p = p / p.sum() if p.sum() > 0 else np.full(len(p), 1.0 / len(p))
+            i = int(ctx.rng.choice(len(proposals), p=p))
         step, prior, nxt = proposals[i]
         nxt_node = child(ctx, node, step, nxt, prior)
         if nxt_node is None:
             return None, ctx.stop("nodes")
         node = nxt_node
+        visited.add(nxt)
         if puzzle.is_solved(node.state):
             verified = ctx.verified_answer([n.step for n in node.path()[1:]]) is not None
             return (node if verified else None), None
@@ -91,7 +100,8 @@ def greedy(puzzle: Puzzle, instance: str, *, policy: Policy,
            value: ValueFunction | None, budget: Budget, rng: np.random.Generator,
            n_generate: int | None = None,
            max_depth: int | None = None) -> SearchResult:
-    """One chain, always the highest-prior step (ties: the first proposed).
+    """One chain, always the highest-prior step (ties: the first proposed, after the seeded
+    tie-break of `Context.merge_proposals`), never back onto a state already on the chain.
 
     `value` is accepted for the common signature and never called.
     """

@@ -29,6 +29,13 @@ the blue block" (`solve --answer-format pddl|text`), and `parse_step` reads both
 
 As in sliding tiles, every state can still reach a consistent goal, so no state is a dead end and
 MCTS never proves a loss; the heuristic policy lists every legal step (`exhaustive = True`).
+
+Long horizons. The heuristics are goal-directed (`expert_plan`, the classic strategy: a block
+goes straight to its final place when that place is ready, otherwise misplaced blocks go to the
+table): the value is 2 ** (-length of that plan / scale), and the policy ranks actions by what
+the strategy thinks of them (`action_rank`) with a bonus for the strategy's own next action, so
+MCTS follows one coherent plan and spends about one simulation per action (the `large` set, 6-15
+blocks, is solved at the default budget; benchmarks/long_horizon.py).
 """
 from __future__ import annotations
 
@@ -152,9 +159,13 @@ def goal_holds(state: World, goal: Goal) -> bool:
 def placed(state: World) -> set[str]:
     """Blocks that never need to move again: their support matches the goal (or is free and
     wanted by no other block) all the way down to the table."""
-    where, goal_on = state.where(), dict(state.goal.on)
+    return _placed(state.where(), state.goal)
+
+
+def _placed(where: dict[str, str], goal: Goal) -> set[str]:
+    goal_on = dict(goal.on)
     # supports the goal reserves: for the block it puts there, or to stay clear
-    wanted_below = {p for _, p in state.goal.on if p != TABLE} | set(state.goal.clear)
+    wanted_below = {p for _, p in goal.on if p != TABLE} | set(goal.clear)
     done: set[str] = set()
     for b in _bottom_up(where):
         p = where[b]
@@ -191,6 +202,81 @@ def remaining(state: World) -> int:
     return sum(1 if p == HAND else 2 for b, p in state.pos if b not in done)
 
 
+def expert_plan(state: World) -> list[Action]:
+    """A plan by the classic goal-directed strategy (Gupta & Nau's "US" algorithm in hand-action
+    form): put the held block in its final place if that place is ready, else on the table; with
+    an empty hand take a clear misplaced block whose final place is ready (the table, or a
+    `placed` clear block) -- such a move is final -- and when there is none (a deadlock), move a
+    clear misplaced block that stands on another block to the table, preferring one whose removal
+    frees a final place soonest. Blocks that are `placed` are never touched, so every block moves
+    at most twice: the plan has at most 4 actions per block, and it always reaches the goal.
+
+    The goal holds exactly when every block but a held one is `placed` (and the hand is empty if
+    the goal says so); taking a block off another never changes what is placed, and a block put
+    in its final place becomes placed, so `placed` is kept up to date as the plan is built."""
+    where, goal = state.where(), state.goal
+    goal_on = dict(goal.on)
+    done = _placed(where, goal)
+    covered: dict[str, int] = {}
+    for p in where.values():
+        if p not in (TABLE, HAND):
+            covered[p] = covered.get(p, 0) + 1
+    held = next((b for b, p in where.items() if p == HAND), None)
+    plan: list[Action] = []
+
+    def ready(b: str) -> bool:
+        d = goal_on.get(b, TABLE)
+        return d == TABLE or (d in done and not covered.get(d))
+
+    def put(b: str, dest: str) -> None:
+        where[b] = dest
+        if dest == TABLE:
+            plan.append(Action("put-down", b))
+            if goal_on.get(b, TABLE) == TABLE:
+                done.add(b)
+        else:
+            plan.append(Action("stack", b, dest))
+            covered[dest] = covered.get(dest, 0) + 1
+            done.add(b)                  # only ever stacked on its ready final place
+
+    n = len(where)
+    for _ in range(4 * n + 2):
+        if held is not None:
+            d = goal_on.get(held, TABLE)
+            put(held, d if d != TABLE and ready(held) else TABLE)
+            held = None
+            continue
+        if len(done) == n:
+            return plan
+        todo = sorted(b for b in where if not covered.get(b) and b not in done)
+        moves = [b for b in todo if ready(b)]
+        if not moves:
+            moves = sorted((b for b in todo if where[b] != TABLE),
+                           key=lambda b: (_blocked_depth(b, where, goal_on, done), b))
+        held = moves[0]
+        below = where[held]
+        if below == TABLE:
+            plan.append(Action("pick-up", held))
+        else:
+            plan.append(Action("unstack", held, below))
+            covered[below] -= 1
+        where[held] = HAND
+    raise AssertionError("expert_plan did not reach the goal")   # unreachable (see docstring)
+
+
+def _blocked_depth(b: str, where: dict[str, str], goal_on: dict[str, str], done: set[str]) -> int:
+    """How many blocks sit above the nearest block below `b` that some misplaced block is waiting
+    for (its goal support): small means moving `b` away frees a final place soon."""
+    wanted = {d for x, d in goal_on.items() if d != TABLE and x not in done}
+    depth, x = 0, where[b]
+    while x not in (TABLE, HAND):
+        if x in wanted:
+            return depth
+        depth += 1
+        x = where[x]
+    return len(where)
+
+
 def shortest(start: World, *, max_states: int | None = 2_000_000) -> int | None:
     """Length of a shortest plan from `start` by A* with `remaining` (admissible: every block
     not yet `placed` must still be taken and put somewhere); None past `max_states` states."""
@@ -221,6 +307,28 @@ def _apply(state: World, a: Action) -> World:
     return World(tuple(sorted(where.items())), state.goal)
 
 
+def blocksworld_tokens(state: World) -> list[str]:
+    """See `Blocksworld.learn_tokens`."""
+    done = placed(state)
+    n = len(state.pos)
+    out = [f"placed={len(done)}/{n}", f"unplaced={n - len(done)}",
+           f"remaining={remaining(state)}"]
+    if goal_holds(state, state.goal):
+        out.append("goal-holds")
+    held = state.holding
+    if held is None:
+        out.append("hand-empty")
+    else:
+        target = dict(state.goal.on).get(held)
+        ready = target == TABLE or (target is not None and target in done
+                                    and target in state.clear())
+        out.append("holding-ready" if ready else
+                   "holding-free" if target is None else "holding-not-ready")
+    clear_unplaced = sum(1 for b in state.clear() if b not in done)
+    out.append(f"clear-unplaced={clear_unplaced}")
+    return out
+
+
 class BlocksworldOracleValue(DistanceValue):
     """2 ** (-shortest / scale): the exact distance as the value. For ablations only (a solver)."""
 
@@ -233,33 +341,86 @@ class BlocksworldOracleValue(DistanceValue):
 
 
 class BlocksworldHeuristicValue(DistanceValue):
-    """2 ** (-remaining / scale), and 1 when the goal holds."""
+    """2 ** (-distance / scale), 1 when the goal holds. The distance is the length of
+    `expert_plan` from the state (an upper bound that the goal-directed strategy achieves; on
+    the 3-6-block sets it equals the optimum on every instance tried), or, with
+    `distance="lower"`, the admissible `remaining` count (the older, weaker value: every
+    misplaced block counts 2, so most siblings tie)."""
 
-    def __init__(self, scale: float = 4.0) -> None:
+    deterministic = True
+
+    def __init__(self, scale: float = 4.0, *, distance: str = "expert") -> None:
         super().__init__(scale)
+        if distance not in ("expert", "lower"):
+            raise ValueError(f"distance must be 'expert' or 'lower', got {distance!r}")
+        self.kind = distance
 
     def distance(self, s) -> float:
-        return 0 if goal_holds(s, s.goal) else remaining(s)
+        if goal_holds(s, s.goal):
+            return 0
+        return len(expert_plan(s)) if self.kind == "expert" else remaining(s)
+
+    def __repr__(self) -> str:
+        return f"BlocksworldHeuristicValue(scale={self.scale}, distance={self.kind!r})"
+
+
+def action_rank(state: World) -> dict[Action, int]:
+    """Every legal action ranked by what the goal-directed strategy thinks of it (0 best):
+    0 puts a block in its final place (or takes a block whose final place is ready, or puts the
+    held block on the table when its final place is not ready); 1 takes a misplaced block off
+    another block while nothing can go to its final place (resolving a deadlock), or when
+    something can; 2 takes a misplaced block off the table before its place is ready, or puts
+    the held block down when it could go to its final place; 3 touches a `placed` block or
+    stacks the held block anywhere but its final place."""
+    where, goal_on = state.where(), dict(state.goal.on)
+    done = _placed(where, state.goal)
+    covered = {p for p in where.values() if p not in (TABLE, HAND)}
+
+    def ready(b: str) -> bool:
+        d = goal_on.get(b, TABLE)
+        return d == TABLE or (d in done and d not in covered)
+
+    out: dict[Action, int] = {}
+    for a in legal_actions(state):
+        b = a.block
+        if a.verb in ("pick-up", "unstack"):
+            if b in done:
+                out[a] = 3
+            elif ready(b):
+                out[a] = 0
+            else:
+                out[a] = 1 if a.verb == "unstack" else 2
+        elif a.verb == "put-down":
+            final = goal_on.get(b, TABLE)
+            out[a] = 0 if final == TABLE or not ready(b) else 2
+        else:
+            out[a] = 0 if goal_on.get(b) == a.target and ready(b) else 3
+    return out
 
 
 class BlocksworldHeuristicPolicy:
-    """Every legal action, prior exp(-beta * remaining(next)) (a solving action gets the most)."""
+    """Every legal action, prior exp(-beta * (rank + follow * [not the expert's next action]))
+    with `action_rank` (the goal-directed strategy's preferences) and `expert_plan`'s first
+    action, so that among several equally good moves the search follows one coherent plan
+    instead of spreading its visits over their many orders; `exhaustive = True`. Other ties
+    (equal ranks) are broken by the engine's seeded tie-break."""
 
     exhaustive = True
 
-    def __init__(self, beta: float = 1.0) -> None:
+    def __init__(self, beta: float = 2.0, *, follow: float = 1.0) -> None:
         self.beta = beta
+        self.follow = follow
 
     def propose(self, puzzle, state, *, k: int | None, rng: np.random.Generator):
-        out = []
-        for a in legal_actions(state):
-            nxt = puzzle.apply(state, a)
-            h = 0 if goal_holds(nxt, nxt.goal) else remaining(nxt)
-            out.append((a, math.exp(-self.beta * h)))
+        ranks = action_rank(state)
+        plan = expert_plan(state) if self.follow else []
+        first = plan[0] if plan else None
+        out = [(a, math.exp(-self.beta * (r + (a != first) * self.follow)), _apply(state, a))
+               for a, r in ranks.items()]
         return top_k(out, k)
 
     def __repr__(self) -> str:
-        return f"BlocksworldHeuristicPolicy(beta={self.beta})"
+        return f"BlocksworldHeuristicPolicy(beta={self.beta}, follow={self.follow})"
 
 
 # -- text -----------------------------------------------------------------------------------------
@@ -640,6 +801,13 @@ class Blocksworld:
         except Exception:  # verify never raises
             return False
 
+    def learn_tokens(self, state: World) -> list[str]:
+        """Structure tokens for the learned policy and value (`types.LearnTokens`): blocks in
+        their final position (`placed`) and not, the lower bound on actions left, what the
+        hand holds (nothing, a block whose goal support is ready, another), and whether the
+        goal holds."""
+        return blocksworld_tokens(state)
+
     def heuristic_policy(self) -> BlocksworldHeuristicPolicy:
         return BlocksworldHeuristicPolicy()
 
@@ -671,11 +839,13 @@ class Blocksworld:
         return {"length": length, "optimal": optimal, "gap": gap}
 
     # -- instance sets -----------------------------------------------------------------------------
-    def generate(self, n: int, *, rng: np.random.Generator, blocks: int = 4) -> list[str]:
+    def generate(self, n: int, *, rng: np.random.Generator, blocks: int = 4,
+                 min_moves: int = 1) -> list[str]:
         """`n` instances with `blocks` colour-named blocks: a random initial arrangement and a
         random goal arrangement, the goal stated PlanBench-style as its "on top of" facts (or,
         when the goal has every block on the table, as "on the table" facts); never solved at
-        the start. `blocks` is the difficulty knob."""
+        the start. `blocks` is the difficulty knob; `min_moves` keeps only instances whose
+        admissible lower bound (`remaining`) is at least that many actions."""
         if not isinstance(rng, np.random.Generator):
             raise TypeError("rng must be a numpy.random.Generator")
         if n < 0 or not 2 <= blocks <= len(COLOURS):
@@ -688,7 +858,7 @@ class Blocksworld:
             on = {b: p for b, p in target.items() if p != TABLE} or target
             goal = Goal(tuple(sorted(on.items())))
             state = World(tuple(sorted(init.items())), goal)
-            if goal_holds(state, goal):
+            if goal_holds(state, goal) or remaining(state) < min_moves:
                 continue
             out.append(f"initial: {self.render(state)}; goal: {self.render_goal(goal)}")
         return out
@@ -700,7 +870,12 @@ class Blocksworld:
         if name not in _SETS:
             raise ValueError(f"unknown blocksworld instance set {name!r}; known: {', '.join(_SETS)}")
         _, seed, n, blocks = _SETS[name]
-        return self.generate(n, rng=np.random.default_rng(seed), blocks=blocks)
+        rng = np.random.default_rng(seed)
+        if isinstance(blocks, tuple):          # (smallest, largest, spare): n of each size
+            lo, hi, spare = blocks
+            return [inst for b in range(lo, hi + 1)
+                    for inst in self.generate(n, rng=rng, blocks=b, min_moves=2 * b - spare)]
+        return self.generate(n, rng=rng, blocks=blocks)
 
     # -- LLM prompts -------------------------------------------------------------------------------
     _RULES = (
@@ -760,6 +935,8 @@ _SETS = {
     "hard": ("20 instances with 5 blocks", 5005, 20, 5),
     "six": ("20 instances with 6 blocks", 6006, 20, 6),
     "eight": ("20 instances with 8 blocks", 8008, 20, 8),
+    "large": ("30 instances, 3 each with 6 to 15 blocks (PlanBench's larger sizes), at least "
+              "2 * blocks - 4 actions (a 15-block one takes 26-40)", 1515, 3, (6, 15, 4)),
 }
 
 

@@ -217,6 +217,29 @@ def _estimate_exact(numbers: tuple[int, ...], t: int, deep: bool) -> float:
     return _soft(numbers, t)
 
 
+def countdown_tokens(state: CountdownState) -> list[str]:
+    """See `Countdown.learn_tokens`."""
+    nums, t, n = state.numbers, state.target, len(state.numbers)
+    out = [f"rule={state.rule}", f"n={n}"]
+    if t in nums:
+        out.append("target-there" + ("-alone" if n == 1 else ""))
+    if not nums:
+        return out
+    if upper_bound(nums) < t:
+        out.append("bound-below-target")
+    pairs = _pairs(nums)
+    if t in pairs:
+        out.append("one-op-away")
+    if n >= 3 and _two_away(nums, pairs, t):
+        out.append("two-ops-away")
+    near = min(abs(x - t) for x in nums)
+    out.append(f"near={near.bit_length()}")
+    out.append(f"near-rel={min(8, (16 * near // max(t, 1)).bit_length())}")
+    out.append(f"near-n={near.bit_length()}/{n}")
+    out.append("all-below" if max(nums) < t else "some-above")
+    return out
+
+
 class CountdownHeuristicValue:
     """`estimate` on each state: pattern look-ahead (three operations with `deep`), not a solver."""
 
@@ -528,6 +551,13 @@ class Countdown:
             return False
         rest = _remove(state.numbers, *literals)
         return rest is not None and not (state.exact and rest)
+
+    def learn_tokens(self, state: CountdownState) -> list[str]:
+        """Structure tokens for the learned policy and value (`types.LearnTokens`): the rule,
+        how many numbers are left, whether the target is there, one operation or an
+        `x op (y op z)` pattern away, or above what the numbers can reach, and how far (in
+        powers of two, absolute and relative to the target) the nearest number is."""
+        return countdown_tokens(state)
 
     def heuristic_policy(self) -> CountdownHeuristicPolicy:
         return CountdownHeuristicPolicy()

@@ -385,6 +385,38 @@ def _ranked() -> dict[str, float]:
     return out
 
 
+def game24_tokens(state: State) -> list[str]:
+    """See `Game24.learn_tokens`."""
+    n = len(state)
+    out = [f"n={n}"]
+    if n == 1:
+        return out + ["is24" if state[0] == TARGET else "not24"]
+    nd = [(x, 1) if type(x) is int else (x.numerator, x.denominator) for x in state]
+    if n == 2:
+        out.append("one-op-24" if _makes_nd(*nd[0], *nd[1]) else "no-one-op-24")
+    else:
+        for name, total in (("sum", _nd_sum(nd)), ("prod", _nd_prod(nd))):
+            if total[0] == TARGET * total[1]:
+                out.append(f"{name}-is-24")
+        for i, x in enumerate(nd):
+            rest = nd[:i] + nd[i + 1:]
+            for name, total in (("sum", _nd_sum(rest)), ("prod", _nd_prod(rest))):
+                if _makes(x, total):
+                    out.append(f"x-op-{name}-rest-is-24")
+        if all(type(x) is int for x in state) and math.prod(max(x, 2) for x in state) < TARGET:
+            out.append("bound-below-24")
+    friendly = sum(1 for x in state if x in _FRIENDLY)
+    out.append(f"friendly={friendly}/{n}")
+    if any(type(x) is not int for x in state):
+        out.append("fraction")
+    results = set()
+    for i in range(n):
+        for j in range(i + 1, n):
+            results |= _results(state[i], state[j])
+    out.extend(sorted(f"pair-makes:{fmt(r)}" for r in results if r == TARGET or r in _FRIENDLY))
+    return out
+
+
 class Game24OracleValue:
     """Exact solvability as the value (1 or 0). For ablations only: it is a full solver."""
 
@@ -541,6 +573,14 @@ class Game24:
         """Chat messages asking a model to judge `state`: sure / likely / impossible."""
         from .game24_prompts import value_messages
         return value_messages(self.render(state))
+
+    def learn_tokens(self, state: State) -> list[str]:
+        """Structure tokens for the learned policy and value (`types.LearnTokens`): how many
+        numbers are left, whether one operation makes 24 (two numbers: exact), the shapes the
+        heuristic looks for (sum or product of all is 24, `x op (sum or product of the rest)`
+        is 24, the whole-number bound below 24), the count of divisors of 24, and the numbers
+        one operation on a pair can make. The model learns how much each is worth."""
+        return game24_tokens(state)
 
     def heuristic_policy(self) -> Game24HeuristicPolicy:
         return Game24HeuristicPolicy()

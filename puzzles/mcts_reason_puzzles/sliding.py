@@ -27,11 +27,19 @@ legal move by the rules. Longer cycles stay in the tree; the value steers away f
 Skipping the undo matters: at 1000 simulations MCTS solves 20/20 `medium8` boards with it and
 7/20 without (benchmarks/sections/puzzles-b.md).
 
+Long horizons. On boards of width 4 and up the heuristics follow a staged expert
+(`staged_plan`, the human method: top row, left column, then the smaller square, each group of
+one or two tiles placed by a small exact search): the value is 2 ** (-its plan length / scale)
+and the policy gives its next move prior 0.99, so MCTS solves uniformly random 15-puzzles at the
+default budget with about one simulation per move (plans about 1.7x the optimum; see
+benchmarks/long_horizon.py). 8-puzzles keep the plain Manhattan + linear-conflict heuristics.
+
 `optimal_length` is an IDA* search with Manhattan distance plus linear conflict (admissible), so
 benchmarks can report a plan's optimality gap (`gap`, `metrics`).
 """
 from __future__ import annotations
 
+import heapq
 import math
 import re
 from dataclasses import dataclass
@@ -179,18 +187,85 @@ def value_of(h: int, scale: float = 6.0) -> float:
     return 2.0 ** (-h / scale)
 
 
-class SlidingHeuristicValue(DistanceValue):
-    """`value_of(distance(board))`: a cheap estimate of how close the board is to the goal."""
+def sliding_tokens(state: Board) -> list[str]:
+    """See `Sliding.learn_tokens`."""
+    w, tiles = state.width, state.tiles
+    md = manhattan(tiles, w)
+    out = [f"manhattan={md}", f"conflict={linear_conflict(tiles, w)}",
+           f"distance={md + linear_conflict(tiles, w)}"]
+    wrong = 0
+    for i, t in enumerate(tiles):
+        if t:
+            d = abs(i // w - (t - 1) // w) + abs(i % w - (t - 1) % w)
+            wrong += d > 0
+            out.append(f"tile{t}-off={d}")
+    out.append(f"misplaced={wrong}")
+    return out
 
-    def __init__(self, scale: float = 6.0) -> None:
+
+EXPERT_FROM_WIDTH = 4     # boards this wide or wider use the staged expert by default
+
+
+class StagedPlans:
+    """`staged_plan` with a memo: a plan from a board also gives the plan from every board
+    along it (its suffixes), so a search that follows the plan never recomputes it. Bounded:
+    cleared when it holds `max_boards` boards."""
+
+    def __init__(self, max_boards: int = 200_000) -> None:
+        self.max_boards = max_boards
+        self._memo: dict[tuple[int, ...], tuple[int, ...]] = {}
+
+    def __call__(self, tiles: tuple[int, ...], width: int) -> tuple[int, ...]:
+        got = self._memo.get(tiles)
+        if got is not None:
+            return got
+        plan = tuple(staged_plan(tiles, width))
+        if len(self._memo) + len(plan) > self.max_boards:
+            self._memo.clear()
+        board, blank = list(tiles), tiles.index(0)
+        for k, t in enumerate(plan):
+            self._memo.setdefault(tuple(board), plan[k:])
+            j = board.index(t)
+            board[blank], board[j], blank = t, 0, j
+        self._memo.setdefault(tuple(board), ())
+        return plan
+
+    def __repr__(self) -> str:
+        return f"StagedPlans(max_boards={self.max_boards})"
+
+
+def _use_expert(expert: bool | None, width: int) -> bool:
+    return width >= EXPERT_FROM_WIDTH if expert is None else expert
+
+
+class SlidingHeuristicValue(DistanceValue):
+    """`value_of(distance)`: 2 ** (-moves / scale), with moves the length of the staged expert's
+    plan (`staged_plan`, an achievable upper bound) on boards of width >= 4, and the admissible
+    Manhattan + linear-conflict `distance` on smaller ones (`expert=True/False` forces either)."""
+
+    deterministic = True
+
+    def __init__(self, scale: float = 6.0, *, expert: bool | None = None,
+                 plans: StagedPlans | None = None) -> None:
         super().__init__(scale)
+        self.expert = expert
+        self.plans = plans or StagedPlans()
 
     def distance(self, s) -> float:
+        if _use_expert(self.expert, s.width):
+            return len(self.plans(s.tiles, s.width))
         return distance(s.tiles, s.width)
+
+    def __repr__(self) -> str:
+        return f"SlidingHeuristicValue(scale={self.scale}, expert={self.expert})"
 
 
 class SlidingHeuristicPolicy:
     """Every legal move except the undo of the last one, prior exp(-beta * distance(next)).
+
+    On boards of width >= 4 (or with `expert=True`) the staged expert's next move gets prior
+    `follow` and the other moves share the rest, so MCTS follows the expert's plan (about one
+    simulation a move) and leaves it only where its value says a sibling is better.
 
     `exhaustive = True` although the undo is left out: see the module docstring (no board is a
     dead end, so the loss proofs the flag licenses never fire, and no solution needs an undo).
@@ -200,9 +275,14 @@ class SlidingHeuristicPolicy:
 
     exhaustive = True
 
-    def __init__(self, beta: float = 2.0, *, skip_undo: bool = True) -> None:
+    def __init__(self, beta: float = 2.0, *, skip_undo: bool = True, expert: bool | None = None,
+                 follow: float = 0.99, plans: StagedPlans | None = None) -> None:
+        if not 0.0 < follow < 1.0:
+            raise ValueError(f"follow must be in (0, 1), got {follow!r}")
         self.beta = beta
         self.skip_undo = skip_undo
+        self.expert, self.follow = expert, follow
+        self.plans = plans or StagedPlans()
 
     def propose(self, puzzle, state, *, k: int | None, rng: np.random.Generator):
         out = []
@@ -210,11 +290,19 @@ class SlidingHeuristicPolicy:
             if self.skip_undo and step.tile == state.last:
                 continue
             nxt = puzzle.apply(state, step)
-            out.append((step, math.exp(-self.beta * distance(nxt.tiles, nxt.width))))
+            out.append((step, math.exp(-self.beta * distance(nxt.tiles, nxt.width)), nxt))
+        if len(out) > 1 and _use_expert(self.expert, state.width):
+            plan = self.plans(state.tiles, state.width)
+            mine = [o for o in out if plan and o[0].tile == plan[0]]
+            if mine:
+                rest = sum(p for st, p, _ in out if st.tile != plan[0])
+                out = [(st, self.follow if st.tile == plan[0] else (1 - self.follow) * p / rest,
+                        nxt) for st, p, nxt in out]
         return top_k(out, k)
 
     def __repr__(self) -> str:
-        return f"SlidingHeuristicPolicy(beta={self.beta}, skip_undo={self.skip_undo})"
+        return (f"SlidingHeuristicPolicy(beta={self.beta}, skip_undo={self.skip_undo}, "
+                f"expert={self.expert}, follow={self.follow})")
 
 
 class SlidingOracleValue(DistanceValue):
@@ -314,6 +402,103 @@ class _Budget(Exception):
     pass
 
 
+# -- staged expert ---------------------------------------------------------------------------------
+def _group_plan(tiles: list[int], width: int, frozen: set[int], group: dict[int, int]
+                ) -> list[int] | None:
+    """Fewest blank moves that bring every tile of `group` (tile -> goal cell) home without the
+    blank entering a `frozen` cell, by A* over (blank, the group's cells) with the group's
+    Manhattan distance; other tiles are interchangeable. The blank's cells after each move, or
+    None if impossible."""
+    order = sorted(group)
+    goal = tuple(group[t] for t in order)
+    nbrs = _neighbours(width)
+
+    def h(cells: tuple[int, ...]) -> int:
+        return sum(abs(c // width - g // width) + abs(c % width - g % width)
+                   for c, g in zip(cells, goal))
+
+    start = (tiles.index(0), tuple(tiles.index(t) for t in order))
+    best = {start: 0}
+    came: dict = {}
+    heap = [(h(start[1]), 0, start)]
+    while heap:
+        _, g, node = heapq.heappop(heap)
+        if g > best[node]:
+            continue
+        blank, cells = node
+        if cells == goal:
+            path = []
+            while node != start:
+                path.append(node[0])
+                node = came[node]
+            return path[::-1]
+        for j in nbrs[blank]:
+            if j in frozen:
+                continue
+            nc = tuple(blank if c == j else c for c in cells)
+            nxt = (j, nc)
+            if g + 1 < best.get(nxt, 1 << 30):
+                best[nxt] = g + 1
+                came[nxt] = node
+                heapq.heappush(heap, (g + 1 + h(nc), g + 1, nxt))
+    return None
+
+
+def _stages(width: int) -> list[list[int]]:
+    """Tile groups solved one after another: the top row, then the left column, of an ever
+    smaller square, each line in pairs with its last two tiles together (a line's last tile
+    cannot be slid in alone once its neighbour is fixed); the final 2x2 as one group."""
+    out: list[list[int]] = []
+    top = 0
+    while width - top > 2:
+        row = [top * width + c + 1 for c in range(top, width)]
+        col = [r * width + top + 1 for r in range(top + 1, width)]
+        for line in (row, col):
+            head, tail = line[:-2], line[-2:]
+            out.extend(head[i:i + 2] for i in range(0, len(head), 2))
+            out.append(tail)
+        top += 1
+    out.append([r * width + c + 1 for r in range(top, width) for c in range(top, width)
+                if r * width + c + 1 < width * width])
+    return out
+
+
+def staged_plan(tiles: Sequence[int], width: int) -> list[int]:
+    """A solution (the tiles moved) by the human method: solve the top row and the left column,
+    then the smaller square that is left, down to 2x2; each group of one or two tiles is placed
+    by a small exact search (`_group_plan`) that leaves the tiles already placed alone. Not
+    optimal (about 1.5-2x on 15-puzzles) but cheap; immediate undos across stages are removed."""
+    board = list(tiles)
+    if not is_solvable(board, width):
+        raise ValueError("unsolvable board")
+    frozen: set[int] = set()
+    moves: list[int] = []
+    for group in _stages(width):
+        want = {t: t - 1 for t in group}
+        path = _group_plan(board, width, frozen, want)
+        if path is None:
+            raise AssertionError(f"stage {group} cannot be placed")   # unreachable
+        for j in path:
+            b = board.index(0)
+            t = board[j]
+            board[b], board[j] = t, 0
+            if moves and moves[-1] == t:
+                moves.pop()               # the move undoes the previous one
+            else:
+                moves.append(t)
+        frozen |= set(want.values())
+    if board != list(goal_tiles(width)):
+        raise AssertionError("staged plan did not reach the goal")    # unreachable
+    return moves
+
+
+def _neighbours(width: int) -> list[list[int]]:
+    n = width * width
+    return [[j for j in (i - width, i + width) if 0 <= j < n]
+            + [j for j in (i - 1, i + 1) if 0 <= j < n and j // width == i // width]
+            for i in range(n)]
+
+
 # -- parsing ------------------------------------------------------------------------------------
 _BULLET = re.compile(r"^\s*(?:[-*•]\s+|\d+\s*[.):]\s+|step\s*\d*\s*[:.)-]\s*)", re.IGNORECASE)
 _STEP = re.compile(
@@ -331,6 +516,9 @@ class Sliding:
     """Sliding-tile puzzles as a `mcts_reason.types.Puzzle`."""
 
     name = "sliding"
+
+    def __init__(self) -> None:
+        self._plans = StagedPlans()      # shared by the heuristic policy and value
     description = ("Sliding tiles (8-/15-puzzle): tiles row by row, 0 = blank, e.g. "
                    "'1 2 3 4 5 6 0 7 8'; steps like 'move 7 left'.")
 
@@ -474,11 +662,17 @@ class Sliding:
             state = self.apply(state, step)
         return len(parts), state
 
+    def learn_tokens(self, state: Board) -> list[str]:
+        """Structure tokens for the learned policy and value (`types.LearnTokens`): the Manhattan
+        distance, the linear conflicts, the misplaced tiles, and each tile's displacement (how
+        many moves it is from its goal cell)."""
+        return sliding_tokens(state)
+
     def heuristic_policy(self) -> SlidingHeuristicPolicy:
-        return SlidingHeuristicPolicy()
+        return SlidingHeuristicPolicy(plans=self._plans)
 
     def heuristic_value(self) -> SlidingHeuristicValue:
-        return SlidingHeuristicValue()
+        return SlidingHeuristicValue(plans=self._plans)
 
     def extra_values(self) -> dict:
         return {"oracle": SlidingOracleValue}
@@ -511,16 +705,29 @@ class Sliding:
 
     # -- instance sets -----------------------------------------------------------------------------
     def generate(self, n: int, *, rng: np.random.Generator, width: int = 3,
-                 depth: int = 20, blank_first: bool = False) -> list[str]:
+                 depth: int | None = 20, blank_first: bool = False) -> list[str]:
         """`n` boards scrambled by `depth` random moves (no immediate undo) from the goal
         (with `blank_first`, from `0 1 2 ...`, written with the `blank-first:` prefix).
 
         The optimal length is at most `depth` (often less): `depth` is the difficulty knob.
+        `depth=None`: uniformly random solvable boards, as in Korf's 1985 test set (a random
+        permutation; when its parity is wrong, the first two tiles are swapped).
         """
         if not isinstance(rng, np.random.Generator):
             raise TypeError("rng must be a numpy.random.Generator")
-        if n < 0 or depth < 1 or not MIN_WIDTH <= width <= MAX_WIDTH:
+        if n < 0 or (depth is not None and depth < 1) or not MIN_WIDTH <= width <= MAX_WIDTH:
             raise ValueError(f"need n >= 0, depth >= 1 and width {MIN_WIDTH}-{MAX_WIDTH}")
+        if depth is None:
+            out = []
+            while len(out) < n:
+                t = [int(x) for x in rng.permutation(width * width)]
+                if not is_solvable(t, width):
+                    a, b = [i for i in range(width * width) if t[i]][:2]
+                    t[a], t[b] = t[b], t[a]
+                if t != list(goal_tiles(width)):
+                    tiles = turned(t) if blank_first else t
+                    out.append(("blank-first: " if blank_first else "") + " ".join(map(str, tiles)))
+            return out
         out = []
         goal = Board(goal_tiles(width), width)
         while len(out) < n:
@@ -540,7 +747,16 @@ class Sliding:
         if name not in _SETS:
             raise ValueError(f"unknown sliding instance set {name!r}; known: {', '.join(_SETS)}")
         _, seed, n, width, depth = _SETS[name]
-        return self.generate(n, rng=np.random.default_rng(seed), width=width, depth=depth)
+        rng = np.random.default_rng(seed)
+        # n distinct boards: a random scramble can repeat an earlier one (easy8 drew one
+        # twice, so bench ran it twice); further draws from the same generator replace repeats,
+        # which leaves a set without repeats exactly as `generate` draws it.
+        out = list(dict.fromkeys(self.generate(n, rng=rng, width=width, depth=depth)))
+        while len(out) < n:
+            board = self.generate(1, rng=rng, width=width, depth=depth)[0]
+            if board not in out:
+                out.append(board)
+        return out
 
     # -- LLM prompts -------------------------------------------------------------------------------
     prompt_field_names = ("goal", "moves")
@@ -590,6 +806,8 @@ _SETS = {
     "hard8": ("20 8-puzzles scrambled by 200 random moves (about uniform)", 8200, 20, 3, 200),
     "easy15": ("20 15-puzzles scrambled by 15 random moves", 15015, 20, 4, 15),
     "medium15": ("20 15-puzzles scrambled by 40 random moves", 15040, 20, 4, 40),
+    "korf15": ("20 uniformly random solvable 15-puzzles (Korf-style; optimum about 53)", 15100,
+               20, 4, None),
 }
 
 

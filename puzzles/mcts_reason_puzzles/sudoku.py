@@ -5,12 +5,14 @@ ignored, so a grid written over several lines works too. Steps fill one cell: `r
 columns count from 1). A step is legal when the cell is empty and the digit does not already
 appear in its row, column or box, so a full grid reached by legal steps is a solution.
 
-Heuristic policy: the most-constrained empty cell (fewest candidates, first in reading order on a
-tie), one step per candidate digit. That is a complete branching: every solution of the state
-puts one of those digits in that cell, and the order in which cells are filled does not matter
-(a state is just the grid), so if every proposed child is unsolvable the state is too. The
-policy therefore sets `exhaustive = True` honestly, although it does not list every legal step,
-and MCTS may back up proofs of unsolvability through it.
+Heuristic policy: a forced fill (naked or hidden single) when there is one; otherwise the
+most-constrained empty cell (fewest candidates, first in reading order on a tie), one step per
+candidate digit, or, when some digit has fewer places left in a row, column or box, one step per
+place (`branching`). That is a complete branching: every solution of the state makes one of
+those fills, and the order in which cells are filled does not matter (a state is just the grid),
+so if every proposed child is unsolvable the state is too. The policy therefore sets
+`exhaustive = True` honestly, although it does not list every legal step, and MCTS may back up
+proofs of unsolvability through it.
 
 Value: constraint propagation (naked and hidden singles to a fixed point): a contradiction is 0,
 a grid it completes is 1, otherwise more cells forced means a higher score.
@@ -131,42 +133,118 @@ def conflicts(cells: Sequence[int], n: int) -> str | None:
 @lru_cache(maxsize=1 << 14)
 def propagate(cells: tuple[int, ...], n: int, hidden: bool = True) -> tuple[int, ...] | None:
     """Naked singles (and hidden singles when `hidden`) to a fixed point; None on a contradiction
-    (a cell with no candidate, or a digit with no place left in some unit)."""
+    (a cell with no candidate, or a digit with no place left in some unit).
+
+    Candidates are kept as bitmasks and updated as cells are filled (a fill removes its digit
+    from the peers' masks), so a chain of forced fills costs one pass over the peers each."""
     geo = geometry(n)
     grid = list(cells)
+    masks = candidate_masks(grid, n)
+    peers, units, full = geo.peers, geo.units, _full(n)
+    queue = [i for i, m in enumerate(masks) if not grid[i] and m & (m - 1) == 0]
+    if any(not grid[i] and masks[i] == 0 for i in queue):
+        return None
+
+    def assign(i: int, d: int) -> bool:
+        """Fill cell i with d; False on a contradiction (a peer left without candidates)."""
+        grid[i], masks[i] = d, 0
+        bit = 1 << d
+        for p in peers[i]:
+            m = masks[p]
+            if m & bit:
+                m &= ~bit
+                masks[p] = m
+                if m == 0:
+                    return False
+                if m & (m - 1) == 0:
+                    queue.append(p)
+        return True
+
     while True:
-        masks = candidate_masks(grid, n)
-        progress = False
-        for i, m in enumerate(masks):
+        while queue:
+            i = queue.pop()
             if grid[i]:
                 continue
-            if m == 0:
+            m = masks[i]
+            if m == 0 or not assign(i, m.bit_length() - 1):
                 return None
-            if m & (m - 1) == 0:                       # one candidate
-                d = m.bit_length() - 1
-                if any(grid[p] == d for p in geo.peers[i]):
-                    return None
-                grid[i] = d
-                progress = True
-        if progress:
-            continue
-        if hidden:
-            for unit in geo.units:
-                missing = _full(n)
-                for i in unit:
-                    if grid[i]:
-                        missing &= ~(1 << grid[i])
-                for d in _digits(missing):
-                    places = [i for i in unit if not grid[i] and masks[i] >> d & 1]
-                    if not places:
-                        return None
-                    if len(places) == 1:
-                        grid[places[0]] = d
-                        progress = True
-                if progress:
-                    break
-        if not progress:
+        if not hidden:
             return tuple(grid)
+        progress = False
+        for unit in units:
+            missing, once, twice, _ = _place_counts(unit, grid, masks, full)
+            if missing & ~once:
+                return None                      # a digit with no place left in this unit
+            singles = missing & once & ~twice
+            while singles:
+                bit = singles & -singles
+                singles ^= bit
+                for i in unit:
+                    if not grid[i] and masks[i] & bit:
+                        if not assign(i, bit.bit_length() - 1):
+                            return None
+                        progress = True
+                        break
+            if queue:
+                break
+        if not progress and not queue:
+            return tuple(grid)
+
+
+def _place_counts(unit: Sequence[int], grid: Sequence[int], masks: Sequence[int],
+                  full: int) -> tuple[int, int, int, int]:
+    """Bitmasks over digits for one unit: (missing from it, with >= 1, >= 2, >= 3 places)."""
+    once = twice = thrice = present = 0
+    for i in unit:
+        if grid[i]:
+            present |= 1 << grid[i]
+        else:
+            m = masks[i]
+            thrice |= twice & m
+            twice |= once & m
+            once |= m
+    return full & ~present, once, twice, thrice
+
+
+def branching(cells: Sequence[int], n: int) -> list[tuple[int, int]]:
+    """A complete set of alternatives for the next fill, as (cell index, digit) pairs: every
+    solution of the grid makes exactly one of them. A forced fill (a naked or hidden single)
+    if there is one; otherwise the smaller of the most-constrained cell's candidates and the
+    places left for the most-constrained (unit, digit) -- Knuth's exact-cover rule of
+    branching on the constraint with the fewest options. [] for a full grid or a grid where
+    some cell or digit has no option left (a dead end)."""
+    geo = geometry(n)
+    masks = candidate_masks(cells, n)
+    best: list[tuple[int, int]] | None = None
+    for i, m in enumerate(masks):
+        if not cells[i]:
+            k = bin(m).count("1")
+            if k == 0:
+                return []
+            if best is None or k < len(best):
+                best = [(i, d) for d in _digits(m)]
+                if k == 1:
+                    return best
+    if best is None:
+        return []
+    pair: tuple[tuple[int, ...], int] | None = None
+    full = _full(n)
+    for unit in geo.units:
+        missing, once, twice, thrice = _place_counts(unit, cells, masks, full)
+        if missing & ~once:
+            return []                            # a digit with no place left in this unit
+        single = missing & once & ~twice
+        if single:
+            bit = single & -single
+            return [(next(i for i in unit if not cells[i] and masks[i] & bit),
+                     bit.bit_length() - 1)]
+        two = missing & twice & ~thrice
+        if two and pair is None and len(best) > 2:
+            bit = two & -two
+            pair = (tuple(i for i in unit if not cells[i] and masks[i] & bit), bit.bit_length() - 1)
+    if pair is not None:
+        return [(i, pair[1]) for i in pair[0]]
+    return best
 
 
 def count_solutions(cells: Sequence[int], n: int, limit: int = 2) -> int:
@@ -199,6 +277,22 @@ def count_solutions(cells: Sequence[int], n: int, limit: int = 2) -> int:
 
     go(start)
     return count
+
+
+def proof_branching(cells: tuple[int, ...], n: int) -> list[tuple[int, int]]:
+    """`branching` of the propagated grid, as fills of `cells`: a complete set of alternatives
+    for `cells` too (propagation only draws conclusions every solution shares), each a legal fill
+    of `cells` (the cell is empty there and the digit still a candidate). The forced fills are
+    skipped rather than walked one node at a time, so a proof of unsolvability expands only the
+    real choice points. When propagation completes the grid, one of its forced fills (the first
+    empty cell in reading order); [] when propagation finds a contradiction or the grid is full."""
+    grid = propagate(tuple(cells), n)
+    if grid is None:
+        return []
+    if all(grid):
+        i = next((i for i, d in enumerate(cells) if not d), None)
+        return [] if i is None else [(i, grid[i])]
+    return branching(grid, n)
 
 
 def most_constrained(cells: Sequence[int], n: int) -> tuple[int, list[int]] | None:
@@ -247,30 +341,37 @@ class SudokuOracleValue:
 
 
 class SudokuHeuristicPolicy:
-    """The most-constrained cell's candidates, prior proportional to exp(beta * estimate(next)).
-
-    A complete branching (see the module docstring), hence `exhaustive = True`.
-    """
+    """The alternatives of `proof_branching` (the most-constrained cell's candidates, or the
+    most-constrained digit's places in a unit, once propagation has drawn its conclusions).
+    The first alternative (the one a depth-first solver tries first) gets prior `follow`; the
+    others share the rest in proportion to exp(beta * estimate(next)). So on a grid with many
+    solutions, where the alternatives are rated alike, MCTS dives along one line instead of
+    widening every level. A complete branching (see the module docstring), hence
+    `exhaustive = True`: with dead ends found by propagation, MCTS refutes an unsolvable grid by
+    expanding a small proof tree, and walks forced fills one child at a time."""
 
     exhaustive = True
 
-    def __init__(self, beta: float = 4.0) -> None:
+    def __init__(self, beta: float = 4.0, *, follow: float = 0.9) -> None:
+        if not 0.0 < follow < 1.0:
+            raise ValueError(f"follow must be in (0, 1), got {follow!r}")
         self.beta = beta
+        self.follow = follow
 
     def propose(self, puzzle, state, *, k: int | None, rng: np.random.Generator):
-        pick = most_constrained(state.cells, state.size)
-        if pick is None:
-            return []
-        i, digits = pick
-        r, c = divmod(i, state.size)
-        out = []
-        for d in digits:
-            step = Fill(r + 1, c + 1, d)
-            out.append((step, math.exp(self.beta * estimate(puzzle.apply(state, step)))))
+        n, out = state.size, []
+        for i, d in proof_branching(state.cells, n):
+            step = Fill(i // n + 1, i % n + 1, d)
+            nxt = puzzle.apply(state, step)
+            out.append((step, math.exp(self.beta * estimate(nxt)), nxt))
+        if len(out) > 1:   # the first option (a depth-first solver's next try) gets `follow`
+            rest = sum(p for _, p, _ in out[1:])
+            out = [(out[0][0], self.follow, out[0][2])] + [
+                (st, (1.0 - self.follow) * p / rest, nxt) for st, p, nxt in out[1:]]
         return top_k(out, k)
 
     def __repr__(self) -> str:
-        return f"SudokuHeuristicPolicy(beta={self.beta})"
+        return f"SudokuHeuristicPolicy(beta={self.beta}, follow={self.follow})"
 
 
 # -- generation ---------------------------------------------------------------------------------
