@@ -233,6 +233,10 @@ def serve_local_cmd(port, model_file):
     from .llm.client import LLMError
     from .llm.local import LocalServer
     try:
+        from .llm.local import model_file_problem
+        problem = model_file_problem(model_file) if model_file is not None else None
+        if problem:
+            raise LLMError(problem)
         server = LocalServer(port=port, model=model_file)
         click.echo(f"starting llama.cpp on {server.base_url} (model {server.model}); Ctrl-C stops it",
                    err=True)

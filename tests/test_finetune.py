@@ -91,7 +91,8 @@ def _complete(model: Path | None, messages: list[dict]) -> str:
 
     from mcts_reason.llm.local import LocalServer
     with LocalServer(model=model, n_ctx=512) as server:
-        c = OpenAI(base_url=server.base_url, api_key="none", max_retries=0, timeout=120)
+        # generous: the first request on a loaded machine took 52 s here (weights paged in)
+        c = OpenAI(base_url=server.base_url, api_key="none", max_retries=0, timeout=900)
         r = c.chat.completions.create(model=server.model, messages=messages, temperature=0,
                                       max_tokens=24, seed=0)
         return r.choices[0].message.content
@@ -100,11 +101,10 @@ def _complete(model: Path | None, messages: list[dict]) -> str:
 @needs_train
 @needs_local
 @pytest.mark.slow
-def test_export_round_trip_and_the_trained_model_serves(tuned, tmp_path):
+def test_export_round_trip_serves_what_the_original_serves(tmp_path):
     """Exporting the untrained model keeps every tensor's bytes; written all as F16 (so the q/k
-    permutation is exercised) it serves the same greedy answer as the bundled file; the trained
-    model answers, and otherwise."""
-    from mcts_reason.learn.finetune import SHORT_PROMPTS, load_model
+    permutation is exercised) it serves the same greedy answer as the bundled file."""
+    from mcts_reason.learn.finetune import load_model
     from mcts_reason.learn.gguf_export import export_gguf
     base = find_gguf()
     model, _ = load_model(base)
@@ -119,6 +119,13 @@ def test_export_round_trip_and_the_trained_model_serves(tuned, tmp_path):
     want = _complete(None, msgs)
     assert want.strip()
     assert _complete(f16, msgs) == want
+
+
+@needs_train
+@needs_local
+@pytest.mark.slow
+def test_the_trained_model_serves_and_answers_otherwise(tuned):
+    from mcts_reason.learn.finetune import SHORT_PROMPTS
     propose = [{"role": "user", "content": SHORT_PROMPTS["propose"].format(
         description="Game of 24: make 24 from four numbers (1-13) with + - * /, each used once.",
         state="4 9 10 13")}]

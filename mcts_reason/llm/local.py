@@ -145,17 +145,12 @@ class LocalServer:
     def __init__(self, *, model: str | os.PathLike | None = None, port: int | None = None,
                  n_ctx: int = 2048, n_threads: int | None = None,
                  startup_timeout: float = 120.0) -> None:
-        if model is None:
-            reason = missing_reason()
-        else:
-            reason = model_file_problem(model)
-            if reason is None and importlib.util.find_spec("llama_cpp") is None:
-                reason = f"the embedded local model needs llama-cpp-python[server]; install " \
-                         f"with: {INSTALL_HINT}"
+        reason = missing_reason() if model is None else None
         if reason:
             raise LLMError(reason)
         self.model_path = Path(model) if model is not None else find_gguf()
-        self._alias = model_alias(model)
+        self._custom = model is not None
+        self._alias: str | None = None
         self.port = port or free_port()
         self.n_ctx = n_ctx
         self.n_threads = n_threads or max(1, min(2, os.cpu_count() or 1))
@@ -170,11 +165,13 @@ class LocalServer:
 
     @property
     def model(self) -> str:
+        if self._alias is None:
+            self._alias = model_alias(self.model_path if self._custom else None)
         return self._alias
 
     def command(self) -> list[str]:
         return [sys.executable, "-m", "llama_cpp.server", "--model", str(self.model_path),
-                "--model_alias", self._alias, "--host", "127.0.0.1", "--port", str(self.port),
+                "--model_alias", self.model, "--host", "127.0.0.1", "--port", str(self.port),
                 "--n_ctx", str(self.n_ctx), "--n_threads", str(self.n_threads),
                 "--n_threads_batch", str(self.n_threads), "--verbose", "False"]
 
@@ -182,6 +179,13 @@ class LocalServer:
         """Start the server and wait until it answers. `foreground`: inherit stdout/stderr."""
         if self.proc is not None:
             return self
+        if self._custom:      # a file of the user's: checked before anything is started
+            problem = model_file_problem(self.model_path)
+            if problem is None and importlib.util.find_spec("llama_cpp") is None:
+                problem = (f"the embedded local model needs llama-cpp-python[server]; "
+                           f"install with: {INSTALL_HINT}")
+            if problem:
+                raise LLMError(problem)
         problem = self.build_problem()
         if problem:
             raise LLMError(problem)
@@ -198,7 +202,7 @@ class LocalServer:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 message = self.death(when="at start-up")
-                if self._alias != MODEL_ALIAS:
+                if self._custom:
                     message = f"model file {self.model_path}: {message}"
                 self.stop()
                 raise LLMError(message)
