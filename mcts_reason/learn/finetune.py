@@ -35,6 +35,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from ..llm.local import file_sha256
 from .dataset import _atomic_write, read_jsonl
 
 TRAIN_EXTRA = "torch, transformers, peft and gguf"
@@ -384,10 +385,3 @@ def finetune(data: Sequence[str | os.PathLike], out: str | os.PathLike, *,
     _atomic_write(report_path, (json.dumps(report, indent=2, sort_keys=True) + "\n").encode())
     return report
 
-
-def file_sha256(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()

@@ -84,12 +84,17 @@ def model_alias(path: str | os.PathLike | None) -> str:
     st = Path(path).stat()
     key = (str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
     if key not in _ALIASES:
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-        _ALIASES[key] = f"{MODEL_ALIAS}-{h.hexdigest()[:16]}"
+        _ALIASES[key] = f"{MODEL_ALIAS}-{file_sha256(path)[:16]}"
     return _ALIASES[key]
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB pieces."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def missing_reason() -> str | None:
