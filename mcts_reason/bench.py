@@ -1,39 +1,42 @@
 """Budget sweeps: every (instance, algorithm, budget, seed) of a sweep, run once, recorded durably.
 
-`run_sweep` expands a `SweepConfig` into tasks, skips the ones already in the results file (so
-rerunning the same command resumes), runs the rest inline, on a local process pool, or on a Ray
-cluster, and appends one record per finished task (see `records.ResultsFile`). Each task builds
-its own policy, value and search from the configuration and a seed, so the records do not depend
-on the executor, the number of workers or the order tasks finish in; the search tree is dropped as
-soon as its record is made, so memory stays flat however long the sweep.
+This module is the sweep itself: its configuration (`SweepConfig`, one object from the command
+line to every worker) and resuming. `run_sweep` expands the configuration into tasks, skips the
+ones already in the results file (so rerunning the same command resumes), hands the rest to an
+executor (`executors`: inline, a local process pool, or a Ray cluster), and appends one record
+per finished task (see `records.ResultsFile`). What a worker does with one task -- build its
+policy, value and search, run it, make the record -- is `bench_task`.
 """
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
 import math
-import multiprocessing
 import os
-import platform
 import resource
-import signal
 import sys
-import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Sequence
 
+from . import executors
+from .bench_task import (RECORD_VERSION, max_rss_mib, run_chunk, run_task, tree_file_name,
+                         tree_meta, versions)
 from .budget import Budget
+from .executors import EXECUTORS, ExecutorUnavailable, check_ray, default_workers
 from .records import NotResultsFile, ResultsFile, record_key, scan_records
 from .sets import InstanceSet
-from .types import Metrics
+
+__all__ = ["BUDGET_KINDS", "EXECUTORS", "INTEGER_KINDS", "RECORD_VERSION", "ExecutorUnavailable",
+           "Interrupted", "SweepConfig", "SweepSummary", "check_ray", "default_workers",
+           "max_rss_mib", "run_chunk", "run_sweep", "run_task", "tree_file_name", "tree_meta",
+           "versions"]
 
 # "simple" is solve's one-number budget: simulations for MCTS, node expansions for the others
 # (`search.simple_budget`); every other kind caps that one field of `Budget` for all algorithms.
 BUDGET_KINDS = ("simple",) + tuple(f for f in Budget.__dataclass_fields__)
 INTEGER_KINDS = tuple(k for k in BUDGET_KINDS if k not in ("seconds", "cost"))
-EXECUTORS = ("local", "ray")
-RECORD_VERSION = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,283 +149,6 @@ class Interrupted(Exception):
         self.summary = summary
 
 
-# -- one task (runs in a worker) -----------------------------------------------------------------
-_PUZZLES: dict[str, Any] = {}
-_VERSIONS: dict[str, str] = {}
-
-
-def versions() -> dict[str, str]:
-    if not _VERSIONS:
-        import numpy
-        from . import __version__
-        _VERSIONS.update({"mcts_reason": __version__, "python": platform.python_version(),
-                          "numpy": numpy.__version__,
-                          "platform": f"{platform.system()}-{platform.machine()}"})
-    return dict(_VERSIONS)
-
-
-def max_rss_mib(who: int = resource.RUSAGE_SELF) -> float:
-    """Peak resident set size so far (Linux reports KiB, macOS bytes)."""
-    rss = resource.getrusage(who).ru_maxrss
-    return rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024
-
-
-def run_task(config: dict, task: Sequence, trees: tuple[str, str] | None = None) -> dict:
-    """Run one (instance, algo, budget, seed) of the sweep `config` (a `SweepConfig.to_dict()`)
-    and return its record. With `trees` = (folder, format) the search tree is written there by
-    the tree viewer; either way it is dropped before returning."""
-    from . import solve
-    from .components import make_policy, make_value
-    from .registry import instance_rules, load
-    from .search import make_budget
-
-    instance, algo, budget, seed = task
-    name = config["puzzle"]
-    if name not in _PUZZLES:
-        _PUZZLES[name] = load(name)
-    puzzle = _PUZZLES[name]
-    popts, vopts = config.get("policy_options") or {}, config.get("value_options") or {}
-    if config.get("llm"):
-        client, settings = _llm_client(config)
-        popts = {**popts, "client": client, "settings": settings}
-        vopts = {**vopts, "client": client, "settings": settings}
-    policy = make_policy(puzzle, config["policy"], **popts)
-    value = make_value(puzzle, config["value"], **vopts)
-    caps = make_budget(config["budget_kind"], algo, budget)
-    start = time.perf_counter()
-    result = solve(puzzle, instance, algo=algo, policy=policy, value=value, budget=caps, seed=seed,
-                   **config.get("algo_options", {}).get(algo, {}))
-    wall = time.perf_counter() - start
-    if trees:
-        from .viz import write_tree   # the tree viewer (optional module)
-        write_tree(result, puzzle, os.path.join(trees[0], tree_file_name(task, trees[1])),
-                   meta=tree_meta(config, budget, seed))
-    # `solved` means verified: every algorithm's answer goes through Context.verified_answer.
-    solved = bool(result.solved and result.answer is not None)
-    record = {"v": RECORD_VERSION, "puzzle": name, "set": config["set"],
-              "instance": instance, "algo": algo, "budget_kind": config["budget_kind"],
-              "budget": budget, "caps": caps.caps(), "seed": seed, "solved": solved,
-              "answer": result.answer if solved else None, "steps": list(result.steps),
-              "stop_reason": result.stop_reason, "proved_unsolvable": result.proved_unsolvable,
-              "usage": result.usage.to_dict(), "wall_seconds": round(wall, 6),
-              "worker_max_rss_mib": round(max_rss_mib(), 1), "versions": versions(),
-              "config": config}
-    rules = instance_rules(puzzle, instance)
-    if rules:                                   # e.g. Countdown's exactly-once rule
-        record["rules"] = rules
-    del result   # drop the tree now, not when the next task happens to overwrite it
-    if solved and isinstance(puzzle, Metrics):   # e.g. plan length, optimal length, gap
-        record["metrics"] = _metrics(puzzle, instance, record["answer"])
-    return record
-
-
-def tree_meta(config: dict, budget: Any, seed: int) -> dict:
-    """What a written tree says about its run (the provenance of training data made from it)."""
-    from . import __version__
-    return {"budget": f"{config['budget_kind']}={budget}", "seed": seed,
-            "policy": config["policy"], "value": config["value"], "version": __version__}
-
-
-_METRICS: dict[tuple, dict] = {}
-_CLIENTS: dict[str, tuple] = {}
-
-
-def _llm_client(config: dict) -> tuple:
-    """(LLMClient, LLMSettings) for this worker process, built once and kept for its tasks.
-    The key is read from the environment variable the settings name, here, in the worker."""
-    import json as _json
-
-    from .llm.session import build_client, real_base_url, settings_from_dict
-
-    ident = _json.dumps([config["llm"], config.get("llm_runtime")], sort_keys=True)
-    if ident not in _CLIENTS:
-        from .llm.cache import ResponseCache
-        settings = settings_from_dict(config["llm"])
-        runtime = config.get("llm_runtime") or {}
-        base_url = real_base_url(runtime.get("base_url") or settings.base_url)
-        client = build_client(settings, base_url=base_url,
-                              cache=ResponseCache(settings.cache) if settings.cache else None,
-                              server_check=_server_check(runtime.get("server_pid")))
-        _CLIENTS[ident] = (client, settings)
-    return _CLIENTS[ident]
-
-
-def _server_check(pid: int | None):
-    """For the embedded server (started by the sweep's parent process, `server_pid`): a check
-    that stops a worker at once when that process has died, before it records a run."""
-    if pid is None:
-        return None
-    from .llm.local import process_gone
-    return lambda _requests: process_gone(pid)
-
-
-def _metrics(puzzle: Any, instance: str, answer: str) -> dict:
-    """`puzzle.metrics`, memoised per worker: runs at other budgets and seeds often find the same
-    answer, and the optimum inside it can cost a search of its own."""
-    key = (puzzle.name, instance, answer)
-    if key not in _METRICS:
-        if len(_METRICS) > 4096:
-            _METRICS.clear()
-        _METRICS[key] = dict(puzzle.metrics(instance, answer))
-    return dict(_METRICS[key])
-
-
-def run_chunk(config: dict, tasks: Sequence[Sequence],
-              trees: tuple[str, str] | None = None) -> list[dict]:
-    return [run_task(config, t, trees) for t in tasks]
-
-
-def tree_file_name(task: Sequence, fmt: str = "html") -> str:
-    instance, algo, budget, seed = task
-    slug = "".join(c if c.isalnum() else "_" for c in str(instance)).strip("_")[:60]
-    return f"{slug}__{algo}__b{budget}__s{seed}.{fmt.lstrip('.')}"
-
-
-# -- executors: each yields lists of records as chunks finish ------------------------------------
-def _worker_init(parent: int, env: dict | None = None) -> None:
-    """Pool workers leave Ctrl-C / SIGTERM to the parent (it stops the sweep, keeps what is
-    written and kills them), and exit by themselves once the parent is gone (kill -9): a
-    ProcessPoolExecutor worker would otherwise wait on its task queue for ever.
-
-    `env`: the parent's current value of the model key's variable. A forkserver keeps the
-    environment of the moment it started, so a key set later would not reach the workers; the
-    value travels over the pool's pipe, never to a file."""
-    if env:
-        os.environ.update(env)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-
-    def watch() -> None:
-        while True:
-            time.sleep(0.5)
-            try:
-                os.kill(parent, 0)
-            except ProcessLookupError:
-                os._exit(1)
-            except PermissionError:   # the pid was reused by someone else's process
-                os._exit(1)
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
-
-def _inline(config: dict, chunks: list, trees: tuple | None, **_: Any) -> Iterator[list[dict]]:
-    for chunk in chunks:
-        yield run_chunk(config, chunk, trees)
-
-
-def _local_pool(config: dict, chunks: list, trees: tuple | None, *, workers: int,
-                **_: Any) -> Iterator[list[dict]]:
-    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    from .llm.session import SECRET_URL_ENV
-    key_var = (config.get("llm") or {}).get("api_key_env")
-    env = {v: os.environ[v] for v in (key_var, SECRET_URL_ENV) if v and v in os.environ} or None
-    pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_init,
-                               initargs=(os.getpid(), env),
-                               mp_context=multiprocessing.get_context(method))
-    window = 4 * workers
-    todo = iter(chunks)
-    inflight: set = set()
-    finished = False
-    try:
-        while True:
-            while len(inflight) < window:
-                chunk = next(todo, None)
-                if chunk is None:
-                    break
-                inflight.add(pool.submit(run_chunk, config, chunk, trees))
-            if not inflight:
-                break
-            done, inflight = wait(inflight, return_when=FIRST_COMPLETED)
-            for fut in done:
-                yield fut.result()
-        finished = True
-    finally:
-        if finished:
-            pool.shutdown(wait=True)
-        else:   # interrupted or failed: stop at once, finished records are already on disk
-            procs = list((getattr(pool, "_processes", None) or {}).values())
-            pool.shutdown(wait=False, cancel_futures=True)
-            for proc in procs:   # running tasks would otherwise finish first
-                with contextlib.suppress(Exception):
-                    proc.kill()
-
-
-class ExecutorUnavailable(RuntimeError):
-    """The executor cannot be used (Ray not installed, or its cluster cannot be reached)."""
-
-
-def check_ray(address: str | None, *, timeout: float = 5.0) -> None:
-    """Fail fast, in one line, when Ray is missing or `address` (host:port or ray://host:port)
-    does not answer: ray.init itself retries for minutes, printing warnings."""
-    import importlib.util
-    import socket
-    if importlib.util.find_spec("ray") is None:
-        raise ExecutorUnavailable("--executor ray needs Ray: pip install 'mcts-reason[ray]'")
-    if not address or address in ("auto", "local"):
-        return
-    hostport = address.split("://", 1)[-1]
-    host, _, port = hostport.rpartition(":")
-    if not host or not port.isdigit():
-        raise ExecutorUnavailable(f"Ray address {address!r} is not host:port")
-    try:
-        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
-            pass
-    except OSError as e:
-        raise ExecutorUnavailable(f"cannot reach the Ray cluster at {address} "
-                                  f"({e.strerror or type(e).__name__})") from None
-
-
-def _ray(config: dict, chunks: list, trees: tuple | None, *, workers: int,
-         ray_address: str | None, **_: Any) -> Iterator[list[dict]]:
-    check_ray(ray_address)
-    import logging
-
-    import ray
-    from .cliutil import brief
-    try:
-        ray.init(address=ray_address, logging_level=logging.WARNING, log_to_driver=False)
-    except Exception as e:     # e.g. token authentication on and no token: one line, not a trace
-        raise ExecutorUnavailable(f"the Ray cluster at {ray_address} refused this driver "
-                                  f"({type(e).__name__}: {brief(str(e), 200)})") from None
-    inflight: list = []
-    try:
-        remote = ray.remote(num_cpus=1, max_retries=3)(run_chunk)
-        cfg = ray.put(config)
-        window = 4 * max(workers, int(ray.cluster_resources().get("CPU", 1)))
-        todo = iter(chunks)
-        while True:
-            while len(inflight) < window:
-                chunk = next(todo, None)
-                if chunk is None:
-                    break
-                inflight.append(remote.remote(cfg, chunk, trees))
-            if not inflight:
-                break
-            done, inflight = ray.wait(inflight, num_returns=1)
-            for ref in done:
-                try:
-                    batch = ray.get(ref)
-                except ray.exceptions.RayError as e:   # a task that failed past its retries
-                    raise ExecutorUnavailable(
-                        f"a Ray task failed past its retries ({type(e).__name__}); the records "
-                        f"before it are safe, run the same command to resume") from None
-                yield batch
-    finally:
-        for ref in inflight:
-            with contextlib.suppress(Exception):
-                ray.cancel(ref, force=True)
-        ray.shutdown()   # disconnects this driver; the cluster itself keeps running
-
-
-_EXECUTORS: dict[str, Callable[..., Iterator[list[dict]]]] = {"local": _local_pool, "ray": _ray}
-
-
-def default_workers() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
-
-
 # -- the sweep ------------------------------------------------------------------------------------
 def run_sweep(config: SweepConfig, instances: Sequence[str], out: str | os.PathLike, *,
               workers: int | None = None, executor: str = "local",
@@ -435,7 +161,7 @@ def run_sweep(config: SweepConfig, instances: Sequence[str], out: str | os.PathL
     tqdm bar only when stderr is a terminal. Raises ValueError when `out` was written by another
     configuration (naming the line), `Interrupted` on Ctrl-C (after which rerunning resumes).
     """
-    if executor not in _EXECUTORS:
+    if executor not in EXECUTORS:
         raise ValueError(f"unknown executor {executor!r}; choose from {', '.join(EXECUTORS)}")
     if executor == "ray":
         check_ray(ray_address)    # before the results file is touched
@@ -444,27 +170,10 @@ def run_sweep(config: SweepConfig, instances: Sequence[str], out: str | os.PathL
     workers = workers or default_workers()
     if workers < 1:
         raise ValueError("workers must be >= 1")
-    cfg = config.to_dict()
     tasks = config.tasks(instances)
     start = time.perf_counter()
     with ResultsFile(out) as results:
-        wanted = {tuple(t) for t in tasks}
-        mine = _comparable(cfg)
-        finished = set()
-        for line, rec in scan_records(out):
-            theirs = _comparable(rec.get("config") or {})
-            if theirs != mine:
-                diffs = [f"{k}: file {theirs.get(k)!r} vs now {mine.get(k)!r}"
-                         for k in sorted(set(theirs) | set(mine)) if theirs.get(k) != mine.get(k)]
-                raise NotResultsFile(f"{out}:{line}: written by a different sweep configuration "
-                                 f"({'; '.join(diffs)[:400]}); rerun with the original options "
-                                 f"or choose another --out")
-            if rec["config"].get("set") != cfg["set"]:   # same content, spelled otherwise:
-                cfg["set"] = rec["config"]["set"]         # keep the file's spelling throughout
-            key = record_key(rec)
-            if key not in wanted:
-                raise NotResultsFile(f"{out}:{line}: record {key} is not part of this sweep")
-            finished.add(key)
+        config, finished = _resume(config, out, tasks)
         pending = [t for t in tasks if tuple(t) not in finished]
         skipped = len(tasks) - len(pending)
         inline = executor == "local" and workers == 1
@@ -472,13 +181,14 @@ def run_sweep(config: SweepConfig, instances: Sequence[str], out: str | os.PathL
             chunk_size = 1 if inline else max(1, min(16 if executor == "local" else 64,
                                                       len(pending) // (workers * 8)))
         chunks = [pending[i:i + chunk_size] for i in range(0, len(pending), chunk_size)]
-        run = _inline if inline else _EXECUTORS[executor]
         if trees:
             os.makedirs(trees, exist_ok=True)
-        ran, worker_rss, interrupted = 0, 0.0, False
+        work = functools.partial(run_chunk, config,
+                                 trees=(str(trees), tree_format) if trees else None)
         bar = _progress_bar(len(tasks), skipped, config, progress)
-        stream = run(cfg, chunks, (str(trees), tree_format) if trees else None,
-                     workers=workers, ray_address=ray_address)
+        stream = executors.run(executor, work, chunks, workers=workers, ray_address=ray_address,
+                               env=_worker_env(config))
+        ran, worker_rss, interrupted = 0, 0.0, False
         try:
             with contextlib.closing(stream):
                 for batch in stream:
@@ -502,6 +212,41 @@ def run_sweep(config: SweepConfig, instances: Sequence[str], out: str | os.PathL
     if interrupted:
         raise Interrupted(summary)
     return summary
+
+
+def _resume(config: SweepConfig, out: str | os.PathLike, tasks: list[tuple]
+            ) -> tuple[SweepConfig, set[tuple]]:
+    """The tasks already recorded in `out`, and the configuration to record the rest under
+    (the file's spelling of the set name, when it names the same content otherwise). Raises
+    NotResultsFile, naming the line, for a record of another configuration or another task."""
+    wanted = {tuple(t) for t in tasks}
+    mine = _comparable(config.to_dict())
+    finished: set[tuple] = set()
+    for line, rec in scan_records(out):
+        theirs = _comparable(rec.get("config") or {})
+        if theirs != mine:
+            diffs = [f"{k}: file {theirs.get(k)!r} vs now {mine.get(k)!r}"
+                     for k in sorted(set(theirs) | set(mine)) if theirs.get(k) != mine.get(k)]
+            raise NotResultsFile(f"{out}:{line}: written by a different sweep configuration "
+                                 f"({'; '.join(diffs)[:400]}); rerun with the original options "
+                                 f"or choose another --out")
+        if rec["config"].get("set") != config.set_name:   # same content, spelled otherwise:
+            config = dataclasses.replace(config, set_name=rec["config"]["set"])   # keep the file's
+        key = record_key(rec)
+        if key not in wanted:
+            raise NotResultsFile(f"{out}:{line}: record {key} is not part of this sweep")
+        finished.add(key)
+    return config, finished
+
+
+def _worker_env(config: SweepConfig) -> dict | None:
+    """What the workers' environment needs from ours: the model key's variable and the secret
+    base URL (`llm.session.SECRET_URL_ENV`), when set. Never written to a file."""
+    if not config.llm:
+        return None
+    from .llm.session import SECRET_URL_ENV
+    key_var = config.llm.get("api_key_env")
+    return {v: os.environ[v] for v in (key_var, SECRET_URL_ENV) if v and v in os.environ} or None
 
 
 def _progress_bar(total: int, initial: int, config: SweepConfig, progress: bool | None):

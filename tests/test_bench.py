@@ -280,7 +280,7 @@ def test_trees_are_handed_to_the_tree_viewer(tmp_path, monkeypatch):
     assert written == [("1 1 4 6", True, "game24", "1_1_4_6__mcts__b2__s0.html"),
                        ("4 9 10 13", True, "game24", "4_9_10_13__mcts__b2__s0.html")]
     from mcts_reason.bench import tree_meta
-    assert tree_meta(cfg.to_dict(), 2, 0) == {
+    assert tree_meta(cfg, 2, 0) == {
         "budget": "simple=2", "seed": 0, "policy": "heuristic", "value": "heuristic",
         "version": __import__("mcts_reason").__version__}
 

@@ -1,4 +1,4 @@
-"""The selection rules against values worked out by hand (mcts.puct_child, mcts.uct_child).
+"""The selection rules against values worked out by hand (selection.puct_child, uct_child).
 
 The rules return the chosen child, not its score, so each hand-computed score E is checked by
 putting the child beside a *probe* child whose score is known exactly: the rule must prefer the
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from mcts_reason.search.mcts import SELECTION, puct_child, uct_child
+from mcts_reason.search.selection import SELECTION, puct_child, uct_child
 from mcts_reason.tree import LOSS, Node
 
 EPS = 1e-9

@@ -11,48 +11,13 @@ a node may hold at most ceil(pw_c * N ** pw_alpha) children, and is re-asked for
 from __future__ import annotations
 
 import math
-from typing import Callable
 
 from ..tree import LOSS, UNKNOWN, WIN, Node
 from ..types import Proposal
 from .common import Context, SearchResult
+from .selection import SELECTION, puct_child, uct_child
 
-
-def puct_child(node: Node, c: float, fpu: float) -> Node | None:
-    """AlphaZero's PUCT: the child maximising Q + c * P * sqrt(N_parent) / (1 + N_child), with
-    virtual loss (pending visits of value 0) in both counts; unvisited children have Q = `fpu`.
-    Lost children are never chosen; ties go to the earlier child. None if every child is lost."""
-    sqrt_n = math.sqrt(max(1, node.visits + node.virtual_loss))   # the parent's term, once
-    best, best_score = None, -math.inf
-    for ch in node.children:
-        if ch.status != LOSS:
-            n = ch.visits + ch.virtual_loss
-            s = (ch.value_sum / n if n else fpu) + c * ch.prior * sqrt_n / (1 + n)
-            if s > best_score:
-                best, best_score = ch, s
-    return best
-
-
-def uct_child(node: Node, c: float, fpu: float) -> Node | None:
-    """UCB1 applied to trees (Kocsis & Szepesvari): the child maximising
-    Q + c * sqrt(ln N_parent / N_child). Unvisited children come first, in prior order (then
-    creation order); lost children are never chosen. None if every child is lost."""
-    log_n = math.log(max(1, node.visits + node.virtual_loss))     # the parent's term, once
-    best, best_score = None, -math.inf
-    for ch in node.children:
-        if ch.status != LOSS:
-            n = ch.visits + ch.virtual_loss
-            s = 1e9 + ch.prior if n == 0 else ch.value_sum / n + c * math.sqrt(log_n / n)
-            if s > best_score:
-                best, best_score = ch, s
-    return best
-
-
-# A selection rule: (node, c, fpu) -> the child to descend to.
-SELECTION: dict[str, Callable[[Node, float, float], Node | None]] = {
-    "puct": puct_child,
-    "uct": uct_child,
-}
+__all__ = ["MCTS", "SELECTION", "puct_child", "uct_child"]
 
 
 class MCTS:
@@ -75,24 +40,37 @@ class MCTS:
         if isinstance(expand_after, bool) or not isinstance(expand_after, int) or expand_after < 0:
             raise ValueError(f"expand_after must be a non-negative integer, got {expand_after!r}")
         self.expand_after = expand_after
+        self._pending: set[int] = set()   # ids of nodes in parallel MCTS's current batch
         self.root = ctx.new_node(ctx.initial)
         self.root.status = ctx.status_of(ctx.initial, exact=True)
         self.win: Node | None = self.root if self.root.status == WIN else None
 
     # -- the four phases -----------------------------------------------------------------------
     def select(self) -> Node:
-        """Descend from the root to the node to expand (a fresh leaf, or one due for widening)."""
+        """Descend from the root to the node to expand: a fresh leaf, or one due for widening,
+        going down through the child the selection rule picks (`selection.SELECTION`).
+
+        The one descent of both searches: parallel MCTS puts the nodes of its round's batch in
+        `_pending` and lays virtual losses on their paths, read here by the rule and by
+        `_wants_widening`; sequentially both are empty."""
         node = self.root
         while True:
-            if not node.expanded or self._wants_widening(node):
+            if not node.expanded:
                 return node
-            node = self.choose(node, self.c, node.q)
+            if self._wants_widening(node) and id(node) not in self._pending:
+                return node
+            best = self.choose(node, self.c, node.q)
+            if best is None:        # every child lost (pending ones may still prove it)
+                return node
+            node = best
 
     def _wants_widening(self, node: Node) -> bool:
+        """Whether a sampled node may hold more children: ceil(pw_c * N ** pw_alpha), with N
+        the visits plus 1 and the in-flight visits (virtual loss), or it has no live child."""
         if self.ctx.exhaustive or node.saturated:
             return False
         live = sum(ch.status != LOSS for ch in node.children)
-        allowed = math.ceil(self.pw_c * (node.visits + 1) ** self.pw_alpha)
+        allowed = math.ceil(self.pw_c * (node.visits + node.virtual_loss + 1) ** self.pw_alpha)
         return live == 0 or len(node.children) < allowed
 
     def expand(self, node: Node) -> bool:

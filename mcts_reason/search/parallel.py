@@ -14,7 +14,6 @@ at K > 1 differs from the sequential one, which spends the generator differently
 """
 from __future__ import annotations
 
-import math
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -36,37 +35,17 @@ class ParallelMCTS(MCTS):
         super().__init__(ctx, **kw)
         self.k = concurrency
         self.speculate = speculate
-        self._pending: set[int] = set()
         # Model calls per leaf, as the policy and value declare them (types.Policy/ValueFunction).
         self._calls_per_leaf = (int(getattr(ctx.policy, "calls_per_propose", 0) or 0)
                                 + int(getattr(ctx.value, "calls_per_state", 0) or 0))
 
-    def _wants_widening(self, node: Node) -> bool:
-        """Progressive widening counts in-flight visits too, so that a node whose children are
-        all pending asks the policy for more instead of stalling the round."""
-        if self.ctx.exhaustive or node.saturated:
-            return False
-        live = sum(ch.status != LOSS for ch in node.children)
-        allowed = math.ceil(self.pw_c * (node.visits + node.virtual_loss + 1) ** self.pw_alpha)
-        return live == 0 or len(node.children) < allowed
-
-    def select(self) -> Node:
-        """As MCTS.select, but a node already in this round's batch for widening is descended
-        through instead of being returned again."""
-        node = self.root
-        while True:
-            if not node.expanded:
-                return node
-            best = self.choose(node, self.c, node.q)
-            if best is None or (self._wants_widening(node) and id(node) not in self._pending):
-                return node
-            node = best
-
     def _select_batch(self) -> tuple[list[Node], list[Node]]:
         """Up to K distinct leaves, and the extra virtual losses laid on repeats.
 
-        A leaf selected again gets one more virtual loss along its path and selection goes on,
-        so that the penalty pushes the next descent elsewhere (or makes a parent widen)."""
+        Each leaf comes from `MCTS.select`, which reads the virtual losses and descends through
+        a node already in this batch (`_pending`) instead of returning it again. A leaf selected
+        again gets one more virtual loss along its path and selection goes on, so that the
+        penalty pushes the next descent elsewhere (or makes a parent widen)."""
         meter, batch, repeats = self.ctx.meter, [], []
         self._pending = set()
         for _ in range(16 * self.k):

@@ -1,0 +1,50 @@
+"""The selection rules of MCTS: which child a descent goes to. One function per rule, the same
+for the sequential and the parallel search (`MCTS.select`), swappable by name (`SELECTION`).
+
+A rule takes (node, c, fpu) and returns the child to descend to, or None when every child is
+lost. Virtual loss (pending visits of value 0, `Node.virtual_loss`) counts in both the parent's
+and the child's visits, so that parallel MCTS spreads its in-flight leaves; sequentially it is 0.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+from ..tree import LOSS, Node
+
+
+def puct_child(node: Node, c: float, fpu: float) -> Node | None:
+    """AlphaZero's PUCT: the child maximising Q + c * P * sqrt(N_parent) / (1 + N_child), with
+    virtual loss (pending visits of value 0) in both counts; unvisited children have Q = `fpu`.
+    Lost children are never chosen; ties go to the earlier child. None if every child is lost."""
+    sqrt_n = math.sqrt(max(1, node.visits + node.virtual_loss))   # the parent's term, once
+    best, best_score = None, -math.inf
+    for ch in node.children:
+        if ch.status != LOSS:
+            n = ch.visits + ch.virtual_loss
+            s = (ch.value_sum / n if n else fpu) + c * ch.prior * sqrt_n / (1 + n)
+            if s > best_score:
+                best, best_score = ch, s
+    return best
+
+
+def uct_child(node: Node, c: float, fpu: float) -> Node | None:
+    """UCB1 applied to trees (Kocsis & Szepesvari): the child maximising
+    Q + c * sqrt(ln N_parent / N_child). Unvisited children come first, in prior order (then
+    creation order); lost children are never chosen. None if every child is lost."""
+    log_n = math.log(max(1, node.visits + node.virtual_loss))     # the parent's term, once
+    best, best_score = None, -math.inf
+    for ch in node.children:
+        if ch.status != LOSS:
+            n = ch.visits + ch.virtual_loss
+            s = 1e9 + ch.prior if n == 0 else ch.value_sum / n + c * math.sqrt(log_n / n)
+            if s > best_score:
+                best, best_score = ch, s
+    return best
+
+
+# A selection rule: (node, c, fpu) -> the child to descend to.
+SELECTION: dict[str, Callable[[Node, float, float], Node | None]] = {
+    "puct": puct_child,
+    "uct": uct_child,
+}
