@@ -5,7 +5,8 @@
 Runs into runs/learn/PUZZLE/ (resumable: rerun the same command) and prints the summary table.
 Game of 24 trains on every third instance of ../shared/data/game24_4nums.csv outside ranks
 901-1000 and evaluates on ranks 901-1000 (the Tree-of-Thoughts test set, never trained on);
-the other puzzles train on instances generated with a seed of this script's own and evaluate
+the other puzzles train on instances generated with a seed of this script's own (150 of them;
+sliding: 30 each scrambled by 4, 6, 8, 10 and 12 moves) and evaluate
 on one of the puzzle's named sets (passed as --held-out too, so a generated instance that
 happens to equal an evaluation one is dropped from training).
 """
@@ -22,22 +23,26 @@ ROOT = HERE.parent
 TOT = Path("..") / "shared" / "data" / "game24_4nums.csv"      # relative to the repo root
 
 PLANS = {
-    # puzzle: (generator options for 60 training instances, eval set, training budget, eval budget)
+    # puzzle: (generator options of the training instances: (count, options) per part, eval
+    # set, training budget, eval budget). Sliding mixes scramble depths (a curriculum inside
+    # each round's set: tabula-rasa MCTS solves short scrambles, and what it learns there,
+    # distance features above all, carries over to the longer ones).
     "game24": (None, f"{TOT}:901-1000", 50, 8),
-    "countdown": ({"count": 4, "target_low": 10, "target_high": 99}, "easy", 50, 20),
-    "sliding": ({"width": 3, "depth": 12}, "easy8", 100, 50),
-    "blocksworld": ({"blocks": 3}, "easy", 50, 20),
+    "countdown": ([(150, {"count": 4, "target_low": 10, "target_high": 99})], "easy", 50, 20),
+    "sliding": ([(30, {"width": 3, "depth": d}) for d in (4, 6, 8, 10, 12)], "easy8", 100, 50),
+    "blocksworld": ([(150, {"blocks": 3})], "easy", 50, 20),
 }
 TRAIN_SEED = 20261201
-N_TRAIN = 60
 
 
-def generated_train_file(puzzle: str, options: dict, out: Path) -> str:
+def generated_train_file(puzzle: str, parts: list, out: Path) -> str:
     import numpy as np
 
     from mcts_reason.registry import load
-    insts = list(dict.fromkeys(load(puzzle).generate(N_TRAIN, rng=np.random.default_rng(TRAIN_SEED),
-                                                     **options)))
+    rng = np.random.default_rng(TRAIN_SEED)
+    p = load(puzzle)
+    insts = list(dict.fromkeys(t for n, options in parts
+                               for t in p.generate(n, rng=rng, **options)))
     path = out / f"{puzzle}_train.txt"
     (ROOT / path).write_text("".join(f"{t}\n" for t in insts), encoding="utf-8")
     return str(path)

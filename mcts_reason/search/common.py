@@ -3,13 +3,13 @@ and the final verification of an answer. One place, so every algorithm is charge
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
 from ..budget import Budget, Meter, OverBudget, Usage
 from ..tree import LOSS, UNKNOWN, WIN, Node
-from ..types import MeterBound, PathValue, Policy, Proposal, Puzzle, State, Step, ValueFunction
+from ..types import Policy, Proposal, Puzzle, State, Step, ValueFunction
 
 
 def tie_generator(rng: np.random.Generator) -> np.random.Generator:
@@ -22,25 +22,30 @@ def tie_generator(rng: np.random.Generator) -> np.random.Generator:
         return np.random.default_rng(int(rng.integers(2**63 - 1)))
 
 
-def break_ties(items: list, rng: np.random.Generator) -> list:
+def break_ties(items: list, rng: "np.random.Generator | Callable[[], np.random.Generator]"
+               ) -> list:
     """`items` ([step, prior, next_state] lists) with each group of exactly equal priors put in
-    a random order drawn from `rng`; everything else keeps its place.
+    a random order drawn from `rng` (a generator, or a function returning one, called only when
+    there is a tie); everything else keeps its place.
 
     The one place where ties are broken for every algorithm: MCTS selection, the baselines'
     sorts and greedy's argmax all prefer the earlier child among equals, so a seeded shuffle
     here makes the seed matter exactly where the policy cannot tell steps apart (same seed,
-    same order, same tree). Nothing is drawn when no two priors are equal."""
+    same order, same tree). Nothing is drawn when no two priors are equal; otherwise one
+    random key per item is drawn, and each group takes its places in the order of its keys."""
     priors = [it[1] for it in items]
     if len(set(priors)) == len(priors):
         return items
-    groups: dict[float, list[int]] = {}
-    for i, p in enumerate(priors):
-        groups.setdefault(p, []).append(i)
+    if not isinstance(rng, np.random.Generator):
+        rng = rng()
+    keys = rng.random(len(items)).tolist()
+    # Places in index order within each group, members in key order within each group; both
+    # sorted by prior first, so the groups line up and a lone item maps onto itself.
+    places = sorted(range(len(items)), key=priors.__getitem__)
+    members = sorted(range(len(items)), key=lambda i: (priors[i], keys[i]))
     out = list(items)
-    for idx in groups.values():
-        if len(idx) > 1:
-            for dst, src in zip(idx, rng.permutation(len(idx))):
-                out[dst] = items[idx[int(src)]]
+    for dst, src in zip(places, members):
+        out[dst] = items[src]
     return out
 
 
@@ -91,10 +96,13 @@ class Context:
         self.lost: set[State] = set()   # states proven unsolvable (only with an exhaustive policy)
         # state -> the (state, step) that first reached it (only for a PathValue)
         self.parents: dict[State, tuple[State, Step]] = {}
-        self.track_parents = isinstance(value, PathValue) and bool(value.wants_path)
+        # Capabilities read as attributes: an isinstance check on a runtime Protocol costs
+        # about as much as a whole easy search (types.PathValue, types.MeterBound).
+        self.track_parents = bool(getattr(value, "wants_path", False)) and \
+            callable(getattr(value, "evaluate_paths", None))
         self.initial = puzzle.parse_instance(instance)
         self.exhaustive = bool(getattr(policy, "exhaustive", False))
-        self.tie_rng = tie_generator(rng)
+        self._tie_rng: np.random.Generator | None = None   # spawned at the first tie
         # `exact(puzzle, state) -> 1.0 | 0.0 | None` when the value function knows some values
         # for certain (types.ExactValue); None when it does not.
         # (read as an attribute: an isinstance check on the Protocol costs more than a search)
@@ -103,8 +111,17 @@ class Context:
         self._nodes = 0
         self._verdicts: dict[tuple, str | None] = {}   # step chain -> verified answer or None
         for part in (policy, value):
-            if isinstance(part, MeterBound):
-                part.bind(self.meter)
+            bind = getattr(part, "bind", None)
+            if callable(bind):
+                bind(self.meter)
+
+    def tie_rng(self) -> np.random.Generator:
+        """The generator that breaks ties (`tie_generator`), spawned when first needed: a
+        search without ties never pays for it. Spawning does not depend on the search
+        generator's state, so the same seed gives the same generator whenever it is made."""
+        if self._tie_rng is None:
+            self._tie_rng = tie_generator(self.rng)
+        return self._tie_rng
 
     # -- charged operations -------------------------------------------------------------------
     def propose(self, state: State, *, k: int | None = None) -> list[Proposal] | None:
