@@ -337,7 +337,7 @@ def finetune(data: Sequence[str | os.PathLike], out: str | os.PathLike, *,
             loss.backward()
             opt.step()
             state["step"] = s + 1
-            entry = {"step": s + 1, "train_loss": round(float(loss), 5)}
+            entry = {"step": s + 1, "train_loss": round(float(loss.detach()), 5)}
             if (s + 1) % config.eval_every == 0 or s + 1 == config.steps:
                 v = evaluate()
                 entry["val_loss"] = v
@@ -351,7 +351,7 @@ def finetune(data: Sequence[str | os.PathLike], out: str | os.PathLike, *,
                         if state["bad_evals"] >= config.patience:
                             state["stopped"] = f"early stop at step {s + 1}"
             state["history"].append(entry)
-            bar.set_postfix(loss=f"{float(loss):.3f}")
+            bar.set_postfix(loss=f"{entry['train_loss']:.3f}")
             bar.update(1)
             now = time.perf_counter()
             state["seconds"] += now - tick
