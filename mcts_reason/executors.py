@@ -103,6 +103,13 @@ def local_pool(work: Work, chunks: Sequence[Sequence], *, workers: int,
             for proc in mine:   # running tasks would otherwise finish first
                 with contextlib.suppress(Exception):
                     proc.kill()
+            for proc in mine:
+                with contextlib.suppress(Exception):
+                    proc.join(timeout=5)
+            # With its workers gone the pool's manager thread ends at once; joining it here keeps
+            # it from racing the interpreter's exit (a "Bad file descriptor" traceback at exit).
+            with contextlib.suppress(Exception):
+                pool.shutdown(wait=True)
 
 
 def check_ray(address: str | None, *, timeout: float = 5.0) -> None:
