@@ -892,27 +892,28 @@ class Blocksworld:
         """{goal}, for a user's prompt file ({state} is the current arrangement)."""
         return {"goal": self.render_goal(state.goal)}
 
-    def propose_messages(self, state: World) -> list[dict]:
+    def _messages(self, state: World, ask: str) -> list[dict]:
+        """The rules, then the current state and the goal followed by `ask`."""
         return [
             {"role": "system", "content": self._RULES},
             {"role": "user", "content": (
                 f"Current state: {self.render(state)}.\nGoal: {self.render_goal(state.goal)}.\n"
-                "Propose the most promising next actions, best first, one per line, each in one "
-                "of the forms 'pick up the X block', 'unstack the X block from the Y block', "
-                "'put down the X block', 'stack the X block on top of the Y block', with nothing "
-                "else on the line.")},
+                + ask)},
         ]
 
+    def propose_messages(self, state: World) -> list[dict]:
+        return self._messages(state, (
+            "Propose the most promising next actions, best first, one per line, each in one "
+            "of the forms 'pick up the X block', 'unstack the X block from the Y block', "
+            "'put down the X block', 'stack the X block on top of the Y block', with nothing "
+            "else on the line."))
+
     def value_messages(self, state: World) -> list[dict]:
-        return [
-            {"role": "system", "content": self._RULES},
-            {"role": "user", "content": (
-                f"Current state: {self.render(state)}.\nGoal: {self.render_goal(state.goal)}.\n"
-                "How close is the current state to the goal? Say which blocks are already where "
-                "the goal wants them and which must still move. Reason briefly, then end with one "
-                "word on the last line: sure (the goal is a few actions away), likely (a moderate "
-                "number of actions), or impossible (far from the goal).")},
-        ]
+        return self._messages(state, (
+            "How close is the current state to the goal? Say which blocks are already where "
+            "the goal wants them and which must still move. Reason briefly, then end with one "
+            "word on the last line: sure (the goal is a few actions away), likely (a moderate "
+            "number of actions), or impossible (far from the goal)."))
 
     def __repr__(self) -> str:
         return "Blocksworld()"
