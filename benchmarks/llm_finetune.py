@@ -1,21 +1,33 @@
-"""SmolLM2-135M fine-tuned on its own search traces: the base model against each round's model.
+"""SmolLM2-135M fine-tuned on search traces (issue 16): the base model against the trained one.
 
-    python benchmarks/llm_finetune.py [--train 60] [--test 10] [--rounds 1] [--steps 60] \
-        [--budget 10] [--out runs/llm-finetune]
+    python benchmarks/llm_finetune.py [--train 300] [--test 10] [--tasks propose] [--steps 80] \
+        [--batch 8] [--lr 1e-3] [--budgets 10,20] [--out runs/llm-finetune-r0]
 
-Everything is resumable: rerun the same command. Stages, each skipped when its file is there:
-  1. `mcts-reason train game24 --policy llm`: round 0 searches the training instances (every
-     third of ../shared/data/game24_4nums.csv outside ranks 901-1000, the first --train of
-     them) with the heuristic expert, fine-tunes the bundled model on the traces, and evaluates
-     MCTS and greedy (policy and value from the model, no grammar, --budget model calls) on the
-     first --test instances of the Tree-of-Thoughts test set (ranks 901-1000, never trained on,
-     also passed as --held-out); the untrained model (with the puzzle's own prompts) and the
-     heuristic are the baselines. Later rounds search with the previous round's model.
-  2. `mcts-reason bench` with ToT-BFS, DFS and best-of-N at the same model calls, for the base
-     model and each round's model (`--model-file`, `--prompts`).
-  3. The share of legal proposal lines: one greedy (temperature 0) propose call per test
-     instance's start state, each answer line parsed by the puzzle.
-  4. OUT/results.md: the table.
+Everything is resumable: rerun the same command. Stages, each skipped when its file is there
+(or, for fine-tuning and bench, continued from where it stopped):
+  1. The sets: training instances are every third puzzle of ../shared/data/game24_4nums.csv
+     outside ranks 901-1000, the first --train of them; the test instances are the first
+     --test of the Tree-of-Thoughts test set (ranks 901-1000, never trained on).
+  2. `mcts-reason traces`: heuristic MCTS (policy and value hand-written, 30 simulations) on
+     the training instances, with ranks 901-1000 passed as --held-out -- the round-0 data of
+     the expert-iteration loop (`mcts-reason train --policy llm` runs later rounds).
+  3. `mcts-reason finetune`: LoRA on the SFT records of --tasks (propose -> the search's best
+     step; value -> sure/impossible), short prompts, --steps steps of --batch records. The
+     default is propose only: on the shared 2-core sandbox a step of 8 records took about 25 s,
+     so the few hundred records a run can see go to the policy (value records are 3.4x as many).
+  4. The share of legal proposal lines, per model: for every test instance's start state one
+     greedy propose call (temperature 0) and two sampled ones (0.7, seeds 1 and 2), with the
+     prompts the search sends that model; every answer line is parsed by the puzzle
+     (`parse_step`, strict), and as the search reads it (`parse_proposals`, lenient: a wrong
+     "(left: ...)" annotation is dropped and the step tried bare).
+  5. `mcts-reason bench`: greedy, best-of-N, ToT-BFS, DFS and MCTS at --budgets model calls,
+     policy and value from the model, no grammar, for the base model (the puzzle's prompts)
+     and the trained one (its short prompts); and the ablation with the hand-written heuristic
+     value (policy still from the model).
+  6. OUT/results.md: the tables (solve rate, mean model calls, tokens and wall seconds per
+     puzzle, training time).
+--skip-base-heuristic leaves out the base model's heuristic-value ablation (its proposals are
+illegal, so the value has nothing to rank).
 """
 from __future__ import annotations
 
@@ -29,7 +41,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 TOT = Path("..") / "shared" / "data" / "game24_4nums.csv"      # relative to the repo root
-EXTRA_ALGOS = "bfs,dfs,best-of-n"
+ALGOS = ("greedy", "best-of-n", "bfs", "dfs", "mcts")
+HEADS = {"greedy": "greedy", "best-of-n": "best-of-N", "bfs": "ToT-BFS", "dfs": "DFS",
+         "mcts": "MCTS"}
 
 
 def _mcts(*args: str) -> None:
@@ -44,112 +58,145 @@ def write_sets(out: Path, n_train: int, n_test: int) -> tuple[Path, Path]:
     test = [r["Puzzles"] for r in rows if 901 <= int(r["Rank"]) <= 900 + n_test]
     paths = out / "train.txt", out / "test.txt"
     for p, items in zip(paths, (train, test)):
-        if not p.exists():
-            p.write_text("".join(f"{t}\n" for t in items), encoding="utf-8")
+        text = "".join(f"{t}\n" for t in items)
+        if p.exists() and p.read_text(encoding="utf-8") != text:
+            sys.exit(f"{p} holds another set (other --train/--test); use another --out")
+        p.write_text(text, encoding="utf-8")
     return paths
 
 
-def models(out: Path, rounds: int) -> list[tuple[str, Path | None, Path | None]]:
-    """(label, GGUF file or None for the bundled one, prompt file or None)."""
-    found = [("base", None, None)]
-    for r in range(rounds):
-        ft = out / "llm" / f"round_{r:02d}" / "finetune"
-        if (ft / "model.gguf").is_file():
-            found.append((f"round {r}", ft / "model.gguf", ft / "prompts.json"))
-    return found
-
-
 def legal_share(model: Path | None, prompts: Path | None, instances: list[str]) -> dict:
+    """Proposal lines of greedy and sampled propose calls at each instance's start state."""
     from openai import OpenAI
 
     from mcts_reason.llm.local import LocalServer
+    from mcts_reason.llm.policy import parse_proposals
     from mcts_reason.llm.prompt_file import load_prompts
     from mcts_reason.llm.prompts import propose_messages
     from mcts_reason.registry import load
     puzzle = load("game24")
     pf = load_prompts(str(prompts)) if prompts else None
-    lines = legal = 0
+    n = {"calls": 0, "lines": 0, "legal_strict": 0, "legal_lenient": 0,
+         "calls_with_a_legal_step": 0}
     with LocalServer(model=model, n_ctx=1024) as server:
         client = OpenAI(base_url=server.base_url, api_key="none", max_retries=1, timeout=300)
         for t in instances:
             state = puzzle.parse_instance(t)
-            r = client.chat.completions.create(model=server.model, temperature=0, seed=0,
-                                               max_tokens=96, stop=["Input:"],
-                                               messages=propose_messages(puzzle, state, pf))
-            for line in (r.choices[0].message.content or "").splitlines():
-                if line.strip():
-                    lines += 1
-                    legal += puzzle.parse_step(state, line) is not None
-    return {"lines": lines, "legal": legal, "share": legal / lines if lines else 0.0}
+            for temperature, seed in ((0.0, 0), (0.7, 1), (0.7, 2)):
+                r = client.chat.completions.create(
+                    model=server.model, temperature=temperature, seed=seed, max_tokens=96,
+                    stop=["Input:"], messages=propose_messages(puzzle, state, pf))
+                text = r.choices[0].message.content or ""
+                lines = [ln for ln in text.splitlines() if ln.strip()]
+                steps, invalid = parse_proposals(puzzle, state, text)
+                n["calls"] += 1
+                n["lines"] += len(lines)
+                n["legal_strict"] += sum(puzzle.parse_step(state, ln) is not None
+                                         for ln in lines)
+                n["legal_lenient"] += len(lines) - invalid
+                n["calls_with_a_legal_step"] += bool(steps)
+    n["share_strict"] = n["legal_strict"] / n["lines"] if n["lines"] else 0.0
+    n["share_lenient"] = n["legal_lenient"] / n["lines"] if n["lines"] else 0.0
+    return n
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--train", type=int, default=60)
+    ap.add_argument("--train", type=int, default=300)
     ap.add_argument("--test", type=int, default=10)
-    ap.add_argument("--rounds", type=int, default=1)
-    ap.add_argument("--steps", type=int, default=60)
-    ap.add_argument("--budget", type=int, default=10, help="model calls per puzzle")
-    ap.add_argument("--out", default="runs/llm-finetune")
+    ap.add_argument("--tasks", default="propose", choices=("propose", "value", "both"))
+    ap.add_argument("--steps", type=int, default=80)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--lr", default="1e-3")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--budgets", default="10,20", help="model calls per puzzle")
+    ap.add_argument("--skip-base-heuristic", action="store_true")
+    ap.add_argument("--out", default="runs/llm-finetune-r0")
     args = ap.parse_args()
     out = ROOT / args.out
     out.mkdir(parents=True, exist_ok=True)
     train, test = write_sets(out, args.train, args.test)
-    _mcts("train", "game24", "--policy", "llm", "--set", str(train), "--eval-set", str(test),
-          "--held-out", f"{TOT}:901-1000", "--rounds", str(args.rounds), "--budget", "30",
-          "--eval-budget", str(args.budget), "--finetune-steps", str(args.steps),
-          "--workers", "1", "--out", str(out / "llm"), "--no-progress")
+    data, ft = out / "data", out / "finetune"
+    if not (data / "manifest.json").is_file():
+        _mcts("traces", "game24", "--set", str(train), "--policy", "heuristic", "--value",
+              "heuristic", "--budget", "30", "--held-out", f"{TOT}:901-1000", "--workers", "1",
+              "--no-progress", "--out", str(data))
+    _mcts("finetune", str(data), "--out", str(ft), "--tasks", args.tasks, "--steps",
+          str(args.steps), "--batch-size", str(args.batch), "--lr", args.lr, "--eval-every",
+          "20", "--patience", "4", "--checkpoint-every", "10", "--threads", str(args.threads),
+          "--no-progress")
     instances = [t for t in test.read_text().splitlines() if t.strip()]
     legal_path = out / "legal.json"
     legal = json.loads(legal_path.read_text()) if legal_path.exists() else {}
-    for label, model, prompts in models(out, args.rounds):
-        name = label.replace(" ", "_")
-        extra = ["--model-file", str(model), "--prompts", str(prompts)] if model else []
-        _mcts("bench", "game24", "--set", str(test), "--algos", EXTRA_ALGOS, "--policy", "llm",
-              "--value", "llm", "--no-grammar", "--budget-kind", "model_calls", "--budgets",
-              str(args.budget), "--workers", "1", "--no-progress", "--out",
-              str(out / f"extra_{name}.jsonl"), *extra)
+    models = {"base": None, "trained": (ft / "model.gguf", ft / "prompts.json")}
+    for label, files in models.items():
         if label not in legal:
-            legal[label] = legal_share(model, prompts, instances)
+            legal[label] = legal_share(*(files or (None, None)), instances)
             legal_path.write_text(json.dumps(legal, indent=2) + "\n")
+    for value in ("llm", "heuristic"):
+        for label, files in models.items():
+            if value == "heuristic" and label == "base" and args.skip_base_heuristic:
+                continue
+            extra = ["--model-file", str(files[0]), "--prompts", str(files[1])] if files else []
+            _mcts("bench", "game24", "--set", str(test), "--algos", ",".join(ALGOS),
+                  "--policy", "llm", "--value", value, "--no-grammar", "--budget-kind",
+                  "model_calls", "--budgets", args.budgets, "--workers", "1", "--no-progress",
+                  "--out", str(out / f"bench_{label}_{value}.jsonl"), *extra)
     write_table(out, args, legal)
 
 
+def _runs(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip().startswith("{")]
+
+
 def write_table(out: Path, args, legal: dict) -> None:
-    from mcts_reason.learn.loop import solve_rates
-    rows = []
-    base = out / "llm" / "baselines"
-    for label, _, _ in models(out, args.rounds):
-        name = label.replace(" ", "_")
-        rates = {}
-        if label == "base":
-            rates.update(solve_rates(base / "llm_llm.jsonl"))
-            secs = ""
-        else:
-            r = int(label.split()[1])
-            rd = out / "llm" / f"round_{r:02d}"
-            rates.update(solve_rates(rd / "eval.jsonl"))
-            fm = json.loads((rd / "round.json").read_text())["metrics"]["finetune"]
-            secs = f"{fm['train_seconds']:.0f}"
-        extra = out / f"extra_{name}.jsonl"
-        if extra.exists():
-            rates.update(solve_rates(extra))
-        lg = legal.get(label, {})
-        rows.append(f"| {label} | " + " | ".join(
-            f"{100 * rates[a]:.0f}%" if a in rates else "-"
-            for a in ("greedy", "best-of-n", "bfs", "dfs", "mcts"))
-            + f" | {lg.get('legal', '-')}/{lg.get('lines', '-')} | {secs} |")
-    heur = solve_rates(base / "heuristic_heuristic.jsonl") if (
-        base / "heuristic_heuristic.jsonl").exists() else {}
+    budgets = [int(b) for b in args.budgets.split(",")]
+    lines = []
+    for value in ("llm", "heuristic"):
+        lines += [f"### value: {'the model' if value == 'llm' else 'hand-written heuristic'}", "",
+                  "| model | model calls | " + " | ".join(HEADS[a] for a in ALGOS) + " |",
+                  "|---|---|" + "---|" * len(ALGOS)]
+        for label in ("base", "trained"):
+            runs = _runs(out / f"bench_{label}_{value}.jsonl")
+            for b in budgets:
+                cells = []
+                for a in ALGOS:
+                    rs = [r for r in runs if r.get("algo") == a and r.get("budget") == b]
+                    if not rs:
+                        cells.append("-")
+                        continue
+                    k = len(rs)
+                    u = [r["usage"] for r in rs]
+                    cells.append(f"{sum(r['solved'] for r in rs)}/{k} "
+                                 f"({sum(x['model_calls'] for x in u) / k:.1f} calls, "
+                                 f"{sum(x['prompt_tokens'] + x['completion_tokens'] for x in u) / k:.0f} tok, "
+                                 f"{sum(r['wall_seconds'] for r in rs) / k:.1f} s)")
+                lines.append(f"| {label} | {b} | " + " | ".join(cells) + " |")
+        lines.append("")
+    lg = ["| model | calls | lines | legal (parse_step) | legal as the search reads them | "
+          "calls with a legal step |", "|---|---|---|---|---|---|"]
+    for label, n in legal.items():
+        lg.append(f"| {label} | {n['calls']} | {n['lines']} | {n['legal_strict']} "
+                  f"({100 * n['share_strict']:.0f}%) | {n['legal_lenient']} "
+                  f"({100 * n['share_lenient']:.0f}%) | {n['calls_with_a_legal_step']} |")
+    rep = json.loads((out / "finetune" / "finetune.json").read_text(encoding="utf-8"))
+    hist = rep["history"]
     text = "\n".join([
-        f"# SmolLM2-135M fine-tuned on search traces (Game of 24, ToT ranks 901-{900 + args.test})",
-        "", f"{args.train} training instances, {args.test} test instances, {args.budget} model "
-        f"calls per puzzle, policy and value from the model, no grammar; {args.steps} LoRA steps "
-        "per round at most.", "",
-        "| model | greedy | best-of-N | ToT-BFS | DFS | MCTS | legal proposal lines | "
-        "training s |", "|---|---|---|---|---|---|---|---|", *rows, "",
-        f"Heuristic policy + value (ablation, same instances; budget in simulations): MCTS "
-        f"{100 * heur.get('mcts', 0):.0f}%, greedy {100 * heur.get('greedy', 0):.0f}%.", ""])
+        f"# SmolLM2-135M fine-tuned on search traces (Game of 24, ToT ranks "
+        f"901-{900 + args.test})", "",
+        f"Training: {rep['train_records']} SFT records ({args.tasks}) of heuristic MCTS on "
+        f"{args.train} training instances; {rep['steps_run']} LoRA steps of {args.batch} records, "
+        f"{rep['train_seconds']:.0f} s of training; validation loss "
+        f"{hist[0].get('val_loss'):.3f} -> {rep['best_val_loss']:.3f} (best step "
+        f"{rep['best_step']}).", "",
+        "Cells: solved/puzzles (mean model calls, prompt+completion tokens, wall seconds per "
+        "puzzle). Policy from the model, no grammar; base: the puzzle's prompts; trained: its "
+        "short prompts.", "", *lines,
+        "Proposal lines at the test instances' start states (one greedy, two sampled calls "
+        "each):", "", *lg, ""])
     (out / "results.md").write_text(text, encoding="utf-8")
     print(text)
 

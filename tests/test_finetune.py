@@ -204,8 +204,8 @@ def test_a_round_of_the_llm_loop_runs_and_a_killed_round_resumes(tmp_path):
     run = tmp_path / "run"
     argv = ["train", "game24", "--policy", "llm", "--set", str(tmp_path / "train.txt"),
             "--eval-set", str(tmp_path / "eval.txt"), "--rounds", "1", "--budget", "20",
-            "--eval-budget", "3", "--finetune-steps", "2", "--workers", "1", "--out", str(run),
-            "--no-progress"]
+            "--eval-budget", "3", "--finetune-steps", "2", "--finetune-batch", "3",
+            "--finetune-lr", "1e-3", "--workers", "1", "--out", str(run), "--no-progress"]
     proc = subprocess.Popen([sys.executable, "-m", "mcts_reason.cli", *argv],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     data = run / "round_00" / "data" / "manifest.json"
@@ -231,3 +231,9 @@ def test_a_round_of_the_llm_loop_runs_and_a_killed_round_resumes(tmp_path):
     summary = json.loads((rd / "round.json").read_text())
     assert summary["metrics"]["finetune"]["steps_run"] == 2
     assert "round 0" in r.stdout and (run / "summary.md").is_file()
+    # the learner options reached the fine-tuning, and are pinned: other ones are refused
+    ft = json.loads((rd / "finetune" / "finetune.json").read_text())["identity"]["config"]
+    assert (ft["batch_size"], ft["lr"], ft["steps"]) == (3, 1e-3, 2)
+    other = _mcts(*[a if a != "1e-3" else "5e-4" for a in argv])
+    assert other.returncode == 2 and "finetune" in other.stderr.strip().splitlines()[-1]
+    assert "Traceback" not in other.stderr

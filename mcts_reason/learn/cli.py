@@ -11,6 +11,8 @@ from pathlib import Path
 
 import click
 
+from ..cliutil import FiniteFloat
+
 EXIT_INTERRUPTED = 130
 
 
@@ -216,12 +218,18 @@ def traces_cmd(puzzle, sources, out, set_spec, budget, seeds, policy_name, value
                    "calls; round 0 searches with the heuristic expert; docs/learning.md).")
 @click.option("--finetune-steps", type=click.IntRange(min=1), default=200, show_default=True,
               help="With --policy llm: LoRA steps per round (at most; early stop).")
+@click.option("--finetune-batch", type=click.IntRange(1, 256), default=8, show_default=True,
+              help="With --policy llm: records per LoRA step.")
+@click.option("--finetune-lr", type=FiniteFloat(min=0, min_open=True, max=1), default=2e-4,
+              show_default=True, help="With --policy llm: AdamW learning rate.")
+@click.option("--finetune-threads", type=click.IntRange(1, 2), default=1, show_default=True,
+              help="With --policy llm: torch CPU threads of the fine-tuning (at most 2).")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bars (default: only when stderr is a terminal).")
 @_one_line_errors
 def train_cmd(puzzle, set_spec, eval_spec, held_out, rounds, budget, eval_budget, seeds,
               rollouts, window, bits, workers, executor, ray_address, out, learner_kind,
-              finetune_steps, progress):
+              finetune_steps, finetune_batch, finetune_lr, finetune_threads, progress):
     """Expert iteration for PUZZLE from tabula rasa: MCTS -> traces -> fit a learned policy and
     value -> evaluate on held-out instances, ROUNDS times (see docs/learning.md)."""
     import hashlib
@@ -260,7 +268,9 @@ def train_cmd(puzzle, set_spec, eval_spec, held_out, rounds, budget, eval_budget
     from ..llm.client import LLMError
     from .loop import RunMismatch
     log = (lambda m: click.echo(m, err=True))
-    learner = _llm_learner(finetune_steps, window, log) if learner_kind == "llm" else None
+    learner = (_llm_learner(dict(steps=finetune_steps, batch_size=finetune_batch,
+                                 lr=finetune_lr), finetune_threads, window, log)
+               if learner_kind == "llm" else None)
     try:
         summaries = train(p, config, train_set, evals, held, out, rounds=rounds, workers=workers,
                           executor=executor, ray_address=ray_address, progress=progress, log=log,
@@ -277,9 +287,10 @@ def train_cmd(puzzle, set_spec, eval_spec, held_out, rounds, budget, eval_budget
     click.echo(f"summary: {Path(out) / 'summary.md'}")
 
 
-def _llm_learner(steps: int, window: int, log):
+def _llm_learner(finetune: dict, threads: int, window: int, log):
     """The fine-tuned-LLM learner with this command's defaults: no grammar, the default
-    response cache, the embedded server; exit 3 without the train extra or the local model."""
+    response cache, the embedded server; `finetune`: FinetuneConfig fields; exit 3 without the
+    train extra or the local model."""
     from ..llm.local import missing_reason
     from ..llm.session import LLMSettings
     from .finetune import FinetuneConfig, missing_extra
@@ -288,8 +299,8 @@ def _llm_learner(steps: int, window: int, log):
     if problem:
         click.echo(f"error: {problem}", err=True)
         sys.exit(3)
-    return LLMLearner(LLMSettings(grammar=False), FinetuneConfig(steps=steps), window=window,
-                      log=log)
+    return LLMLearner(LLMSettings(grammar=False), FinetuneConfig(**finetune), window=window,
+                      threads=threads, log=log)
 
 
 def _address_ok(address: str) -> bool:
