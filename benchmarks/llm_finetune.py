@@ -26,8 +26,9 @@ Everything is resumable: rerun the same command. Stages, each skipped when its f
      value (policy still from the model).
   6. OUT/results.md: the tables (solve rate, mean model calls, tokens and wall seconds per
      puzzle, training time).
---skip-base-heuristic leaves out the base model's heuristic-value ablation (its proposals are
-illegal, so the value has nothing to rank).
+The base model runs at --base-budgets only (default 10: its every proposal line is illegal,
+and each of its calls writes the full 96 tokens), and its heuristic-value ablation only with
+--base-heuristic (with no legal proposal the value has nothing to rank).
 """
 from __future__ import annotations
 
@@ -110,7 +111,8 @@ def main() -> None:
     ap.add_argument("--lr", default="1e-3")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--budgets", default="10,20", help="model calls per puzzle")
-    ap.add_argument("--skip-base-heuristic", action="store_true")
+    ap.add_argument("--base-budgets", default="10", help="model calls, base model")
+    ap.add_argument("--base-heuristic", action="store_true")
     ap.add_argument("--out", default="runs/llm-finetune-r0")
     args = ap.parse_args()
     out = ROOT / args.out
@@ -135,12 +137,13 @@ def main() -> None:
             legal_path.write_text(json.dumps(legal, indent=2) + "\n")
     for value in ("llm", "heuristic"):
         for label, files in models.items():
-            if value == "heuristic" and label == "base" and args.skip_base_heuristic:
+            if value == "heuristic" and label == "base" and not args.base_heuristic:
                 continue
             extra = ["--model-file", str(files[0]), "--prompts", str(files[1])] if files else []
             _mcts("bench", "game24", "--set", str(test), "--algos", ",".join(ALGOS),
                   "--policy", "llm", "--value", value, "--no-grammar", "--budget-kind",
-                  "model_calls", "--budgets", args.budgets, "--workers", "1", "--no-progress",
+                  "model_calls", "--budgets", args.base_budgets if label == "base" else
+                  args.budgets, "--workers", "1", "--no-progress",
                   "--out", str(out / f"bench_{label}_{value}.jsonl"), *extra)
     write_table(out, args, legal)
 
@@ -153,7 +156,7 @@ def _runs(path: Path) -> list[dict]:
 
 
 def write_table(out: Path, args, legal: dict) -> None:
-    budgets = [int(b) for b in args.budgets.split(",")]
+    budgets = sorted({int(b) for b in f"{args.budgets},{args.base_budgets}".split(",")})
     lines = []
     for value in ("llm", "heuristic"):
         lines += [f"### value: {'the model' if value == 'llm' else 'hand-written heuristic'}", "",
@@ -162,6 +165,8 @@ def write_table(out: Path, args, legal: dict) -> None:
         for label in ("base", "trained"):
             runs = _runs(out / f"bench_{label}_{value}.jsonl")
             for b in budgets:
+                if not any(r.get("budget") == b for r in runs):
+                    continue
                 cells = []
                 for a in ALGOS:
                     rs = [r for r in runs if r.get("algo") == a and r.get("budget") == b]

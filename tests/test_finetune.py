@@ -148,10 +148,19 @@ def test_a_killed_finetune_resumes_to_the_same_run(traces, tuned, tmp_path):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not (out / "model.gguf").exists()
+    # cut short at the checkpoint (--steps 2): it validates and exports what it has ...
+    short = [a if a != "4" else "2" for a in cmd[3:]]
+    assert short != cmd[3:]
+    r = _mcts(*short)
+    assert r.returncode == 0 and "resuming at step 2" in r.stderr, r.stderr[-2000:]
+    a, b = _report(tuned), _report(out)
+    assert b["steps_run"] == 2 and (out / "model.gguf").is_file()
+    assert [h["step"] for h in b["history"]] == [0, 1, 2]
+    # ... and extended again to 4 steps it ends where the uninterrupted run did
     r = _mcts(*cmd[3:])
     assert r.returncode == 0, r.stderr[-2000:]
     assert "resuming at step 2" in r.stderr
-    a, b = _report(tuned), _report(out)
+    b = _report(out)
     assert [h["step"] for h in b["history"]] == [0, 1, 2, 3, 4]
     for x, y in zip(a["history"], b["history"]):
         for k in ("train_loss", "val_loss"):

@@ -222,6 +222,15 @@ def _loss(model: Any, examples: Sequence, pad: int, batch: int) -> float:
     return total / max(count, 1)
 
 
+def _same_run(a: dict | None, b: dict) -> bool:
+    """Whether two runs' identities differ at most in the number of steps: the order of
+    records is a prefix-stable sequence, so a run can be cut short at a checkpoint or extended
+    with more steps."""
+    def strip(x: dict) -> dict:
+        return {**x, "config": {k: v for k, v in x.get("config", {}).items() if k != "steps"}}
+    return isinstance(a, dict) and strip(a) == strip(b)
+
+
 def finetune(data: Sequence[str | os.PathLike], out: str | os.PathLike, *,
              config: FinetuneConfig = FinetuneConfig(), base: str | os.PathLike | None = None,
              threads: int = 1, progress: bool | None = None, log: Any = print,
@@ -252,10 +261,10 @@ def finetune(data: Sequence[str | os.PathLike], out: str | os.PathLike, *,
              "train_sha256": records_sha256(train_recs), "val_sha256": records_sha256(val_recs)}
     if report_path.exists():
         done = json.loads(report_path.read_text(encoding="utf-8"))
-        if done.get("identity") != ident:
+        if not _same_run(done.get("identity"), ident):
             raise FinetuneError(f"{out} holds a fine-tuning run of other data or options; "
                                 "use another --out")
-        if model_path.is_file():
+        if model_path.is_file() and (done["steps_run"] == config.steps or done["stopped"]):
             return done
 
     import torch
@@ -283,12 +292,15 @@ def finetune(data: Sequence[str | os.PathLike], out: str | os.PathLike, *,
              "best": None, "stopped": None, "seconds": 0.0}
     if ckpt_path.exists():
         ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-        if ck.get("identity") != json.dumps(ident, sort_keys=True):
+        if not _same_run(json.loads(ck.get("identity") or "{}"), ident):
             raise FinetuneError(f"{ckpt_path} is a checkpoint of other data or options; "
                                 "use another --out")
+        state = json.loads(ck["state"])
+        if state["step"] > config.steps:
+            raise FinetuneError(f"{ckpt_path} is at step {state['step']}, past --steps "
+                                f"{config.steps}; give at least that many steps")
         set_peft_model_state_dict(model, ck["adapter"])
         opt.load_state_dict(ck["optimizer"])
-        state = json.loads(ck["state"])
         state["best"] = ck.get("best")
         log(f"finetune: resuming at step {state['step']} of {config.steps}")
     order = _order(len(train_ex), config.steps, config.batch_size, config.seed)
@@ -324,6 +336,25 @@ def finetune(data: Sequence[str | os.PathLike], out: str | os.PathLike, *,
         state["best_val"] = state["history"][0]["val_loss"]
         # the untrained adapters (B = 0: the base model) until a step beats the base's loss
         state["best"] = {k: t.clone() for k, t in get_peft_model_state_dict(model).items()}
+
+    def track(entry: dict) -> None:
+        """Validate at `entry`'s step; keep the best adapters; count evaluations without gain."""
+        v = entry["val_loss"] = evaluate()
+        if v is None:
+            return
+        if state["best_val"] is None or v < state["best_val"]:
+            state["best_val"], state["best_step"], state["bad_evals"] = v, entry["step"], 0
+            state["best"] = {k: t.clone() for k, t in get_peft_model_state_dict(model).items()}
+        else:
+            state["bad_evals"] += 1
+            if state["bad_evals"] >= config.patience:
+                state["stopped"] = f"early stop at step {entry['step']}"
+
+    last = state["history"][-1]
+    if state["step"] == config.steps and last["step"] == state["step"] and state["step"] \
+            and "val_loss" not in last and state["stopped"] is None:
+        track(last)          # cut short at a checkpoint: the last step is validated, as always
+        save()
     bar = tqdm(total=config.steps, initial=state["step"], unit="step", desc="finetune",
                disable=not (progress if progress is not None else False))
     model.train()
@@ -339,17 +370,7 @@ def finetune(data: Sequence[str | os.PathLike], out: str | os.PathLike, *,
             state["step"] = s + 1
             entry = {"step": s + 1, "train_loss": round(float(loss.detach()), 5)}
             if (s + 1) % config.eval_every == 0 or s + 1 == config.steps:
-                v = evaluate()
-                entry["val_loss"] = v
-                if v is not None:
-                    if state["best_val"] is None or v < state["best_val"]:
-                        state["best_val"], state["best_step"], state["bad_evals"] = v, s + 1, 0
-                        state["best"] = {k: t.clone() for k, t in
-                                         get_peft_model_state_dict(model).items()}
-                    else:
-                        state["bad_evals"] += 1
-                        if state["bad_evals"] >= config.patience:
-                            state["stopped"] = f"early stop at step {s + 1}"
+                track(entry)
             state["history"].append(entry)
             bar.set_postfix(loss=f"{entry['train_loss']:.3f}")
             bar.update(1)

@@ -27,7 +27,9 @@ EXIT_MODEL_ERROR = 3
                    "serve with --prompts OUT/prompts.json); puzzle: the prompts the search "
                    "sent, as recorded.")
 @click.option("--steps", type=click.IntRange(min=1), default=200, show_default=True,
-              help="Optimizer steps (at most; early stop may end sooner).")
+              help="Optimizer steps (at most; early stop may end sooner). The one option a "
+                   "run in OUT may be resumed with changed: cut short at its checkpoint, or "
+                   "extended.")
 @click.option("--batch-size", type=click.IntRange(1, 256), default=8, show_default=True,
               help="Records per step.")
 @click.option("--lr", type=FiniteFloat(min=0, min_open=True, max=1), default=2e-4,
