@@ -12,7 +12,10 @@ concurrency K=1 and K=16; reported: model calls per second of one search, and so
 difference in solve rate (same instance, same seed) is printed with its 95% interval. The trees
 do not depend on the latency (every random draw is made in the search's thread and the
 simulated model answers by the request's seed), so `--latency 0` measures the same solve rates
-much faster; only the calls/second need the real latency.
+much faster, and `--inproc` (the same simulated model called in this process, no server)
+faster still; only the calls/second need the real latency and the server. `--repeats N`
+(default 2) is ParallelMCTS's round-closing rule; `--repeats none` gives the search before
+issue 14, whose rounds always filled to K.
 """
 from __future__ import annotations
 
@@ -96,7 +99,7 @@ def instances(n: int, seed: int) -> list[str]:
 
 
 def run(k: int, insts: list[str], url: str | None, calls: int, parallel_searches: int,
-        speculate: bool = True, seeds: int = 1) -> dict:
+        speculate: bool = True, seeds: int = 1, repeats: int | None = 2) -> dict:
     """Searches `insts` at concurrency k; K=1 searches (latency-bound) run `parallel_searches`
     side by side to save wall time, K>1 searches (CPU-bound on a small machine) one at a time;
     either way each search's own calls/second is measured."""
@@ -106,15 +109,16 @@ def run(k: int, insts: list[str], url: str | None, calls: int, parallel_searches
         client = (LLMClient(transport=InProcessModel(), concurrency=max(k, 1)) if url is None
                   else LLMClient(base_url=url, model="sim", api_key="x", concurrency=max(k, 1)))
         try:
-            if k == 1 or speculate:
+            if k == 1:
                 r = solve(G, inst, policy=LLMPolicy(client), value=LLMValue(client),
-                          budget=Budget(model_calls=calls), seed=seed, concurrency=k)
-            else:
+                          budget=Budget(model_calls=calls), seed=seed)
+            else:   # what solve(..., concurrency=k) runs, with this script's options
                 ctx = Context(G, inst, policy=LLMPolicy(client), value=LLMValue(client),
                               budget=Budget(model_calls=calls), rng=np.random.default_rng(seed),
                               algo="mcts")
-                r = ParallelMCTS(ctx, concurrency=k, speculate=False, c=1.5, selection="puct",
-                                 pw_c=2.0, pw_alpha=0.5, samples=None).run()
+                r = ParallelMCTS(ctx, concurrency=k, speculate=speculate, repeats=repeats,
+                                 c=1.5, selection="puct", pw_c=2.0, pw_alpha=0.5,
+                                 samples=None).run()
         finally:
             client.close()
         return r
@@ -140,13 +144,18 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=1, help="search seeds 0..N-1 per instance")
     ap.add_argument("--no-speculate", action="store_true",
                     help="K>1: ask for leaf values after expanding (two latencies per round)")
+    ap.add_argument("--repeats", default="2",
+                    help="K>1: a round closes at the (N+1)-th return to a leaf already in it "
+                         "(search/parallel.py); 'none' fills every round (the search before "
+                         "issue 14)")
     ap.add_argument("--inproc", action="store_true",
                     help="the simulated model in this process, no server and no latency: the "
                          "same trees and solve rates, much sooner; calls/s are meaningless")
     a = ap.parse_args()
+    repeats = None if a.repeats.lower() == "none" else int(a.repeats)
     insts = instances(a.n, a.seed)
     if a.inproc:
-        rows = [run(int(k), insts, None, a.calls, 1, not a.no_speculate, a.seeds)
+        rows = [run(int(k), insts, None, a.calls, 1, not a.no_speculate, a.seeds, repeats)
                 for k in a.ks.split(",")]
     else:
         queue = mp.Queue()
@@ -155,7 +164,7 @@ def main() -> None:
         try:
             url = queue.get(timeout=30)
             rows = [run(int(k), insts, url, a.calls, a.parallel_searches, not a.no_speculate,
-                        a.seeds) for k in a.ks.split(",")]
+                        a.seeds, repeats) for k in a.ks.split(",")]
         finally:
             server.terminate()
     base = rows[0]["calls_per_s"]
