@@ -60,7 +60,8 @@ def delta_tokens(before: Sequence[str] | None, after: Sequence[str]) -> list[str
     number changed (numbers as Fraction: "2/3" is one); `KEY~same` for a `KEY=TEXT` token (text
     not a number) there before and after with the same text (e.g. the sliding puzzle's
     `last=t4`: the step moved the tile the previous step moved, an undo); `+TOKEN` / `-TOKEN`
-    for any other token that appeared or went away. `before=None` (unknown): none."""
+    for any other token that appeared or went away (a number whose key is on one side only:
+    nothing). `before=None` (unknown): none."""
     if before is None:
         return []
 
