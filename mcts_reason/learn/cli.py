@@ -11,6 +11,8 @@ from pathlib import Path
 
 import click
 
+from ..cliutil import FiniteFloat
+
 EXIT_INTERRUPTED = 130
 
 
@@ -126,7 +128,7 @@ def _parts(puzzle, policy_name: str, value_name: str) -> None:
 @click.option("--rollouts", type=click.IntRange(min=0), default=8, show_default=True,
               help="k random rollouts per visited, unproved state for its value label "
                    "(0: proved states only).")
-@click.option("--gamma", type=click.FloatRange(0, 1, min_open=True), default=None,
+@click.option("--gamma", type=FiniteFloat(0, 1, min_open=True), default=None,
               help="Graded value labels: gamma ** (steps to a solved state the tree holds), the "
                    "rollouts' discounted return elsewhere [default: outcome labels, 1/0].")
 @click.option("--progress/--no-progress", default=None,
@@ -202,7 +204,7 @@ def traces_cmd(puzzle, sources, out, set_spec, budget, seeds, policy_name, value
               help="Seeds per instance, in training searches and evaluation.")
 @click.option("--rollouts", type=click.IntRange(min=0), default=8, show_default=True,
               help="k rollouts per visited, unproved state for its value label.")
-@click.option("--gamma", type=click.FloatRange(0, 1, min_open=True), default=None,
+@click.option("--gamma", type=FiniteFloat(0, 1, min_open=True), default=None,
               help="Graded value labels: gamma ** (steps to a solved state the tree holds), the "
                    "rollouts' discounted return elsewhere [default: outcome labels, 1/0].")
 @click.option("--window", type=click.IntRange(min=1), default=2, show_default=True,
