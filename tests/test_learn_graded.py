@@ -227,3 +227,16 @@ def test_sliding_undo_shows_as_the_last_tile_kept():
     for st in other:
         d = delta_tokens(before, s.learn_tokens(s.apply(moved, st)))
         assert "last~same" not in d and "manhattan+1" in d      # from the goal every move is +1
+
+
+@pytest.mark.parametrize("name", ["blocksworld", "sliding", "game24", "countdown"])
+def test_fast_text_hashing_equals_the_token_list(name):
+    """`_hash_text` (byte slices, C loops) gives the columns, counts and order of hashing the
+    token list of `text_tokens` one by one, for ASCII texts and (the fallback) others."""
+    from mcts_reason.learn.features import _hash_text, _hash_tokens, text_tokens
+    p = load(name)
+    texts = [p.render(p.parse_instance(i)) for i in p.instance_set(sorted(p.named_sets())[0])[:5]]
+    for text in texts + ["", "a", "ünï côdé  two  spaces"]:
+        ref = _hash_tokens(text_tokens(text), 12)
+        got = _hash_text(text, 12)
+        assert dict(got) == ref and list(got) == list(ref)
