@@ -41,9 +41,11 @@ def break_ties(items: list, rng: "np.random.Generator | Callable[[], np.random.G
     n = len(items)
     keys = rng.random(n).tolist()
     # Places in index order within each group, members in key order within each group; both
-    # sorted by prior first, so the groups line up and a lone item maps onto itself.
+    # sorted by prior first, so the groups line up and a lone item maps onto itself. (Two
+    # stable sorts on plain floats: cheaper than one on (prior, key) pairs.)
     places = sorted(range(n), key=priors.__getitem__)
-    members = sorted(range(n), key=list(zip(priors, keys)).__getitem__)
+    members = sorted(range(n), key=keys.__getitem__)
+    members.sort(key=priors.__getitem__)
     out = list(items)
     for dst, src in zip(places, members):
         out[dst] = items[src]
