@@ -12,7 +12,10 @@ concurrency K=1 and K=16; reported: model calls per second of one search, and so
 difference in solve rate (same instance, same seed) is printed with its 95% interval. The trees
 do not depend on the latency (every random draw is made in the search's thread and the
 simulated model answers by the request's seed), so `--latency 0` measures the same solve rates
-much faster; only the calls/second need the real latency.
+much faster, and `--inproc` (the same simulated model called in this process, no server)
+faster still; only the calls/second need the real latency and the server. `--repeats N`
+(default 2) is ParallelMCTS's round-closing rule; `--repeats none` gives the search before
+issue 14, whose rounds always filled to K.
 """
 from __future__ import annotations
 
@@ -28,7 +31,8 @@ import numpy as np
 
 from mcts_reason import Budget, solve
 from mcts_reason.llm import LLMClient, LLMPolicy, LLMValue
-from mcts_reason.llm.scripted import Reply, ScriptedServer
+from mcts_reason.llm.scripted import Reply, ScriptedServer, completion
+from mcts_reason.llm.wire import Completion
 from mcts_reason.search.common import Context
 from mcts_reason.search.parallel import ParallelMCTS
 from mcts_reason_puzzles.game24 import Game24, solvable
@@ -58,6 +62,29 @@ def script_for(latency: float):
     return script
 
 
+class InProcessModel:
+    """The same simulated model called in the search's own process (`types.Transport`), for
+    `--inproc`: no HTTP, so the solve rates cost a fraction of the time. Its answers and
+    token counts are those the server sends, so the trees are the server's trees; its timing
+    is not a server's (it shares the search's GIL), so use it for solve rates only."""
+
+    model, label = "sim", "in-process:sim"
+
+    def __init__(self) -> None:
+        self._script = script_for(0.0)
+
+    def send(self, req, seconds: float):
+        body = {"messages": [{"role": r, "content": c} for r, c in req.messages]}
+        if req.seed is not None:
+            body["seed"] = int(req.seed)
+        text = self._script(body, 0).text
+        usage = completion(text)["usage"]
+        return Completion(text, usage["prompt_tokens"], usage["completion_tokens"])
+
+    def close(self) -> None:
+        pass
+
+
 def _serve(latency: float, queue) -> None:
     """The server in its own process (as a real one would be): it must not share the GIL with
     the searches it is timing."""
@@ -71,25 +98,27 @@ def instances(n: int, seed: int) -> list[str]:
     return random.Random(seed).sample(pool, n)
 
 
-def run(k: int, insts: list[str], url: str, calls: int, parallel_searches: int,
-        speculate: bool = True, seeds: int = 1) -> dict:
+def run(k: int, insts: list[str], url: str | None, calls: int, parallel_searches: int,
+        speculate: bool = True, seeds: int = 1, repeats: int | None = 2) -> dict:
     """Searches `insts` at concurrency k; K=1 searches (latency-bound) run `parallel_searches`
     side by side to save wall time, K>1 searches (CPU-bound on a small machine) one at a time;
     either way each search's own calls/second is measured."""
     parallel_searches = parallel_searches if k == 1 else 1
     def one(job: tuple[str, int]):
         inst, seed = job
-        client = LLMClient(base_url=url, model="sim", api_key="x", concurrency=max(k, 1))
+        client = (LLMClient(transport=InProcessModel(), concurrency=max(k, 1)) if url is None
+                  else LLMClient(base_url=url, model="sim", api_key="x", concurrency=max(k, 1)))
         try:
-            if k == 1 or speculate:
+            if k == 1:
                 r = solve(G, inst, policy=LLMPolicy(client), value=LLMValue(client),
-                          budget=Budget(model_calls=calls), seed=seed, concurrency=k)
-            else:
+                          budget=Budget(model_calls=calls), seed=seed)
+            else:   # what solve(..., concurrency=k) runs, with this script's options
                 ctx = Context(G, inst, policy=LLMPolicy(client), value=LLMValue(client),
                               budget=Budget(model_calls=calls), rng=np.random.default_rng(seed),
                               algo="mcts")
-                r = ParallelMCTS(ctx, concurrency=k, speculate=False, c=1.5, selection="puct",
-                                 pw_c=2.0, pw_alpha=0.5, samples=None).run()
+                r = ParallelMCTS(ctx, concurrency=k, speculate=speculate, repeats=repeats,
+                                 c=1.5, selection="puct", pw_c=2.0, pw_alpha=0.5,
+                                 samples=None).run()
         finally:
             client.close()
         return r
@@ -115,17 +144,29 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=1, help="search seeds 0..N-1 per instance")
     ap.add_argument("--no-speculate", action="store_true",
                     help="K>1: ask for leaf values after expanding (two latencies per round)")
+    ap.add_argument("--repeats", default="2",
+                    help="K>1: a round closes at the (N+1)-th return to a leaf already in it "
+                         "(search/parallel.py); 'none' fills every round (the search before "
+                         "issue 14)")
+    ap.add_argument("--inproc", action="store_true",
+                    help="the simulated model in this process, no server and no latency: the "
+                         "same trees and solve rates, much sooner; calls/s are meaningless")
     a = ap.parse_args()
+    repeats = None if a.repeats.lower() == "none" else int(a.repeats)
     insts = instances(a.n, a.seed)
-    queue = mp.Queue()
-    server = mp.Process(target=_serve, args=(a.latency, queue), daemon=True)
-    server.start()
-    try:
-        url = queue.get(timeout=30)
-        rows = [run(int(k), insts, url, a.calls, a.parallel_searches, not a.no_speculate,
-                    a.seeds) for k in a.ks.split(",")]
-    finally:
-        server.terminate()
+    if a.inproc:
+        rows = [run(int(k), insts, None, a.calls, 1, not a.no_speculate, a.seeds, repeats)
+                for k in a.ks.split(",")]
+    else:
+        queue = mp.Queue()
+        server = mp.Process(target=_serve, args=(a.latency, queue), daemon=True)
+        server.start()
+        try:
+            url = queue.get(timeout=30)
+            rows = [run(int(k), insts, url, a.calls, a.parallel_searches, not a.no_speculate,
+                        a.seeds, repeats) for k in a.ks.split(",")]
+        finally:
+            server.terminate()
     base = rows[0]["calls_per_s"]
     print(f"| K | solved | mean model calls | model calls/s per search | speed-up |")
     print(f"|---|---|---|---|---|")

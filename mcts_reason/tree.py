@@ -30,7 +30,7 @@ class Node:
     __slots__ = ("state", "step", "parent", "children", "prior", "visits", "value_sum", "value",
                  "status", "expanded", "saturated", "depth", "order", "virtual_loss", "stale")
 
-    def __init__(self, state: Any, *, step: Any = None, parent: "Node | None" = None,
+    def __init__(self, state: Any, step: Any = None, parent: "Node | None" = None,
                  prior: float = 1.0, order: int = 0) -> None:
         self.state = state
         self.step = step

@@ -7,12 +7,16 @@ import numpy as np
 
 
 class RolloutValue:
-    """Monte Carlo value: the fraction of `n` random playouts (uniform legal steps) that solve."""
+    """Monte Carlo value: the fraction of `n` random playouts (uniform legal steps) that solve.
+    With `gamma` < 1 a playout that solves after t steps counts gamma ** t (a discounted return:
+    a near solution is worth more than a far one)."""
 
-    def __init__(self, n: int = 8, max_depth: int = 64) -> None:
+    def __init__(self, n: int = 8, max_depth: int = 64, gamma: float = 1.0) -> None:
         if n < 1 or max_depth < 1:
             raise ValueError("rollouts need n >= 1 and max_depth >= 1")
-        self.n, self.max_depth = n, max_depth
+        if not 0 < gamma <= 1:
+            raise ValueError(f"rollout gamma must be in (0, 1], got {gamma}")
+        self.n, self.max_depth, self.gamma = n, max_depth, gamma
 
     def evaluate(self, puzzle: Any, states: Sequence[Any], *,
                  rng: np.random.Generator) -> list[float]:
@@ -22,9 +26,9 @@ class RolloutValue:
         wins = 0
         for _ in range(self.n):
             s = state
-            for _ in range(self.max_depth):
+            for t in range(self.max_depth):
                 if puzzle.is_solved(s):
-                    wins += 1
+                    wins += 1 if self.gamma == 1 else self.gamma ** t
                     break
                 steps = puzzle.legal_steps(s)
                 if puzzle.is_dead_end(s) or not steps:
@@ -33,7 +37,8 @@ class RolloutValue:
         return wins / self.n
 
     def __repr__(self) -> str:
-        return f"RolloutValue(n={self.n}, max_depth={self.max_depth})"
+        g = "" if self.gamma == 1 else f", gamma={self.gamma}"
+        return f"RolloutValue(n={self.n}, max_depth={self.max_depth}{g})"
 
 
 class ConstantValue:

@@ -128,11 +128,14 @@ def _parts(puzzle, policy_name: str, value_name: str) -> None:
 @click.option("--rollouts", type=click.IntRange(min=0), default=8, show_default=True,
               help="k random rollouts per visited, unproved state for its value label "
                    "(0: proved states only).")
+@click.option("--gamma", type=FiniteFloat(0, 1, min_open=True), default=None,
+              help="Graded value labels: gamma ** (steps to a solved state the tree holds), the "
+                   "rollouts' discounted return elsewhere [default: outcome labels, 1/0].")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bars (default: only when stderr is a terminal).")
 @_one_line_errors
 def traces_cmd(puzzle, sources, out, set_spec, budget, seeds, policy_name, value_name, workers,
-               held_out, split, split_seed, rollouts, progress):
+               held_out, split, split_seed, rollouts, gamma, progress):
     """Training data from search trees: policy and value targets, SFT chat records and
     preference pairs as JSONL, split by instance (see docs/learning.md)."""
     from tqdm import tqdm
@@ -163,13 +166,15 @@ def traces_cmd(puzzle, sources, out, set_spec, budget, seeds, policy_name, value
                else not progress, unit="tree", desc="traces")
     with bar:
         try:
-            add_trees(ds, p, paths, rollouts=rollouts, seed=split_seed, progress=bar)
+            add_trees(ds, p, paths, rollouts=rollouts, seed=split_seed, progress=bar,
+                      gamma=gamma)
         except ValueError as e:
             raise _bad(str(e), "'SOURCES'") from None
     counts = ds.counts()
     if not any(counts.values()):
         raise _bad("the trees gave no records (an empty trace set)", "'SOURCES'")
-    manifest = ds.write(out, meta={"puzzle": p.name, "trees": len(paths), "rollouts": rollouts})
+    manifest = ds.write(out, meta={"puzzle": p.name, "trees": len(paths), "rollouts": rollouts,
+                                   "gamma": gamma})
     for split_name in ("train", "val", "test"):
         c = counts[split_name]
         click.echo(f"{split_name}: {manifest['instances'][split_name]} instances, "
@@ -199,6 +204,9 @@ def traces_cmd(puzzle, sources, out, set_spec, budget, seeds, policy_name, value
               help="Seeds per instance, in training searches and evaluation.")
 @click.option("--rollouts", type=click.IntRange(min=0), default=8, show_default=True,
               help="k rollouts per visited, unproved state for its value label.")
+@click.option("--gamma", type=FiniteFloat(0, 1, min_open=True), default=None,
+              help="Graded value labels: gamma ** (steps to a solved state the tree holds), the "
+                   "rollouts' discounted return elsewhere [default: outcome labels, 1/0].")
 @click.option("--window", type=click.IntRange(min=1), default=2, show_default=True,
               help="Fit each model on the records of this many latest rounds.")
 @click.option("--bits", type=click.IntRange(8, 22), default=15, show_default=True,
@@ -228,7 +236,7 @@ def traces_cmd(puzzle, sources, out, set_spec, budget, seeds, policy_name, value
               help="Progress bars (default: only when stderr is a terminal).")
 @_one_line_errors
 def train_cmd(puzzle, set_spec, eval_spec, held_out, rounds, budget, eval_budget, seeds,
-              rollouts, window, bits, workers, executor, ray_address, out, learner_kind,
+              rollouts, gamma, window, bits, workers, executor, ray_address, out, learner_kind,
               finetune_steps, finetune_batch, finetune_lr, finetune_threads, progress):
     """Expert iteration for PUZZLE from tabula rasa: MCTS -> traces -> fit a learned policy and
     value -> evaluate on held-out instances, ROUNDS times (see docs/learning.md)."""
@@ -263,7 +271,7 @@ def train_cmd(puzzle, set_spec, eval_spec, held_out, rounds, budget, eval_budget
     config = TrainConfig(puzzle=p.name, train_set=train_set.name, train_sha256=train_set.sha256,
                          eval_set=evals.name, eval_sha256=evals.sha256, held_out_sha256=h,
                          budget=budget, eval_budget=eval_budget or budget, seeds=seeds,
-                         rollouts=rollouts, window=window, bits=bits)
+                         rollouts=rollouts, window=window, bits=bits, gamma=gamma)
     from ..bench import ExecutorUnavailable
     from ..llm.client import LLMError
     from .loop import RunMismatch

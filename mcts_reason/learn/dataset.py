@@ -64,7 +64,8 @@ class Dataset:
     """Records gathered per split, deduplicated by state as they arrive.
 
     Policy: the record from the most-visited occurrence of a state wins. Value: a proved label
-    wins over rollout estimates; rollout estimates of one state are pooled (wins and k summed).
+    wins over rollout estimates (of two proved labels, the higher: a graded label from the
+    nearer solution); rollout estimates of one state are pooled (wins and k summed).
     The rest: the first occurrence wins. `later_wins=True` lets a later record replace an equal
     one (expert iteration: the newest round's search is the better teacher)."""
 
@@ -87,6 +88,8 @@ class Dataset:
                 bucket[key] = rec
         elif rec["kind"] == "value":
             if old["source"] == "proved":
+                if rec["source"] == "proved" and rec["value"] > old["value"]:
+                    bucket[key] = rec
                 return
             if rec["source"] == "proved":
                 bucket[key] = rec

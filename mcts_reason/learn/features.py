@@ -8,7 +8,10 @@ processes and platforms, unlike Python's `hash`) into 2 ** bits columns. A (stat
 blocks side by side: the step's text (`render_step`) and the state the step leads to. A puzzle may
 add tokens of its own through an optional hook, `types.LearnTokens.learn_tokens(state)` (hashed
 into the state block, e.g. the sorted numbers left; normalised apart from the n-grams, so a few
-hook tokens weigh as much as the dozens of n-grams of the text). Hashing (the feature-hashing trick of
+hook tokens weigh as much as the dozens of n-grams of the text). With a hook, the step block also
+holds what the step changed (`delta_tokens`: a `key=number` token that went up or down, by how
+much; any other token that appeared or went away), so a linear policy can prefer "the step that
+placed one more block" without knowing the state it started from. Hashing (the feature-hashing trick of
 Weinberger et al. 2009: no vocabulary) means a saved model is only a weight vector plus
 `FEATURE_VERSION` and the width.
 
@@ -17,14 +20,16 @@ Everything here is numpy + scipy.sparse; no scikit-learn object is stored with a
 from __future__ import annotations
 
 import zlib
+from collections import Counter
+from fractions import Fraction
+from itertools import repeat
 from typing import Any, Iterable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
 
-from ..types import LearnTokens
-
-FEATURE_VERSION = 2         # 2: the hook's tokens are L2-normalised on their own
+FEATURE_VERSION = 3         # 2: the hook's tokens are L2-normalised on their own;
+#                             3: the step block holds the step's delta tokens
 DEFAULT_BITS = 15            # 32768 columns per block
 
 
@@ -37,9 +42,80 @@ def _hash_tokens(tokens: Iterable[str], bits: int) -> dict[int, float]:
     return out
 
 
+_CHAR_SEED = zlib.crc32(b"c:")      # crc32(b"c:" + gram) == crc32(gram, _CHAR_SEED)
+
+
+def _hash_text(text: str, bits: int) -> dict[int, float]:
+    """`_hash_tokens(text_tokens(text), bits)`, faster: for ASCII text the char n-grams are
+    byte slices hashed by C loops (map, Counter) with CRC-32's running start value standing in
+    for the "c:" prefix. The same columns, counts and insertion order (tests/test_learn_graded.py
+    checks it against the token list)."""
+    padded = f" {text} "
+    if not padded.isascii():
+        return _hash_tokens(text_tokens(text), bits)
+    mask = (1 << bits) - 1
+    raw = padded.encode()
+    grams = [raw[i:i + n] for n in (1, 2, 3, 4) for i in range(len(raw) - n + 1)]
+    out = Counter(map(mask.__and__, map(zlib.crc32, grams, repeat(_CHAR_SEED))))
+    words = text.split()
+    rest = [f"w:{w}" for w in words] + [f"w:{a} {b}" for a, b in zip(words, words[1:])]
+    out.update(map(mask.__and__, map(zlib.crc32, [t.encode() for t in rest + [f"t:{text}"]])))
+    return out
+
+
+def has_hook(puzzle: Any) -> bool:
+    """Whether the puzzle offers `types.LearnTokens` (a plain attribute check: the Protocol's
+    isinstance costs more than the features of a small state)."""
+    return callable(getattr(puzzle, "learn_tokens", None))
+
+
 def _unit(counts: dict[int, float]) -> dict[int, float]:
     norm = float(np.sqrt(sum(v * v for v in counts.values()))) or 1.0
     return {j: v / norm for j, v in counts.items()}
+
+
+def _number(text: str) -> Fraction | int | None:
+    if text.isdigit():             # the common case, without Fraction's parser
+        return int(text)
+    try:
+        return Fraction(text)
+    except (ValueError, ZeroDivisionError):
+        return None
+
+
+def delta_tokens(before: Sequence[str] | None, after: Sequence[str]) -> list[str]:
+    """What a step changed in the hook's tokens, from the tokens `before` and `after` it:
+    `KEY+` / `KEY-` and `KEY+D` (D the change, clamped to +-4) for a `KEY=NUMBER` token whose
+    number changed (numbers as Fraction: "2/3" is one); `KEY~same` for a `KEY=TEXT` token (text
+    not a number) there before and after with the same text (e.g. the sliding puzzle's
+    `last=t4`: the step moved the tile the previous step moved, an undo); `+TOKEN` / `-TOKEN`
+    for any other token that appeared or went away (a number whose key is on one side only:
+    nothing). `before=None` (unknown): none."""
+    if before is None:
+        return []
+
+    def split(tokens):
+        nums, rest, named = {}, set(), {}
+        for t in tokens:
+            key, eq, val = t.partition("=")
+            x = _number(val) if eq else None
+            if x is None:
+                rest.add(t)
+                if eq:
+                    named[key] = val
+            else:
+                nums[key] = x
+        return nums, rest, named
+
+    (nb, rb, tb), (na, ra, ta) = split(before), split(after)
+    out = [f"{key}~same" for key in sorted(tb.keys() & ta.keys()) if tb[key] == ta[key]]
+    for key in sorted(nb.keys() & na.keys()):
+        d = na[key] - nb[key]
+        if d:
+            c = max(-4, min(4, int(d) if d.denominator == 1 else (1 if d > 0 else -1)))
+            out += [f"{key}{'+' if d > 0 else '-'}", f"{key}{c:+d}"]
+    out += [f"+{t}" for t in sorted(ra - rb)] + [f"-{t}" for t in sorted(rb - ra)]
+    return out
 
 
 def text_tokens(text: str) -> list[str]:
@@ -64,13 +140,14 @@ class Featurizer:
         self.width = 1 << bits
         self._cache: dict[str, dict[int, float]] = {}
 
-    def _block(self, text: str, extra: Iterable[str] = ()) -> dict[int, float]:
+    def _block(self, text: str, extra: Iterable[str] = (), prefix: str = "h:") -> dict[int, float]:
+        """The n-grams of `text`, plus the `extra` tokens (with `prefix`) normalised apart."""
         extra = tuple(extra)
-        key = text if not extra else text + "\0" + "\0".join(extra)
+        key = text if not extra else text + "\0" + prefix + "\0".join(extra)
         hit = self._cache.get(key)
         if hit is None:
-            hit = _unit(_hash_tokens(text_tokens(text), self.bits))
-            for j, v in _unit(_hash_tokens([f"h:{t}" for t in extra], self.bits)).items():
+            hit = _unit(_hash_text(text, self.bits))
+            for j, v in _unit(_hash_tokens([prefix + t for t in extra], self.bits)).items():
                 hit[j] = hit.get(j, 0.0) + v
             if len(self._cache) > 200_000:
                 self._cache.clear()
@@ -80,7 +157,7 @@ class Featurizer:
     @staticmethod
     def hook_tokens(puzzle: Any, state: Any) -> tuple[str, ...]:
         """The puzzle's `types.LearnTokens` hook, if it has one."""
-        if isinstance(puzzle, LearnTokens):
+        if has_hook(puzzle):
             return tuple(str(t) for t in puzzle.learn_tokens(state))
         return ()
 
@@ -91,11 +168,14 @@ class Featurizer:
         return self._rows([[(0, self._block(t, e))] for t, e in zip(texts, extras)], 1)
 
     def pair_text_rows(self, steps: Sequence[str], nexts: Sequence[str],
-                       extras: Sequence[Sequence[str]] | None = None) -> sp.csr_matrix:
-        """Rows for (step text, next-state text) pairs (width 2 * 2 ** bits)."""
+                       extras: Sequence[Sequence[str]] | None = None,
+                       deltas: Sequence[Sequence[str]] | None = None) -> sp.csr_matrix:
+        """Rows for (step text + delta tokens, next-state text + hook tokens) pairs (width
+        2 * 2 ** bits)."""
         extras = extras or [()] * len(steps)
-        return self._rows([[(0, self._block(s)), (1, self._block(n, e))]
-                           for s, n, e in zip(steps, nexts, extras)], 2)
+        deltas = deltas or [()] * len(steps)
+        return self._rows([[(0, self._block(s, d, "d:")), (1, self._block(n, e))]
+                           for s, n, e, d in zip(steps, nexts, extras, deltas)], 2)
 
     def states(self, puzzle: Any, states: Sequence[Any]) -> sp.csr_matrix:
         return self.state_text_rows([puzzle.render(s) for s in states],
@@ -103,9 +183,11 @@ class Featurizer:
 
     def pairs(self, puzzle: Any, state: Any, steps: Sequence[Any],
               nexts: Sequence[Any]) -> sp.csr_matrix:
+        hooks = [self.hook_tokens(puzzle, n) for n in nexts]
+        before = self.hook_tokens(puzzle, state) if has_hook(puzzle) else None
         return self.pair_text_rows([puzzle.render_step(state, s) for s in steps],
-                                   [puzzle.render(n) for n in nexts],
-                                   [self.hook_tokens(puzzle, n) for n in nexts])
+                                   [puzzle.render(n) for n in nexts], hooks,
+                                   [delta_tokens(before, h) for h in hooks])
 
     def _rows(self, rows: list[list[tuple[int, dict[int, float]]]], blocks: int) -> sp.csr_matrix:
         indptr, indices, data = [0], [], []

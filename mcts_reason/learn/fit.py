@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .features import DEFAULT_BITS, FEATURE_VERSION, Featurizer
+from .features import DEFAULT_BITS, FEATURE_VERSION, Featurizer, delta_tokens
 from .model import LinearModel, softmax
 
 EPS = 0.02
@@ -34,9 +34,10 @@ def data_hash(records: Sequence[dict]) -> str:
 
 
 def _policy_design(feat: Featurizer, records: Sequence[dict]):
-    steps, nexts, extras, ys, ws, groups = [], [], [], [], [], []
+    steps, nexts, extras, deltas, ys, ws, groups = [], [], [], [], [], [], []
     for g, rec in enumerate(records):
         kids = rec["children"]
+        before = rec.get("tokens")     # the state's hook tokens (None: no hook, or old records)
         t = np.array([c["target"] for c in kids], dtype=float)
         logs = np.log(t + EPS)
         logs -= logs.mean()
@@ -44,10 +45,11 @@ def _policy_design(feat: Featurizer, records: Sequence[dict]):
             steps.append(c["step"])
             nexts.append(c["next"])
             extras.append(c.get("tokens") or ())
+            deltas.append(delta_tokens(before, c.get("tokens") or ()))
             ys.append(y)
             ws.append(1.0 / len(kids))
             groups.append(g)
-    return (feat.pair_text_rows(steps, nexts, extras), np.array(ys), np.array(ws),
+    return (feat.pair_text_rows(steps, nexts, extras, deltas), np.array(ys), np.array(ws),
             np.array(groups, dtype=int))
 
 

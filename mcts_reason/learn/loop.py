@@ -21,7 +21,7 @@ import contextlib
 import json
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -58,6 +58,7 @@ class TrainConfig:
     split_seed: int = 0
     c_puct: float = 1.5
     val_fraction: float = 0.1
+    gamma: float | None = None        # graded value labels (traces.records); None: outcomes
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -68,7 +69,10 @@ class RunMismatch(ValueError):
 
 
 def _comparable(d: dict) -> dict:
-    return {k: v for k, v in d.items() if k not in ("train_set", "eval_set")}
+    """The fields that must match to resume; a field newer than the file counts as its default
+    (a run written before the field existed was made with it)."""
+    defaults = {f.name: f.default for f in fields(TrainConfig) if f.default is not MISSING}
+    return {k: v for k, v in {**defaults, **d}.items() if k not in ("train_set", "eval_set")}
 
 
 def model_name(out: Path, r: int) -> str:
@@ -199,7 +203,7 @@ def train(puzzle: Any, config: TrainConfig, train_instances: InstanceSet,
             log(f"round {r}: traces from {len(trees)} trees")
             ds = Dataset(splitter)
             add_trees(ds, puzzle, trees, rollouts=config.rollouts, seed=config.split_seed + r,
-                      extra={"round": r})
+                      extra={"round": r}, gamma=config.gamma)
             ds.write(data, meta={"puzzle": puzzle.name, "round": r})
         if not (rdir / learner.artefact).exists():
             log(f"round {r}: fitting the next model")

@@ -10,7 +10,11 @@ each with a `provenance` object (see docs/learning.md for the formats):
   proof status, and `target`: the share the next policy is fitted to (all mass on proved wins
   where there are some, else the visit share with proved losses removed);
 - `value`: per visited or proved state, the outcome: 1/0 where the search proved a win/loss,
-  else the share of `k` random rollouts from it that solved (Math-Shepherd's automatic label);
+  else the share of `k` random rollouts from it that solved (Math-Shepherd's automatic label).
+  With a discount `gamma` (graded targets): gamma ** d where the tree holds a solved state d
+  steps below (`steps`: d), 0 where it proved a loss, else the rollouts' discounted return (a
+  rollout solving after t steps counts gamma ** t), so values fall with the distance to a
+  solution instead of being 1 on the found path and about 0 next to it;
 - `sft`: chat records `{"messages": [...]}`: the propose prompt of a state on the verified
   solution path answered with the search's best steps, and value prompts answered with the
   proved label (sure / impossible);
@@ -91,16 +95,35 @@ def _kids(graph: nx.DiGraph, n: int) -> list[int]:
     return sorted(graph.successors(n), key=lambda c: graph.nodes[c]["order"])
 
 
+def steps_to_solved(graph: nx.DiGraph, puzzle: Any, states: dict[int, Any]) -> dict[int, int]:
+    """node -> the fewest steps from it to a solved state in its subtree (nodes with none are
+    left out)."""
+    out: dict[int, int] = {}
+    for n in sorted(graph.nodes, key=lambda n: -graph.nodes[n]["depth"]):
+        if puzzle.is_solved(states[n]):
+            out[n] = 0
+        else:
+            below = [out[c] for c in graph.successors(n) if c in out]
+            if below:
+                out[n] = 1 + min(below)
+    return out
+
+
 def records(graph: nx.DiGraph, puzzle: Any, *, rollouts: int = 8, rng: np.random.Generator,
-            sft_steps: int = 3, max_pairs: int = 4, **extra: Any) -> Iterator[dict]:
+            sft_steps: int = 3, max_pairs: int = 4, gamma: float | None = None,
+            **extra: Any) -> Iterator[dict]:
     """Every record of one tree (see the module docstring); `extra` goes into provenance.
-    `rollouts` is k of the Monte Carlo value labels (0: only proved states get value records)."""
+    `rollouts` is k of the Monte Carlo value labels (0: only proved states get value records);
+    `gamma` in (0, 1]: graded value labels (None: outcome labels)."""
+    if gamma is not None and not 0 < gamma <= 1:
+        raise TraceError(f"the value discount gamma must be in (0, 1], got {gamma}")
     states = states_of(graph, puzzle)
     prov = provenance(graph, **extra)
     nodes = graph.nodes
     on_path = solution_nodes(graph, puzzle, states)
     path_set = set(on_path)
-    rollout = RolloutValue(n=rollouts) if rollouts > 0 else None
+    rollout = RolloutValue(n=rollouts, gamma=gamma or 1.0) if rollouts > 0 else None
+    dist = steps_to_solved(graph, puzzle, states) if gamma is not None else {}
     tokens = ((lambda n: list(Featurizer.hook_tokens(puzzle, states[n])))
               if isinstance(puzzle, LearnTokens) else None)
     for n in sorted(graph.nodes, key=lambda n: nodes[n]["order"]):
@@ -109,12 +132,19 @@ def records(graph: nx.DiGraph, puzzle: Any, *, rollouts: int = 8, rng: np.random
         if kids:
             rec = _policy_record(graph, n, kids, prov)
             if rec is not None and tokens:
+                rec["tokens"] = tokens(n)
                 for ch, c in zip(rec["children"], kids):
                     ch["tokens"] = tokens(c)
             if rec is not None:
                 yield rec
         status = a["status"]
-        if status in ("win", "loss") or (n in path_set):
+        if n in dist:
+            rec = {"kind": "value", "state": a["state"], "value": gamma ** dist[n],
+                   "source": "proved", "k": 0, "steps": dist[n], "provenance": prov}
+        elif gamma is not None and status == "loss":
+            rec = {"kind": "value", "state": a["state"], "value": 0.0, "source": "proved",
+                   "k": 0, "provenance": prov}
+        elif gamma is None and (status in ("win", "loss") or n in path_set):
             label = 1.0 if status == "win" or n in path_set else 0.0
             rec = {"kind": "value", "state": a["state"], "value": label, "source": "proved",
                    "k": 0, "provenance": prov}

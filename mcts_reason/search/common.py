@@ -38,11 +38,14 @@ def break_ties(items: list, rng: "np.random.Generator | Callable[[], np.random.G
         return items
     if not isinstance(rng, np.random.Generator):
         rng = rng()
-    keys = rng.random(len(items)).tolist()
+    n = len(items)
+    keys = rng.random(n).tolist()
     # Places in index order within each group, members in key order within each group; both
-    # sorted by prior first, so the groups line up and a lone item maps onto itself.
-    places = sorted(range(len(items)), key=priors.__getitem__)
-    members = sorted(range(len(items)), key=lambda i: (priors[i], keys[i]))
+    # sorted by prior first, so the groups line up and a lone item maps onto itself. (Two
+    # stable sorts on plain floats: cheaper than one on (prior, key) pairs.)
+    places = sorted(range(n), key=priors.__getitem__)
+    members = sorted(range(n), key=keys.__getitem__)
+    members.sort(key=priors.__getitem__)
     out = list(items)
     for dst, src in zip(places, members):
         out[dst] = items[src]
@@ -101,6 +104,7 @@ class Context:
         self.track_parents = bool(getattr(value, "wants_path", False)) and \
             callable(getattr(value, "evaluate_paths", None))
         self.initial = puzzle.parse_instance(instance)
+        self._is_solved, self._is_dead_end = puzzle.is_solved, puzzle.is_dead_end   # hot path
         self.exhaustive = bool(getattr(policy, "exhaustive", False))
         self._tie_rng: np.random.Generator | None = None   # spawned at the first tie
         # `exact(puzzle, state) -> 1.0 | 0.0 | None` when the value function knows some values
@@ -236,12 +240,22 @@ class Context:
 
         `exact=True` (MCTS) also marks LOSS a state that the value function knows exactly to be
         unsolvable (`types.ExactValue`, `self.exact`)."""
-        if self.puzzle.is_solved(state):
-            return WIN
-        if (self.lost and state in self.lost) or self.puzzle.is_dead_end(state) or \
-                (exact and self.exact is not None and self.exact(self.puzzle, state) == 0.0):
-            return LOSS
-        return UNKNOWN
+        return self.statuses((state,), exact=exact)[0]
+
+    def statuses(self, states: Sequence[State], *, exact: bool = False) -> list[int]:
+        """`status_of` for each of `states` (the children of one expansion: the hot path)."""
+        solved, dead_end, lost, puzzle = self._is_solved, self._is_dead_end, self.lost, self.puzzle
+        known = self.exact if exact else None
+        out = []
+        for state in states:
+            if solved(state):
+                out.append(WIN)
+            elif (lost and state in lost) or dead_end(state) or \
+                    (known is not None and known(puzzle, state) == 0.0):
+                out.append(LOSS)
+            else:
+                out.append(UNKNOWN)
+        return out
 
     def new_node(self, state: State, *, step: Step = None, parent: Node | None = None,
                  prior: float = 1.0) -> Node:
@@ -257,7 +271,7 @@ class Context:
         if cap is not None:
             items = items[: max(0, int(cap - self.meter.usage.nodes))]
         order = self._nodes
-        out = [Node(state, step=step, parent=parent, prior=prior, order=order + i)
+        out = [Node(state, step, parent, prior, order + i)   # positional: the hot path
                for i, (step, prior, state) in enumerate(items)]
         self._nodes += len(out)
         self.meter.usage.nodes += len(out)

@@ -99,10 +99,9 @@ class MCTS:
             fresh = proposals
         kids = ctx.add_children(node, fresh)
         truncated = len(kids) < len(fresh)   # the nodes cap: this node is not fully listed
-        status_of = ctx.status_of
-        for child in kids:
-            child.status = status_of(child.state, exact=True)
-            if child.status == WIN and self.win is None:
+        for child, status in zip(kids, ctx.statuses([ch.state for ch in kids], exact=True)):
+            child.status = status
+            if status == WIN and self.win is None:
                 self.win = child
         node.stale += not fresh
         node.saturated = (ctx.exhaustive or node.stale >= self.max_stale) and not truncated

@@ -2,8 +2,13 @@
 
 Each round selects up to K distinct leaves; every node on a selected path gets a virtual loss
 (`Node.virtual_loss`, read by the selection rules as K pending visits of value 0), which steers
-the next selection elsewhere. The K expansions (policy calls) run in a thread pool; the K
-evaluations go to the value function as one batch (an LLM value sends them concurrently).
+the next selection elsewhere. A round closes early when selection keeps coming back to leaves
+already in it (`repeats`): then the search's best next leaves are in flight already, and
+pushing the virtual losses further would send the rest of the round to leaves the sequential
+search would not pick yet (a wide, shallow tree that solves less at the same calls). Early on,
+when the tree is small, rounds are short; they widen as the tree grows.
+The round's expansions (policy calls) run in a thread pool; its evaluations go to the value
+function as one batch (an LLM value sends them concurrently).
 Results are applied in selection order, so the tree does not depend on which request finished
 first: every random draw happens in the main thread (each in-flight policy call gets its own
 child generator seeded from the search's generator), and a leaf is admitted to a round only if
@@ -27,14 +32,21 @@ from .mcts import MCTS
 
 class ParallelMCTS(MCTS):
     def __init__(self, ctx: Context, *, concurrency: int, speculate: bool = True,
-                 **kw: Any) -> None:
+                 repeats: int | None = 2, **kw: Any) -> None:
         """`speculate`: ask for the leaves' values while their expansions are in flight (one
-        latency per round); False asks after expanding, only for leaves still undecided."""
+        latency per round); False asks after expanding, only for leaves still undecided.
+        `repeats`: a round closes when selection returns a leaf already in the round for the
+        (repeats + 1)-th time; None fills every round to K if it can (the search before
+        issue 14; see benchmarks/README.md, "Parallel MCTS against a 200 ms server")."""
         if concurrency < 1:
             raise ValueError(f"concurrency must be >= 1, got {concurrency}")
+        if repeats is not None and (isinstance(repeats, bool) or not isinstance(repeats, int)
+                                    or repeats < 0):
+            raise ValueError(f"repeats must be a non-negative integer or None, got {repeats!r}")
         super().__init__(ctx, **kw)
         self.k = concurrency
         self.speculate = speculate
+        self.repeats = repeats
         # Model calls per leaf, as the policy and value declare them (types.Policy/ValueFunction).
         self._calls_per_leaf = (int(getattr(ctx.policy, "calls_per_propose", 0) or 0)
                                 + int(getattr(ctx.value, "calls_per_state", 0) or 0))
@@ -45,7 +57,8 @@ class ParallelMCTS(MCTS):
         Each leaf comes from `MCTS.select`, which reads the virtual losses and descends through
         a node already in this batch (`_pending`) instead of returning it again. A leaf selected
         again gets one more virtual loss along its path and selection goes on, so that the
-        penalty pushes the next descent elsewhere (or makes a parent widen)."""
+        penalty pushes the next descent elsewhere (or makes a parent widen) -- until the
+        (`repeats` + 1)-th repeat, which closes the round."""
         meter, batch, repeats = self.ctx.meter, [], []
         self._pending = set()
         for _ in range(16 * self.k):
@@ -56,6 +69,8 @@ class ParallelMCTS(MCTS):
                 break
             leaf = self.select()
             if any(leaf is b for b in batch):
+                if self.repeats is not None and len(repeats) >= self.repeats:
+                    break
                 repeats.append(leaf)
             else:
                 batch.append(leaf)

@@ -122,6 +122,7 @@ _STEP = re.compile(r"^(?P<lhs>[\d\s+\-*/]+)=(?P<rhs>[\d\s/]+?)\s*"
                    r"(?:\(\s*left\s*:\s*(?P<left>[\d\s/,]*)\)\s*)?\.?\s*$", re.IGNORECASE)
 _TOKEN = re.compile(r"\s*(\d+|[-+*/])")
 _NUM = re.compile(r"^(\d+)(?:\s*/\s*(\d+))?$")
+_PLAIN = re.compile(r"^ *([0-9]{1,2}) +([0-9]{1,2}) +([0-9]{1,2}) +([0-9]{1,2}) *$")   # "4 9 10 13"
 _INPUT_LABEL = re.compile(r"^input\s*:\s*", re.IGNORECASE)   # the Tree-of-Thoughts prompt form
 
 
@@ -437,6 +438,11 @@ class Game24:
     description = "Game of 24: make 24 from four numbers (1-13) with + - * /, each used once."
 
     def parse_instance(self, text: str) -> State:
+        plain = _PLAIN.match(text) if isinstance(text, str) else None
+        if plain:   # the usual form, "4 9 10 13" (every search parses it twice: start, verify)
+            nums = [int(x) for x in plain.groups()]
+            if all(LOW <= x <= HIGH for x in nums):
+                return tuple(sorted(nums))
         if not isinstance(text, str) or not text.strip():
             raise ValueError("game24 instance is empty: give four numbers, e.g. '4 9 10 13'")
         body = _INPUT_LABEL.sub("", text.strip(), count=1)
@@ -509,7 +515,7 @@ class Game24:
         return len(state) == 1 and state[0] == TARGET
 
     def is_dead_end(self, state: State) -> bool:
-        return len(state) <= 1 and not self.is_solved(state)
+        return len(state) <= 1 and (not state or state[0] != TARGET)
 
     def render(self, state: State) -> str:
         return " ".join(fmt(x) for x in state)

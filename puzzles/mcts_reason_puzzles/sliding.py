@@ -200,7 +200,9 @@ def sliding_tokens(state: Board) -> list[str]:
             wrong += d > 0
             out.append(f"tile{t}-off={d}")
     out.append(f"misplaced={wrong}")
-    return out
+    if state.last:
+        out.append(f"last=t{state.last}")      # the tile moved last (a text value: see
+    return out                                 # features.delta_tokens, `~same` = an undo)
 
 
 EXPERT_FROM_WIDTH = 4     # boards this wide or wider use the staged expert by default
@@ -664,8 +666,8 @@ class Sliding:
 
     def learn_tokens(self, state: Board) -> list[str]:
         """Structure tokens for the learned policy and value (`types.LearnTokens`): the Manhattan
-        distance, the linear conflicts, the misplaced tiles, and each tile's displacement (how
-        many moves it is from its goal cell)."""
+        distance, the linear conflicts, the misplaced tiles, each tile's displacement (how
+        many moves it is from its goal cell), and the tile moved last (`last=tN`)."""
         return sliding_tokens(state)
 
     def heuristic_policy(self) -> SlidingHeuristicPolicy:
