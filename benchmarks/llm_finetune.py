@@ -130,7 +130,7 @@ def main() -> None:
     instances = [t for t in test.read_text().splitlines() if t.strip()]
     legal_path = out / "legal.json"
     legal = json.loads(legal_path.read_text()) if legal_path.exists() else {}
-    models = {"base": None, "trained": (ft / "model.gguf", ft / "prompts.json")}
+    models = {"trained": (ft / "model.gguf", ft / "prompts.json"), "base": None}
     for label, files in models.items():
         if label not in legal:
             legal[label] = legal_share(*(files or (None, None)), instances)
