@@ -1,8 +1,11 @@
 """Expert iteration from tabula rasa, per puzzle: `mcts-reason train` with a fixed plan.
 
     python benchmarks/learn_expert_iteration.py game24 [--rounds 5] [--workers 2]
+        [--budget N] [--out DIR]
 
-Runs into runs/learn/PUZZLE/ (resumable: rerun the same command) and prints the summary table.
+Runs into runs/learn/PUZZLE/ (or DIR/PUZZLE/; resumable: rerun the same command) and prints the
+summary table. --budget replaces the plan's simulations per training search (the data the
+model learns from); the evaluation budget stays the plan's, so runs remain comparable.
 Game of 24 trains on every third instance of ../shared/data/game24_4nums.csv outside ranks
 901-1000 and evaluates on ranks 901-1000 (the Tree-of-Thoughts test set, never trained on);
 the other puzzles train on instances generated with a seed of this script's own (150 of them;
@@ -61,15 +64,27 @@ def game24_train_file(out: Path) -> str:
     return str(path)
 
 
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("puzzle", choices=sorted(PLANS))
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--budget", type=positive_int, default=None,
+                    help="simulations per training search (default: the plan's)")
+    ap.add_argument("--out", default=str(Path("runs") / "learn"),
+                    help="folder under the repo root for the run (default: runs/learn)")
     args = ap.parse_args()
-    out = Path("runs") / "learn"            # relative paths: they end up in the summaries
+    out = Path(args.out)                    # relative paths: they end up in the summaries
     (ROOT / out).mkdir(parents=True, exist_ok=True)
     train, evals, budget, eval_budget = PLANS[args.puzzle]
+    budget = args.budget or budget
     train = game24_train_file(out) if args.puzzle == "game24" else \
         generated_train_file(args.puzzle, train, out)
     cmd = [str(Path(sys.executable).with_name("mcts-reason")), "train", args.puzzle,
