@@ -309,7 +309,11 @@ def successors(state: State) -> list[tuple[Step, State]]:
                 if hi and hi != lo:
                     steps.append(make(Step, (lo, "/", hi, div(lo, hi))))
             if not rest:
-                out.extend((step, (step[3],)) for step in steps)
+                out += [(step, (step[3],)) for step in steps]
+                continue
+            if len(rest) == 1:   # three numbers (most expansions): the result goes before or after
+                x = rest[0]
+                out += [(step, (step[3], x) if step[3] <= x else (x, step[3])) for step in steps]
                 continue
             for step in steps:
                 r = step[3]
