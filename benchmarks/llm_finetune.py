@@ -43,6 +43,10 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 TOT = Path("..") / "shared" / "data" / "game24_4nums.csv"      # relative to the repo root
 ALGOS = ("greedy", "best-of-n", "bfs", "dfs", "mcts")
+# Budgets in model calls. best-of-N takes no model_calls cap (its chains are cut by a cap they
+# spend), so the cap is the search's own calls: policy + value calls with the model as both,
+# policy calls with the heuristic value -- model calls either way (no retries happened).
+KIND = {"llm": "calls", "heuristic": "policy_calls"}
 HEADS = {"greedy": "greedy", "best-of-n": "best-of-N", "bfs": "ToT-BFS", "dfs": "DFS",
          "mcts": "MCTS"}
 
@@ -135,14 +139,14 @@ def main() -> None:
         if label not in legal:
             legal[label] = legal_share(*(files or (None, None)), instances)
             legal_path.write_text(json.dumps(legal, indent=2) + "\n")
-    for value in ("llm", "heuristic"):
-        for label, files in models.items():
+    for label, files in models.items():
+        for value in ("llm", "heuristic"):
             if value == "heuristic" and label == "base" and not args.base_heuristic:
                 continue
             extra = ["--model-file", str(files[0]), "--prompts", str(files[1])] if files else []
             _mcts("bench", "game24", "--set", str(test), "--algos", ",".join(ALGOS),
                   "--policy", "llm", "--value", value, "--no-grammar", "--budget-kind",
-                  "model_calls", "--budgets", args.base_budgets if label == "base" else
+                  KIND[value], "--budgets", args.base_budgets if label == "base" else
                   args.budgets, "--workers", "1", "--no-progress",
                   "--out", str(out / f"bench_{label}_{value}.jsonl"), *extra)
     write_table(out, args, legal)
