@@ -26,6 +26,7 @@ from .bench_task import (RECORD_VERSION, max_rss_mib, run_chunk, run_task, tree_
 from .budget import Budget
 from .executors import EXECUTORS, ExecutorUnavailable, check_ray, default_workers
 from .records import NotResultsFile, ResultsFile, record_key, scan_records
+from .search.sample import CHAIN_CAPS
 from .sets import InstanceSet
 
 __all__ = ["BUDGET_KINDS", "EXECUTORS", "INTEGER_KINDS", "RECORD_VERSION", "ExecutorUnavailable",
@@ -80,6 +81,12 @@ class SweepConfig:
                 raise ValueError(f"{self.budget_kind} budgets must be whole numbers, got {b!r}")
         if any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in self.seeds):
             raise ValueError(f"seeds must be whole numbers >= 0, got {list(self.seeds)}")
+        if "best-of-n" in self.algos and self.budget_kind not in ("simple",) + CHAIN_CAPS \
+                and "n" not in self.algo_options.get("best-of-n", {}):
+            raise ValueError(f"best-of-n samples chains until its budget runs out, and a "
+                             f"{self.budget_kind} budget may never run out (heuristic or cached "
+                             f"steps spend none); use --budget-kind "
+                             f"{', '.join(CHAIN_CAPS)} or simple for best-of-n")
 
     @classmethod
     def for_set(cls, puzzle: str, instances: InstanceSet, **kw: Any) -> "SweepConfig":

@@ -234,6 +234,11 @@ def test_different_configuration_is_refused(reference, tmp_path):
     (["--budget-kind", "calories"], "'--budget-kind'", "calories"),
     (["--workers", "0"], "'--workers'", "0"),
     (["--executor", "ray"], "'--ray-address'", "Ray cluster"),
+    # a heuristic best-of-n spends no model call: such a budget would never stop it
+    (["--algos", "mcts,best-of-n", "--budget-kind", "model_calls", "--budgets", "5"],
+     "--budget-kind", "may never run out"),
+    (["--algos", "best-of-n", "--budget-kind", "tokens", "--budgets", "50"],
+     "--budget-kind", "a tokens budget"),
 ])
 def test_bad_options_exit_2_naming_the_option(tmp_path, extra, option, words):
     spec = tmp_path / "s.txt"
@@ -242,6 +247,7 @@ def test_bad_options_exit_2_naming_the_option(tmp_path, extra, option, words):
         cli, ["bench", "game24", "--set", str(spec), "--out", str(tmp_path / "o.jsonl")] + extra)
     assert res.exit_code == 2, res.output
     assert option in res.output and words in res.output
+    assert "Traceback" not in res.output and not (tmp_path / "o.jsonl").exists()
 
 
 def test_bad_set_file_exit_2_naming_file_and_line(tmp_path):

@@ -22,7 +22,8 @@ from .common import Context, SearchResult
 from .expand import check_positive, child, new_root, solved, trivial
 
 # Caps that every sampled chain draws on, so one of them (or `n`) bounds an unsolvable run.
-_BOUNDING = ("simulations", "expansions", "policy_calls", "calls", "seconds")
+# (model_calls, tokens and cost do not: a heuristic or cached step spends none of them.)
+CHAIN_CAPS = ("simulations", "expansions", "policy_calls", "calls", "seconds")
 
 
 def _chain(ctx: Context, root: Node, *, k: int | None, greedy: bool,
@@ -73,9 +74,9 @@ def best_of_n(puzzle: Puzzle, instance: str, *, policy: Policy,
     check_positive("n", n)
     check_positive("n_generate", n_generate)
     check_positive("max_depth", max_depth)
-    if n is None and not any(getattr(budget, cap) is not None for cap in _BOUNDING):
+    if n is None and not any(getattr(budget, cap) is not None for cap in CHAIN_CAPS):
         raise ValueError("best-of-n without n needs a cap that chains spend: "
-                         + ", ".join(_BOUNDING))
+                         + ", ".join(CHAIN_CAPS))
     ctx = Context(puzzle, instance, policy=policy, value=None, budget=budget, rng=rng,
                   algo="best-of-n")
     root = new_root(ctx)
