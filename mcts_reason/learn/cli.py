@@ -16,6 +16,33 @@ from ..cliutil import FiniteFloat
 EXIT_INTERRUPTED = 130
 
 
+# Options two commands share, declared once (the same type, limits and default in both).
+def gamma_option(command):
+    """`--gamma` of `traces` and `train`."""
+    return click.option(
+        "--gamma", type=FiniteFloat(0, 1, min_open=True), default=None,
+        help="Graded value labels: gamma ** (steps to a solved state the tree holds), the "
+             "rollouts' discounted return elsewhere [default: outcome labels, 1/0].")(command)
+
+
+def batch_option(*decls: str, help: str):
+    """Records per LoRA step (`finetune --batch-size`, `train --finetune-batch`)."""
+    return click.option(*decls, type=click.IntRange(1, 256), default=8, show_default=True,
+                        help=help)
+
+
+def lr_option(*decls: str, help: str):
+    """The AdamW learning rate (`finetune --lr`, `train --finetune-lr`)."""
+    return click.option(*decls, type=FiniteFloat(min=0, min_open=True, max=1), default=2e-4,
+                        show_default=True, help=help)
+
+
+def threads_option(*decls: str, help: str):
+    """torch CPU threads of the fine-tuning (`finetune --threads`, `train --finetune-threads`)."""
+    return click.option(*decls, type=click.IntRange(1, 2), default=1, show_default=True,
+                        help=help)
+
+
 def _bad(msg: str, hint: str) -> click.BadParameter:
     return click.BadParameter(str(msg).splitlines()[0] if str(msg) else "bad value",
                               param_hint=hint)
@@ -128,9 +155,7 @@ def _parts(puzzle, policy_name: str, value_name: str) -> None:
 @click.option("--rollouts", type=click.IntRange(min=0), default=8, show_default=True,
               help="k random rollouts per visited, unproved state for its value label "
                    "(0: proved states only).")
-@click.option("--gamma", type=FiniteFloat(0, 1, min_open=True), default=None,
-              help="Graded value labels: gamma ** (steps to a solved state the tree holds), the "
-                   "rollouts' discounted return elsewhere [default: outcome labels, 1/0].")
+@gamma_option
 @click.option("--progress/--no-progress", default=None,
               help="Progress bars (default: only when stderr is a terminal).")
 @_one_line_errors
@@ -204,9 +229,7 @@ def traces_cmd(puzzle, sources, out, set_spec, budget, seeds, policy_name, value
               help="Seeds per instance, in training searches and evaluation.")
 @click.option("--rollouts", type=click.IntRange(min=0), default=8, show_default=True,
               help="k rollouts per visited, unproved state for its value label.")
-@click.option("--gamma", type=FiniteFloat(0, 1, min_open=True), default=None,
-              help="Graded value labels: gamma ** (steps to a solved state the tree holds), the "
-                   "rollouts' discounted return elsewhere [default: outcome labels, 1/0].")
+@gamma_option
 @click.option("--window", type=click.IntRange(min=1), default=2, show_default=True,
               help="Fit each model on the records of this many latest rounds.")
 @click.option("--bits", type=click.IntRange(8, 22), default=15, show_default=True,
@@ -226,12 +249,10 @@ def traces_cmd(puzzle, sources, out, set_spec, budget, seeds, policy_name, value
                    "calls; round 0 searches with the heuristic expert; docs/learning.md).")
 @click.option("--finetune-steps", type=click.IntRange(min=1), default=200, show_default=True,
               help="With --policy llm: LoRA steps per round (at most; early stop).")
-@click.option("--finetune-batch", type=click.IntRange(1, 256), default=8, show_default=True,
-              help="With --policy llm: records per LoRA step.")
-@click.option("--finetune-lr", type=FiniteFloat(min=0, min_open=True, max=1), default=2e-4,
-              show_default=True, help="With --policy llm: AdamW learning rate.")
-@click.option("--finetune-threads", type=click.IntRange(1, 2), default=1, show_default=True,
-              help="With --policy llm: torch CPU threads of the fine-tuning (at most 2).")
+@batch_option("--finetune-batch", help="With --policy llm: records per LoRA step.")
+@lr_option("--finetune-lr", help="With --policy llm: AdamW learning rate.")
+@threads_option("--finetune-threads",
+                help="With --policy llm: torch CPU threads of the fine-tuning (at most 2).")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bars (default: only when stderr is a terminal).")
 @_one_line_errors

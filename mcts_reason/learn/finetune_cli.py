@@ -6,8 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..cliutil import FiniteFloat
-from .cli import _one_line_errors
+from .cli import _one_line_errors, batch_option, lr_option, threads_option
 
 EXIT_MODEL_ERROR = 3
 
@@ -30,10 +29,8 @@ EXIT_MODEL_ERROR = 3
               help="Optimizer steps (at most; early stop may end sooner). The one option a "
                    "run in OUT may be resumed with changed: cut short at its checkpoint, or "
                    "extended.")
-@click.option("--batch-size", type=click.IntRange(1, 256), default=8, show_default=True,
-              help="Records per step.")
-@click.option("--lr", type=FiniteFloat(min=0, min_open=True, max=1), default=2e-4,
-              show_default=True, help="AdamW learning rate.")
+@batch_option("--batch-size", help="Records per step.")
+@lr_option("--lr", help="AdamW learning rate.")
 @click.option("--lora-r", type=click.IntRange(1, 256), default=16, show_default=True,
               help="LoRA rank (adapters on every linear layer).")
 @click.option("--lora-alpha", type=click.IntRange(1, 1024), default=32, show_default=True,
@@ -48,9 +45,8 @@ EXIT_MODEL_ERROR = 3
               help="Steps between checkpoints (a killed run resumes from the last).")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Seed of the adapters' initial weights and the order of records.")
-@click.option("--threads", type=click.IntRange(1, 2), default=1, show_default=True,
-              help="torch CPU threads (at most 2). On a shared 2-core machine one thread ran a "
-                   "step 2.5x faster than two.")
+@threads_option("--threads", help="torch CPU threads (at most 2). On a shared 2-core machine one "
+                                  "thread ran a step 2.5x faster than two.")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar (default: only when stderr is a terminal).")
 @_one_line_errors
