@@ -468,6 +468,10 @@ class Game24:
     def legal_steps(self, state: State) -> list[Step]:
         return [step for step, _ in successors(state)]
 
+    def successors(self, state: State) -> list[tuple[Step, State]]:
+        """Every legal step with its next state, in one pass (`types.Successors`)."""
+        return successors(state)
+
     def parse_step(self, state: State, text: str) -> Step | None:
         if not isinstance(text, str) or len(text) > 200:
             return None
