@@ -135,19 +135,35 @@ def test_repeats_must_be_a_count():
             search_over(Node(0), 4, bad)
 
 
+def in_flight_script(delay: float = 0.02):
+    """Random legal steps (4, by the request seed) and the true value, `delay` seconds per
+    answer; `peak` holds the most requests the server was answering at once."""
+    lock, state = threading.Lock(), {"now": 0, "peak": 0}
+
+    def script(body, n):
+        with lock:
+            state["now"] += 1
+            state["peak"] = max(state["peak"], state["now"])
+        try:
+            time.sleep(delay)
+            content = body["messages"][-1]["content"]
+            rnd = random.Random(body.get("seed", 0))
+            if "Possible next steps:" in content:
+                nums = tuple(sorted(numbers_in_prompt(content)))
+                steps = G.legal_steps(nums)
+                picks = rnd.sample(steps, min(4, len(steps)))
+                return Reply("\n".join(G.render_step(nums, st) for st in picks))
+            return Reply("sure" if solvable(numbers_last_line(content)) else "impossible")
+        finally:
+            with lock:
+                state["now"] -= 1
+    return script, state
+
+
 def test_no_state_is_valued_twice_in_one_parallel_search():
     """Many transpositions in Game of 24 (a+b then c*d, or c*d then a+b) and 16 leaves in
     flight: the value requests the server sees still name each state once."""
-    def script(body, n):
-        content = body["messages"][-1]["content"]
-        rnd = random.Random(body.get("seed", 0))
-        if "Possible next steps:" in content:
-            state = tuple(sorted(numbers_in_prompt(content)))
-            steps = G.legal_steps(state)
-            picks = rnd.sample(steps, min(4, len(steps)))
-            return Reply("\n".join(G.render_step(state, st) for st in picks))
-        return Reply("sure" if solvable(numbers_last_line(content)) else "impossible")
-
+    script, _ = in_flight_script(delay=0.0)
     valued = []
     for inst, seed in [("1 1 1 8", 0), ("2 3 4 5", 1), ("1 2 3 4", 2)]:
         with ScriptedServer(script) as srv:
@@ -229,31 +245,6 @@ def test_taper_must_be_a_count():
                          concurrency=4, taper=bad)
 
 
-def _in_flight_script():
-    """Random legal steps (by the request seed) and the true value, 20 ms per answer; `peak`
-    holds the most requests the server was answering at once."""
-    lock, state = threading.Lock(), {"now": 0, "peak": 0}
-
-    def script(body, n):
-        with lock:
-            state["now"] += 1
-            state["peak"] = max(state["peak"], state["now"])
-        try:
-            time.sleep(0.02)
-            content = body["messages"][-1]["content"]
-            rnd = random.Random(body.get("seed", 0))
-            if "Possible next steps:" in content:
-                nums = tuple(sorted(numbers_in_prompt(content)))
-                steps = G.legal_steps(nums)
-                picks = rnd.sample(steps, min(4, len(steps)))
-                return Reply("\n".join(G.render_step(nums, st) for st in picks))
-            return Reply("sure" if solvable(numbers_last_line(content)) else "impossible")
-        finally:
-            with lock:
-                state["now"] -= 1
-    return script, state
-
-
 def _cli_solve(url: str, *extra: str):
     return CliRunner().invoke(cli, ["solve", "game24", "4 9 10 13", "--policy", "llm",
                                     "--value", "llm", "--base-url", url, "--model", "m",
@@ -268,7 +259,7 @@ def test_solve_takes_the_round_options_to_the_parallel_search():
     --round-repeats) more are."""
     peaks = {}
     for taper, repeats in (("20", "2"), ("0", "1000")):
-        script, state = _in_flight_script()
+        script, state = in_flight_script()
         with ScriptedServer(script) as srv:
             res = _cli_solve(srv.base_url, "--round-taper", taper, "--round-repeats", repeats)
             assert res.exit_code in (0, 1), res.output      # 1: not solved in 40 calls
@@ -281,7 +272,7 @@ def test_solve_takes_the_round_options_to_the_parallel_search():
 def test_bench_records_the_round_options_with_concurrency(tmp_path):
     sets = tmp_path / "set.txt"
     sets.write_text("4 9 10 13\n")
-    script, state = _in_flight_script()
+    script, state = in_flight_script()
     with ScriptedServer(script) as srv:
         res = CliRunner().invoke(cli, [
             "bench", "game24", "--set", str(sets), "--algos", "mcts", "--budgets", "40",
