@@ -15,7 +15,8 @@ simulated model answers by the request's seed), so `--latency 0` measures the sa
 much faster, and `--inproc` (the same simulated model called in this process, no server)
 faster still; only the calls/second need the real latency and the server. `--repeats N`
 (default 2) is ParallelMCTS's round-closing rule; `--repeats none` gives the search before
-issue 14, whose rounds always filled to K.
+issue 14, whose rounds always filled to K. `--taper N` caps each round at 1/N of the leaves the
+budget still affords (default 0: no cap).
 """
 from __future__ import annotations
 
@@ -99,7 +100,8 @@ def instances(n: int, seed: int) -> list[str]:
 
 
 def run(k: int, insts: list[str], url: str | None, calls: int, parallel_searches: int,
-        speculate: bool = True, seeds: int = 1, repeats: int | None = 2) -> dict:
+        speculate: bool = True, seeds: int = 1, repeats: int | None = 2, taper: int = 0
+        ) -> dict:
     """Searches `insts` at concurrency k; K=1 searches (latency-bound) run `parallel_searches`
     side by side to save wall time, K>1 searches (CPU-bound on a small machine) one at a time;
     either way each search's own calls/second is measured."""
@@ -117,7 +119,7 @@ def run(k: int, insts: list[str], url: str | None, calls: int, parallel_searches
                               budget=Budget(model_calls=calls), rng=np.random.default_rng(seed),
                               algo="mcts")
                 r = ParallelMCTS(ctx, concurrency=k, speculate=speculate, repeats=repeats,
-                                 c=1.5, selection="puct", pw_c=2.0, pw_alpha=0.5,
+                                 taper=taper, c=1.5, selection="puct", pw_c=2.0, pw_alpha=0.5,
                                  samples=None).run()
         finally:
             client.close()
@@ -148,6 +150,9 @@ def main() -> None:
                     help="K>1: a round closes at the (N+1)-th return to a leaf already in it "
                          "(search/parallel.py); 'none' fills every round (the search before "
                          "issue 14)")
+    ap.add_argument("--taper", type=int, default=0,
+                    help="K>1: a round holds at most 1/N of the leaves the budget still "
+                         "affords (search/parallel.py); 0: off")
     ap.add_argument("--inproc", action="store_true",
                     help="the simulated model in this process, no server and no latency: the "
                          "same trees and solve rates, much sooner; calls/s are meaningless")
@@ -155,8 +160,8 @@ def main() -> None:
     repeats = None if a.repeats.lower() == "none" else int(a.repeats)
     insts = instances(a.n, a.seed)
     if a.inproc:
-        rows = [run(int(k), insts, None, a.calls, 1, not a.no_speculate, a.seeds, repeats)
-                for k in a.ks.split(",")]
+        rows = [run(int(k), insts, None, a.calls, 1, not a.no_speculate, a.seeds, repeats,
+                    a.taper) for k in a.ks.split(",")]
     else:
         queue = mp.Queue()
         server = mp.Process(target=_serve, args=(a.latency, queue), daemon=True)
@@ -164,7 +169,7 @@ def main() -> None:
         try:
             url = queue.get(timeout=30)
             rows = [run(int(k), insts, url, a.calls, a.parallel_searches, not a.no_speculate,
-                        a.seeds, repeats) for k in a.ks.split(",")]
+                        a.seeds, repeats, a.taper) for k in a.ks.split(",")]
         finally:
             server.terminate()
     base = rows[0]["calls_per_s"]

@@ -16,9 +16,11 @@ engine stops at its first solved child or when its exhaustive policy proves the 
 The adapter presents a Game of 24 state as the few methods `MCTSBot` calls (`clone`,
 `is_terminal`, `returns`, `current_player`, `legal_actions`, `apply_action`, chance-node
 queries): one player, reward 1 at a solved terminal state and 0 at a dead end. It keeps each
-state's legal steps in a dict shared by the search (as this engine's tree keeps its states), so
-replaying the path from the root each simulation does not list the steps again. Actions are
-indices into `Puzzle.legal_steps(state)`.
+state's legal steps with their next states (`Puzzle.successors`, the one pass this engine's
+uniform policy and the shared rollout use as well) in a dict shared by the search (as this
+engine's tree keeps its states), so replaying the path from the root each simulation neither
+lists the steps again nor applies them. Actions are indices into that list (the order of
+`Puzzle.legal_steps(state)`).
 
 `--tictactoe N` also times OpenSpiel's C++ `MCTSBot` on tic-tac-toe for N moves' searches (a
 context figure for what compiled MCTS costs, not a like-for-like comparison).
@@ -72,10 +74,12 @@ class PuzzleState:
         self.state, self.steps, self.path = state, steps, path
 
     def _legal(self) -> list:
+        """[(step, next state), ...] from `Puzzle.successors` (the one pass this engine's
+        uniform policy uses too), listed once per state."""
         s = self.state
         out = self.steps.get(s)
         if out is None:
-            out = self.steps[s] = list(PUZZLE.legal_steps(s))
+            out = self.steps[s] = PUZZLE.successors(s)
         return out
 
     def clone(self) -> "PuzzleState":
@@ -97,9 +101,9 @@ class PuzzleState:
         return list(range(len(self._legal())))
 
     def apply_action(self, action: int) -> None:
-        step = self._legal()[action]
+        step, nxt = self._legal()[action]
         self.path = self.path + (step,)
-        self.state = PUZZLE.apply(self.state, step)
+        self.state = nxt
 
 
 class SharedRollout(osmcts.Evaluator):

@@ -16,7 +16,8 @@ from .bench import (BUDGET_KINDS, EXECUTORS, INTEGER_KINDS, ExecutorUnavailable,
 from .cliutil import MAX_SEED, FiniteFloat, brief
 from .components import LLM_PARTS, POLICIES, VALUES, make_policy, make_value
 from .llm.client import LLMError
-from .llm_options import EXIT_MODEL_ERROR, llm_options, model_health, settings_from
+from .llm_options import (EXIT_MODEL_ERROR, llm_options, model_health, parallel_options,
+                          settings_from)
 from .records import NotResultsFile, WriteFailed, check_regular
 from .registry import load
 from .report import (MEASURES, default_plot_path, load as load_records, markdown_table, plot,
@@ -200,8 +201,8 @@ def bench_cmd(puzzle, set_spec, algos, budgets, budget_kind, seeds, workers, exe
         instances = read_set(p, set_spec)
     except (ValueError, OSError) as e:
         raise click.BadParameter(brief(str(e)), param_hint="'--set'") from None
-    concurrency = settings.concurrency if uses_model and settings.concurrency > 1 else None
-    algo_options = {a: SPECS[a].pick(c=c_puct, pw_c=pw_c, concurrency=concurrency)
+    parallel = parallel_options(llm_kw, settings.concurrency if uses_model else 1)
+    algo_options = {a: SPECS[a].pick(c=c_puct, pw_c=pw_c, **parallel)
                     for a in algo_list}
     algo_options = {a: o for a, o in algo_options.items() if o}
     with contextlib.ExitStack() as stack:

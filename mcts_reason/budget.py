@@ -149,6 +149,11 @@ class Meter:
                     return False
         return True
 
+    def left(self, kind: str) -> float | None:
+        """How much of `kind` the budget still allows (None: not capped)."""
+        cap = getattr(self.budget, kind)
+        return None if cap is None else max(0, cap - _SPENT[kind](self.usage))
+
     def spend(self, kind: str, n: int = 1) -> None:
         setattr(self.usage, kind, getattr(self.usage, kind) + n)
 

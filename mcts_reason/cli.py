@@ -10,7 +10,8 @@ import click
 from . import __version__, solve as run_search
 from .cliutil import MAX_SEED, FiniteFloat, brief
 from .components import LLM_PARTS, POLICIES, VALUES, make_policy, make_value
-from .llm_options import EXIT_MODEL_ERROR, llm_options, model_health, settings_from
+from .llm_options import (EXIT_MODEL_ERROR, llm_options, model_health, parallel_options,
+                          settings_from)
 from .registry import answer_formats, available, instance_rules, load
 from .search import ALGORITHMS, SPECS, make_budget
 
@@ -162,8 +163,8 @@ def solve_cmd(puzzle, instance, algo, policy_name, value_name, budget, max_calls
             if value_name in LLM_PARTS:
                 value = make_value(p, value_name, client=client, settings=settings)
             policy = make_policy(p, policy_name, client=client, settings=settings)
-            options = SPECS[algo].pick(c=c_puct, pw_c=pw_c, concurrency=settings.concurrency
-                                       if settings.concurrency > 1 else None)
+            options = SPECS[algo].pick(c=c_puct, pw_c=pw_c,
+                                       **parallel_options(llm_kw, settings.concurrency))
             result = run_search(p, instance, algo=algo, policy=policy, value=value,
                                 budget=budget_, seed=seed, **options)
         except LLMError as e:

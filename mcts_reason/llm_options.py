@@ -13,6 +13,7 @@ from .llm.cache import ResponseCache
 from .llm.client import ATTEMPT_FAULTS as _ATTEMPT_KINDS, Sampling, base_url_problem
 from .llm.prompt_file import load_prompts
 from .llm.session import LLMSettings, load_prices
+from .search.parallel import TAPER
 
 EXIT_MODEL_ERROR = 3
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -38,6 +39,15 @@ _OPTIONS = [
     click.option("--concurrency", type=click.IntRange(1, 256), default=1, show_default=True,
                  help="Model requests in flight; MCTS keeps this many leaves in flight "
                       "(virtual loss)."),
+    click.option("--round-repeats", "round_repeats", type=click.IntRange(0, 1000), default=2,
+                 show_default=True,
+                 help="With --concurrency > 1: an MCTS round of leaves closes when selection "
+                      "comes back to a leaf already in it for the (N+1)-th time."),
+    click.option("--round-taper", "round_taper", type=click.IntRange(0, 1000), default=TAPER,
+                 show_default=True,
+                 help="With --concurrency > 1: an MCTS round holds at most 1/N of the leaves "
+                      "the budget still affords, so small budgets go in narrower rounds; 0: "
+                      "up to --concurrency leaves whatever the budget."),
     click.option("--samples", type=click.IntRange(1, 64), default=1, show_default=True,
                  help="Model samples per policy call (proposals)."),
     click.option("--value-samples", type=click.IntRange(1, 64), default=1, show_default=True,
@@ -99,6 +109,15 @@ def llm_options(f: Callable) -> Callable:
     for opt in reversed(_OPTIONS):
         f = opt(f)
     return f
+
+
+def parallel_options(kw: dict[str, Any], concurrency: int) -> dict[str, Any]:
+    """The parallel MCTS options from the model options: concurrency, repeats and taper when
+    more than one request may be in flight, else none (the sequential search takes none)."""
+    if concurrency <= 1:
+        return {}
+    return {"concurrency": concurrency, "repeats": kw.get("round_repeats", 2),
+            "taper": kw.get("round_taper", TAPER)}
 
 
 def settings_from(kw: dict[str, Any], *, max_cost: float | None = None,

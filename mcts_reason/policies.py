@@ -7,14 +7,18 @@ import numpy as np
 
 
 class UniformPolicy:
-    """Every legal step, equal priors: the no-knowledge baseline (exhaustive)."""
+    """Every legal step, equal priors: the no-knowledge baseline (exhaustive). On a puzzle
+    that lists its steps with their next states (`types.Successors`) the proposals carry them,
+    so the search does not apply each step again: the same proposals either way."""
 
     exhaustive = True
 
     def propose(self, puzzle: Any, state: Any, *, k: int | None,
-                rng: np.random.Generator) -> list[tuple[Any, float]]:
-        steps = list(puzzle.legal_steps(state))
-        return [(s, 1.0) for s in steps]
+                rng: np.random.Generator) -> list[tuple]:
+        successors = getattr(puzzle, "successors", None)   # an attribute read: the hot path
+        if callable(successors):
+            return [(s, 1.0, nxt) for s, nxt in successors(state)]
+        return [(s, 1.0) for s in puzzle.legal_steps(state)]
 
     def __repr__(self) -> str:
         return "UniformPolicy()"

@@ -24,6 +24,7 @@ Optional capabilities, by who carries them:
            NamedSets.named_sets/instance_set, Generates.generate (instance sets for bench)
            InstanceRules.instance_rules   (the rule variant of an instance, shown and recorded)
            AnswerFormats.answer_formats/format_answer (answers in other tools' forms)
+           Successors.successors          (every legal step with its next state, in one pass)
   policy   exhaustive (required), patience, calls_per_propose, MeterBound.bind
   value    deterministic, calls_per_state, PathValue.wants_path/evaluate_paths, MeterBound.bind,
            ExactValue.exact                (values known for certain: MCTS marks those lost)
@@ -289,6 +290,17 @@ class AnswerFormats(Protocol):
     answer_formats: dict[str, str]
 
     def format_answer(self, instance: str, answer: str, fmt: str) -> str: ...
+
+
+@runtime_checkable
+class Successors(Protocol):
+    """Every legal step from `state` with the state it leads to, computed in one pass:
+    [(step, next_state), ...] with the steps of `legal_steps(state)` in the same order and each
+    next state equal to `apply(state, step)`. A puzzle that lists its steps by computing their
+    results anyway offers it so that the generic uniform policy and random rollouts need not
+    apply each step again (`policies.UniformPolicy`, `values.RolloutValue`)."""
+
+    def successors(self, state: State) -> Sequence[tuple[Step, State]]: ...
 
 
 # -- model backends ----------------------------------------------------------------------------

@@ -23,6 +23,11 @@ class RolloutValue:
         return [self._one(puzzle, s, rng) for s in states]
 
     def _one(self, puzzle: Any, state: Any, rng: np.random.Generator) -> float:
+        # A puzzle that lists its steps with their next states (`types.Successors`) saves
+        # applying the chosen one: the same step and state, the same draws from `rng`.
+        successors = getattr(puzzle, "successors", None)
+        if not callable(successors):
+            successors = None
         wins = 0
         for _ in range(self.n):
             s = state
@@ -30,10 +35,11 @@ class RolloutValue:
                 if puzzle.is_solved(s):
                     wins += 1 if self.gamma == 1 else self.gamma ** t
                     break
-                steps = puzzle.legal_steps(s)
+                steps = puzzle.legal_steps(s) if successors is None else successors(s)
                 if puzzle.is_dead_end(s) or not steps:
                     break
-                s = puzzle.apply(s, steps[int(rng.integers(len(steps)))])
+                pick = steps[int(rng.integers(len(steps)))]
+                s = puzzle.apply(s, pick) if successors is None else pick[1]
         return wins / self.n
 
     def __repr__(self) -> str:

@@ -238,6 +238,36 @@ def test_successors_agree_with_apply():
             assert G.apply(s, step) == nxt and list(nxt) == sorted(nxt)
 
 
+def test_uniform_policy_and_rollouts_read_the_one_pass_successors():
+    """`Game24.successors` (types.Successors): the uniform policy's proposals carry the next
+    states, the same steps in `legal_steps` order and the states `apply` gives; a random
+    rollout reading them draws the same steps (same seed, same value) as one applying them."""
+    from mcts_reason.policies import UniformPolicy
+    from mcts_reason.types import Successors
+    from mcts_reason.values import RolloutValue
+    assert isinstance(G, Successors)
+    rng = np.random.default_rng(0)
+    for nums in [(4, 9, 10, 13), (1, 1, 1, 1), (F(3, 4), F(1), F(6)), (F(1, 4), F(6))]:
+        s = state(*nums)
+        got = UniformPolicy().propose(G, s, k=None, rng=rng)
+        assert [p[0] for p in got] == list(G.legal_steps(s))
+        assert [p[2] for p in got] == [G.apply(s, p[0]) for p in got]
+        assert all(p[1] == 1.0 for p in got)
+
+    class StepsOnly:   # the same puzzle without the capability: steps, then apply
+        def __getattr__(self, name):
+            if name == "successors":
+                raise AttributeError(name)
+            return getattr(G, name)
+
+    starts = [state(*map(int, t.split())) for t in list(G.instances())[::97]]
+    for seed in range(3):
+        a = RolloutValue(n=4).evaluate(G, starts, rng=np.random.default_rng(seed))
+        b = RolloutValue(n=4).evaluate(StepsOnly(), starts, rng=np.random.default_rng(seed))
+        assert a == b
+    assert any(v > 0 for v in a) and any(v < 1 for v in a)   # the comparison can fail
+
+
 # -- the heuristic's exact values and the hot paths, against the reference ----------------------
 def _reachable(roots) -> set:
     """Every state reachable from `roots` under the step rules, by the reference's own rules

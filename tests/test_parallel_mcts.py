@@ -3,18 +3,24 @@ against a restatement of the rule written here (PUCT with virtual loss, the roun
 the (repeats + 1)-th return to a leaf already in it), and no state valued twice in a search."""
 from __future__ import annotations
 
+import json
 import math
 import random
+import threading
+import time
 from collections import defaultdict
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from game24_oracle import numbers_in_prompt, numbers_last_line, solvable
 
 from mcts_reason import Budget, solve
+from mcts_reason.cli import cli
 from mcts_reason.llm import LLMClient, LLMPolicy, LLMValue
 from mcts_reason.llm.scripted import Reply, ScriptedServer
 from mcts_reason.policies import UniformPolicy
+from mcts_reason.records import read_records
 from mcts_reason.search.common import Context
 from mcts_reason.search.parallel import ParallelMCTS
 from mcts_reason.tree import LOSS, Node
@@ -129,19 +135,35 @@ def test_repeats_must_be_a_count():
             search_over(Node(0), 4, bad)
 
 
+def in_flight_script(delay: float = 0.02):
+    """Random legal steps (4, by the request seed) and the true value, `delay` seconds per
+    answer; `peak` holds the most requests the server was answering at once."""
+    lock, state = threading.Lock(), {"now": 0, "peak": 0}
+
+    def script(body, n):
+        with lock:
+            state["now"] += 1
+            state["peak"] = max(state["peak"], state["now"])
+        try:
+            time.sleep(delay)
+            content = body["messages"][-1]["content"]
+            rnd = random.Random(body.get("seed", 0))
+            if "Possible next steps:" in content:
+                nums = tuple(sorted(numbers_in_prompt(content)))
+                steps = G.legal_steps(nums)
+                picks = rnd.sample(steps, min(4, len(steps)))
+                return Reply("\n".join(G.render_step(nums, st) for st in picks))
+            return Reply("sure" if solvable(numbers_last_line(content)) else "impossible")
+        finally:
+            with lock:
+                state["now"] -= 1
+    return script, state
+
+
 def test_no_state_is_valued_twice_in_one_parallel_search():
     """Many transpositions in Game of 24 (a+b then c*d, or c*d then a+b) and 16 leaves in
     flight: the value requests the server sees still name each state once."""
-    def script(body, n):
-        content = body["messages"][-1]["content"]
-        rnd = random.Random(body.get("seed", 0))
-        if "Possible next steps:" in content:
-            state = tuple(sorted(numbers_in_prompt(content)))
-            steps = G.legal_steps(state)
-            picks = rnd.sample(steps, min(4, len(steps)))
-            return Reply("\n".join(G.render_step(state, st) for st in picks))
-        return Reply("sure" if solvable(numbers_last_line(content)) else "impossible")
-
+    script, _ = in_flight_script(delay=0.0)
     valued = []
     for inst, seed in [("1 1 1 8", 0), ("2 3 4 5", 1), ("1 2 3 4", 2)]:
         with ScriptedServer(script) as srv:
@@ -157,3 +179,111 @@ def test_no_state_is_valued_twice_in_one_parallel_search():
             assert len(states) == len(set(states)), inst
             valued.append(len(states))
     assert sum(valued) > 20
+
+
+class _CountedPolicy(UniformPolicy):
+    calls_per_propose = 1     # as an LLM policy declares: one model call per expansion
+
+
+class _CountedValue(ConstantValue):
+    calls_per_state = 2
+
+
+def share_of_budget(k: int, taper: int, sims_left, model_left, calls_left) -> int:
+    """A round's most leaves, restated: a leaf costs a simulation, a policy and a value call,
+    and 1 + 2 model calls (the counted parts above); with taper > 0 a round takes at most
+    1/taper of the leaves the tightest of those caps still pays for, never fewer than one."""
+    if taper == 0:
+        return k
+    afford = [x for x in (sims_left, None if model_left is None else model_left / 3,
+                          None if calls_left is None else calls_left / 2) if x is not None]
+    return k if not afford else max(1, min(k, math.floor(min(afford) / taper)))
+
+
+@pytest.mark.parametrize("taper", [0, 1, 3, 5])
+def test_a_round_takes_at_most_its_share_of_the_budget_left(taper):
+    rng = random.Random(taper)
+    widths = set()
+    for _ in range(150):
+        root = random_tree(rng)
+        k, repeats = rng.choice([4, 16]), rng.choice([0, 2, None])
+        caps = {"simulations": rng.choice([None, rng.randint(1, 200)]),
+                "model_calls": rng.choice([None, rng.randint(3, 300)]),
+                "calls": rng.choice([None, rng.randint(2, 200)])}
+        ctx = Context(G, "4 9 10 13", policy=_CountedPolicy(), value=_CountedValue(),
+                      budget=Budget(**caps), rng=np.random.default_rng(0), algo="mcts")
+        s = ParallelMCTS(ctx, concurrency=k, repeats=repeats, taper=taper, c=C,
+                         selection="puct", pw_c=2.0, pw_alpha=0.5, samples=None)
+        s.root = root
+        u = ctx.meter.usage      # part of each cap already spent (never more than the cap)
+        u.simulations = rng.randint(0, caps["simulations"] or 50)
+        u.model_calls = rng.randint(0, caps["model_calls"] or 50)
+        u.policy_calls = rng.randint(0, (caps["calls"] or 50) // 2)
+        u.value_calls = rng.randint(0, (caps["calls"] or 50) // 2)
+        left = [None if caps[kind] is None else caps[kind] - spent
+                for kind, spent in (("simulations", u.simulations),
+                                    ("model_calls", u.model_calls),
+                                    ("calls", u.policy_calls + u.value_calls))]
+        width = share_of_budget(k, taper, *left)
+        widths.add(width)
+        want = [n.state for n in reference_round(root, width, repeats)]
+        batch, extra = s._select_batch()
+        got = [n.state for n in batch]
+        # the round also stops where the budget cannot pay for one more leaf
+        assert got == want[:len(got)] and len(got) <= width
+        if all(x is None or x >= 3 * width for x in left):
+            assert got == want
+    if taper > 1:
+        assert len(widths) > 3
+
+
+def test_taper_must_be_a_count():
+    for bad in (-1, 1.5, True, None):
+        with pytest.raises(ValueError, match="taper"):
+            ParallelMCTS(Context(G, "4 9 10 13", policy=UniformPolicy(), value=ConstantValue(),
+                                 budget=Budget(), rng=np.random.default_rng(0), algo="mcts"),
+                         concurrency=4, taper=bad)
+
+
+def _cli_solve(url: str, *extra: str):
+    return CliRunner().invoke(cli, ["solve", "game24", "4 9 10 13", "--policy", "llm",
+                                    "--value", "llm", "--base-url", url, "--model", "m",
+                                    "--no-cache", "--budget", "500", "--max-model-calls", "40",
+                                    "--concurrency", "16", "--json", *extra])
+
+
+def test_solve_takes_the_round_options_to_the_parallel_search():
+    """Through `mcts-reason solve` and a real server: with --round-taper 20 and 40 model calls
+    (at most 20 leaves, 20 // 20 = 1 per round) a round holds one leaf, so at most its two
+    calls are ever in flight; with --round-taper 0 and rounds that fill (a large
+    --round-repeats) more are."""
+    peaks = {}
+    for taper, repeats in (("20", "2"), ("0", "1000")):
+        script, state = in_flight_script()
+        with ScriptedServer(script) as srv:
+            res = _cli_solve(srv.base_url, "--round-taper", taper, "--round-repeats", repeats)
+            assert res.exit_code in (0, 1), res.output      # 1: not solved in 40 calls
+            usage = json.loads(res.output.splitlines()[0])["usage"]
+            assert usage["model_calls"] == len(srv.requests) > 4
+        peaks[taper] = state["peak"]
+    assert peaks["20"] <= 2 < peaks["0"]
+
+
+def test_bench_records_the_round_options_with_concurrency(tmp_path):
+    sets = tmp_path / "set.txt"
+    sets.write_text("4 9 10 13\n")
+    script, state = in_flight_script()
+    with ScriptedServer(script) as srv:
+        res = CliRunner().invoke(cli, [
+            "bench", "game24", "--set", str(sets), "--algos", "mcts", "--budgets", "40",
+            "--budget-kind", "model_calls", "--seeds", "1", "--workers", "1", "--policy", "llm",
+            "--value", "llm", "--base-url", srv.base_url, "--model", "m", "--no-cache",
+            "--concurrency", "8", "--round-repeats", "1", "--round-taper", "20",
+            "--out", str(tmp_path / "o.jsonl"), "--plot", str(tmp_path / "p.png"),
+            "--no-progress"])
+        assert res.exit_code == 0, res.output
+    (record,) = read_records(tmp_path / "o.jsonl").records
+    options = record["config"]["algo_options"]["mcts"]
+    assert {k: options.get(k) for k in ("concurrency", "repeats", "taper")} == {
+        "concurrency": 8, "repeats": 1, "taper": 20}
+    assert 0 < state["peak"] <= 2 and record["usage"]["model_calls"] > 4

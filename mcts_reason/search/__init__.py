@@ -24,7 +24,8 @@ class AlgorithmSpec:
     """An algorithm and what it takes.
 
     `unit`: the Budget field that the one-number budget (`--budget N`) caps. `options`: which
-    of the shared tuning options (c, pw_c, concurrency) its `search` accepts."""
+    of the shared tuning options (c, pw_c, concurrency and the parallel search's repeats,
+    taper) its `search` accepts."""
 
     run: Callable[..., SearchResult]
     unit: str
@@ -35,7 +36,7 @@ class AlgorithmSpec:
         return {k: v for k, v in options.items() if k in self.options and v is not None}
 
 
-_MCTS_OPTIONS = ("c", "pw_c", "concurrency")
+_MCTS_OPTIONS = ("c", "pw_c", "concurrency", "repeats", "taper")
 SPECS: dict[str, AlgorithmSpec] = {
     "mcts": AlgorithmSpec(mcts_search.search, "simulations", _MCTS_OPTIONS),
     "mcts-uct": AlgorithmSpec(mcts_uct, "simulations", _MCTS_OPTIONS),

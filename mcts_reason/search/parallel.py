@@ -6,7 +6,10 @@ the next selection elsewhere. A round closes early when selection keeps coming b
 already in it (`repeats`): then the search's best next leaves are in flight already, and
 pushing the virtual losses further would send the rest of the round to leaves the sequential
 search would not pick yet (a wide, shallow tree that solves less at the same calls). Early on,
-when the tree is small, rounds are short; they widen as the tree grows.
+when the tree is small, rounds are short; they widen as the tree grows. `taper` bounds a round
+by the budget instead: it takes at most 1/taper of the leaves the budget still affords, so a small
+budget is spent in many narrow rounds (each seeing the results of the last) rather than a few
+wide ones, and every budget ends in narrowing rounds.
 The round's expansions (policy calls) run in a thread pool; its evaluations go to the value
 function as one batch (an LLM value sends them concurrently).
 Results are applied in selection order, so the tree does not depend on which request finished
@@ -30,26 +33,49 @@ from .common import Context, SearchResult
 from .mcts import MCTS
 
 
+TAPER = 0      # off: see benchmarks/README.md, "Parallel MCTS against a 200 ms server"
+
+
 class ParallelMCTS(MCTS):
     def __init__(self, ctx: Context, *, concurrency: int, speculate: bool = True,
-                 repeats: int | None = 2, **kw: Any) -> None:
+                 repeats: int | None = 2, taper: int = TAPER, **kw: Any) -> None:
         """`speculate`: ask for the leaves' values while their expansions are in flight (one
         latency per round); False asks after expanding, only for leaves still undecided.
         `repeats`: a round closes when selection returns a leaf already in the round for the
         (repeats + 1)-th time; None fills every round to K if it can (the search before
-        issue 14; see benchmarks/README.md, "Parallel MCTS against a 200 ms server")."""
+        issue 14; see benchmarks/README.md, "Parallel MCTS against a 200 ms server").
+        `taper`: a round holds at most 1/taper of the leaves that the model-call, call and
+        simulation caps still afford (at least one); 0: K whatever the budget."""
         if concurrency < 1:
             raise ValueError(f"concurrency must be >= 1, got {concurrency}")
         if repeats is not None and (isinstance(repeats, bool) or not isinstance(repeats, int)
                                     or repeats < 0):
             raise ValueError(f"repeats must be a non-negative integer or None, got {repeats!r}")
+        if isinstance(taper, bool) or not isinstance(taper, int) or taper < 0:
+            raise ValueError(f"taper must be a non-negative integer, got {taper!r}")
         super().__init__(ctx, **kw)
         self.k = concurrency
         self.speculate = speculate
         self.repeats = repeats
+        self.taper = taper
         # Model calls per leaf, as the policy and value declare them (types.Policy/ValueFunction).
         self._calls_per_leaf = (int(getattr(ctx.policy, "calls_per_propose", 0) or 0)
                                 + int(getattr(ctx.value, "calls_per_state", 0) or 0))
+
+    def _width(self) -> int:
+        """The most leaves this round may hold: K, or with `taper` 1/taper of the leaves the
+        budget still affords (a leaf costs one simulation, one policy and one value call, and
+        `_calls_per_leaf` model calls)."""
+        if not self.taper:
+            return self.k
+        meter, per_leaf = self.ctx.meter, {"simulations": 1, "calls": 2}
+        if self._calls_per_leaf:
+            per_leaf["model_calls"] = self._calls_per_leaf
+        left = [meter.left(kind) / n for kind, n in per_leaf.items()
+                if meter.left(kind) is not None]
+        if not left:
+            return self.k
+        return max(1, min(self.k, int(min(left) // self.taper)))
 
     def _select_batch(self) -> tuple[list[Node], list[Node]]:
         """Up to K distinct leaves, and the extra virtual losses laid on repeats.
@@ -61,8 +87,9 @@ class ParallelMCTS(MCTS):
         (`repeats` + 1)-th repeat, which closes the round."""
         meter, batch, repeats = self.ctx.meter, [], []
         self._pending = set()
-        for _ in range(16 * self.k):
-            if len(batch) == self.k or not meter.can("simulations", len(batch) + 1):
+        width = self._width()
+        for _ in range(16 * width):
+            if len(batch) == width or not meter.can("simulations", len(batch) + 1):
                 break
             if self._calls_per_leaf and not meter.can("model_calls",
                                                       self._calls_per_leaf * (len(batch) + 1)):
