@@ -42,6 +42,30 @@ def test_break_ties_permutes_only_within_groups_of_equal_priors():
     assert break_ties(distinct, rng) == distinct and rng.bit_generator.state == before
 
 
+def test_break_ties_orders_each_group_by_its_keys_one_group_or_several():
+    """The rule, written out: one key per item drawn from the generator; each group of equal
+    priors keeps its places and fills them with its members in key order. Checked on the
+    one-group case (a uniform prior, which has its own short path) and on mixed groups."""
+    def reference(items, rng):
+        keys = rng.random(len(items)).tolist()
+        out = list(items)
+        for p in {it[1] for it in items}:
+            places = [i for i, it in enumerate(items) if it[1] == p]
+            for dst, src in zip(places, sorted(places, key=lambda i: keys[i])):
+                out[dst] = items[src]
+        return out
+
+    draw = np.random.default_rng(99)
+    for trial in range(200):
+        n = int(draw.integers(2, 40))
+        levels = [1.0] if trial % 2 else [0.1, 0.2, 0.3, 0.4]
+        items = [[f"s{i}", float(draw.choice(levels)), i] for i in range(n)]
+        if len({it[1] for it in items}) == n:
+            continue
+        assert break_ties(items, np.random.default_rng(trial)) == \
+            reference(items, np.random.default_rng(trial))
+
+
 @pytest.mark.parametrize("algo", ["mcts", "mcts-uct", "bfs", "dfs", "beam", "greedy"])
 def test_seed_changes_the_tree_where_priors_tie_and_same_seed_same_tree(algo):
     """The issue: seeds 0-3 gave identical searches. Uniform priors tie everywhere."""

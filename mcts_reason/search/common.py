@@ -34,12 +34,15 @@ def break_ties(items: list, rng: "np.random.Generator | Callable[[], np.random.G
     same order, same tree). Nothing is drawn when no two priors are equal; otherwise one
     random key per item is drawn, and each group takes its places in the order of its keys."""
     priors = [it[1] for it in items]
-    if len(set(priors)) == len(priors):
+    distinct = len(set(priors))
+    if distinct == len(priors):
         return items
     if not isinstance(rng, np.random.Generator):
         rng = rng()
     n = len(items)
     keys = rng.random(n).tolist()
+    if distinct == 1:   # one group (a uniform prior): the items in the order of their keys
+        return [items[i] for i in sorted(range(n), key=keys.__getitem__)]
     # Places in index order within each group, members in key order within each group; both
     # sorted by prior first, so the groups line up and a lone item maps onto itself. (Two
     # stable sorts on plain floats: cheaper than one on (prior, key) pairs.)
@@ -250,8 +253,8 @@ class Context:
         for state in states:
             if solved(state):
                 out.append(WIN)
-            elif (lost and state in lost) or dead_end(state) or \
-                    (known is not None and known(puzzle, state) == 0.0):
+            elif dead_end(state) or (known is not None and known(puzzle, state) == 0.0) or \
+                    (lost and state in lost):   # the table last: hashing a state costs most
                 out.append(LOSS)
             else:
                 out.append(UNKNOWN)
