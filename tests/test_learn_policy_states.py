@@ -10,28 +10,14 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-import mcts_reason
-from mcts_reason.budget import Budget
 from mcts_reason.cli import cli
 from mcts_reason.learn.fit import fit, solved_states
 from mcts_reason.learn.loop import TrainConfig, _comparable
 from mcts_reason.learn.model import softmax
 from mcts_reason.learn.traces import records, states_of
-from mcts_reason.policies import UniformPolicy
 from mcts_reason.registry import load
-from mcts_reason.values import RolloutValue
-from mcts_reason.viz.export import tree_graph
 
-
-@pytest.fixture(scope="module")
-def sliding_tree():
-    """A small solved uniform+rollout tree of a 6-move 8-puzzle scramble."""
-    s = load("sliding")
-    inst = s.generate(1, rng=np.random.default_rng(3), width=3, depth=6)[0]
-    result = mcts_reason.solve(s, inst, policy=UniformPolicy(), value=RolloutValue(),
-                               budget=Budget(simulations=300), seed=0)
-    assert result.solved
-    return s, tree_graph(result, s, meta={"budget": "simple=300", "seed": 0})
+from learn_helpers import sliding_tree  # noqa: F401  (a fixture)
 
 
 def test_the_solved_states_are_those_with_a_solved_board_below_a_child(sliding_tree):
