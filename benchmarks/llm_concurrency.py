@@ -1,8 +1,9 @@
 """Parallel MCTS against a loopback OpenAI-compatible server that answers after a fixed latency.
 
 The server is a simulated weak model (mcts_reason.llm.scripted): for a propose prompt it names
-3 legal steps drawn at random (seeded by the request's seed) plus a junk line; for a value prompt
-it answers the true sure/impossible with probability 0.8 and the opposite otherwise. Each
+3 legal steps drawn at random plus a junk line; for a value prompt it answers the true
+sure/impossible with probability 0.8 and the opposite otherwise (both drawn from a generator
+seeded by the request's seed and its prompt). Each
 instance is searched with MCTS (LLM policy + LLM value) under the same model-call budget at
 concurrency K=1 and K=16; reported: model calls per second of one search, and solve rate.
 
@@ -15,8 +16,8 @@ simulated model answers by the request's seed), so `--latency 0` measures the sa
 much faster, and `--inproc` (the same simulated model called in this process, no server)
 faster still; only the calls/second need the real latency and the server. `--repeats N`
 (default 2) is ParallelMCTS's round-closing rule; `--repeats none` gives the search before
-issue 14, whose rounds always filled to K. `--taper N` caps each round at 1/N of the leaves the
-budget still affords (default 0: no cap).
+issue 14, whose rounds always filled to K. `--min-rounds N` caps every round at 1/N of the
+leaves the budget pays for (default 0: no cap).
 """
 from __future__ import annotations
 
@@ -49,7 +50,10 @@ def script_for(latency: float):
     def script(body, n):
         time.sleep(latency)
         content = body["messages"][-1]["content"]
-        rnd = random.Random(body.get("seed", 0))
+        # Seeded by the request's seed and its prompt: the i-th call of every search draws the
+        # same seed from a search seed's generator, so a seed alone would make all instances
+        # share one sequence of value errors (one coin per call index, not per call).
+        rnd = random.Random(f"{body.get('seed', 0)}|{content}")
         lines = [ln for ln in content.strip().splitlines() if ln.strip()]
         if "Possible next steps:" in content:
             state = _nums([ln for ln in lines if ln.startswith("Input:")][-1][6:])
@@ -100,8 +104,8 @@ def instances(n: int, seed: int) -> list[str]:
 
 
 def run(k: int, insts: list[str], url: str | None, calls: int, parallel_searches: int,
-        speculate: bool = True, seeds: int = 1, repeats: int | None = 2, taper: int = 0
-        ) -> dict:
+        speculate: bool = True, seeds: int = 1, repeats: int | None = 2,
+        min_rounds: int = 0) -> dict:
     """Searches `insts` at concurrency k; K=1 searches (latency-bound) run `parallel_searches`
     side by side to save wall time, K>1 searches (CPU-bound on a small machine) one at a time;
     either way each search's own calls/second is measured."""
@@ -119,8 +123,8 @@ def run(k: int, insts: list[str], url: str | None, calls: int, parallel_searches
                               budget=Budget(model_calls=calls), rng=np.random.default_rng(seed),
                               algo="mcts")
                 r = ParallelMCTS(ctx, concurrency=k, speculate=speculate, repeats=repeats,
-                                 taper=taper, c=1.5, selection="puct", pw_c=2.0, pw_alpha=0.5,
-                                 samples=None).run()
+                                 min_rounds=min_rounds, c=1.5, selection="puct", pw_c=2.0,
+                                 pw_alpha=0.5, samples=None).run()
         finally:
             client.close()
         return r
@@ -150,9 +154,9 @@ def main() -> None:
                     help="K>1: a round closes at the (N+1)-th return to a leaf already in it "
                          "(search/parallel.py); 'none' fills every round (the search before "
                          "issue 14)")
-    ap.add_argument("--taper", type=int, default=0,
-                    help="K>1: a round holds at most 1/N of the leaves the budget still "
-                         "affords (search/parallel.py); 0: off")
+    ap.add_argument("--min-rounds", type=int, default=0,
+                    help="K>1: no round holds more than 1/N of the leaves the budget pays for "
+                         "(search/parallel.py); 0: off")
     ap.add_argument("--inproc", action="store_true",
                     help="the simulated model in this process, no server and no latency: the "
                          "same trees and solve rates, much sooner; calls/s are meaningless")
@@ -161,7 +165,7 @@ def main() -> None:
     insts = instances(a.n, a.seed)
     if a.inproc:
         rows = [run(int(k), insts, None, a.calls, 1, not a.no_speculate, a.seeds, repeats,
-                    a.taper) for k in a.ks.split(",")]
+                    a.min_rounds) for k in a.ks.split(",")]
     else:
         queue = mp.Queue()
         server = mp.Process(target=_serve, args=(a.latency, queue), daemon=True)
@@ -169,7 +173,7 @@ def main() -> None:
         try:
             url = queue.get(timeout=30)
             rows = [run(int(k), insts, url, a.calls, a.parallel_searches, not a.no_speculate,
-                        a.seeds, repeats, a.taper) for k in a.ks.split(",")]
+                        a.seeds, repeats, a.min_rounds) for k in a.ks.split(",")]
         finally:
             server.terminate()
     base = rows[0]["calls_per_s"]

@@ -13,7 +13,7 @@ from .llm.cache import ResponseCache
 from .llm.client import ATTEMPT_FAULTS as _ATTEMPT_KINDS, Sampling, base_url_problem
 from .llm.prompt_file import load_prompts
 from .llm.session import LLMSettings, load_prices
-from .search.parallel import TAPER
+from .search.parallel import MIN_ROUNDS
 
 EXIT_MODEL_ERROR = 3
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -43,11 +43,11 @@ _OPTIONS = [
                  show_default=True,
                  help="With --concurrency > 1: an MCTS round of leaves closes when selection "
                       "comes back to a leaf already in it for the (N+1)-th time."),
-    click.option("--round-taper", "round_taper", type=click.IntRange(0, 1000), default=TAPER,
-                 show_default=True,
-                 help="With --concurrency > 1: an MCTS round holds at most 1/N of the leaves "
-                      "the budget still affords, so small budgets go in narrower rounds; 0: "
-                      "up to --concurrency leaves whatever the budget."),
+    click.option("--min-rounds", "min_rounds", type=click.IntRange(0, 1000),
+                 default=MIN_ROUNDS, show_default=True,
+                 help="With --concurrency > 1: no MCTS round holds more than 1/N of the leaves "
+                      "the budget pays for, so a small budget is spent in at least N rounds; "
+                      "0: up to --concurrency leaves whatever the budget."),
     click.option("--samples", type=click.IntRange(1, 64), default=1, show_default=True,
                  help="Model samples per policy call (proposals)."),
     click.option("--value-samples", type=click.IntRange(1, 64), default=1, show_default=True,
@@ -112,12 +112,12 @@ def llm_options(f: Callable) -> Callable:
 
 
 def parallel_options(kw: dict[str, Any], concurrency: int) -> dict[str, Any]:
-    """The parallel MCTS options from the model options: concurrency, repeats and taper when
-    more than one request may be in flight, else none (the sequential search takes none)."""
+    """The parallel MCTS options from the model options: concurrency, repeats and min_rounds
+    when more than one request may be in flight, else none (the sequential search takes none)."""
     if concurrency <= 1:
         return {}
     return {"concurrency": concurrency, "repeats": kw.get("round_repeats", 2),
-            "taper": kw.get("round_taper", TAPER)}
+            "min_rounds": kw.get("min_rounds", MIN_ROUNDS)}
 
 
 def settings_from(kw: dict[str, Any], *, max_cost: float | None = None,

@@ -10,18 +10,16 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-import mcts_reason
-from mcts_reason.budget import Budget
 from mcts_reason.cli import cli
 from mcts_reason.learn.dataset import Dataset, Splitter
 from mcts_reason.learn.features import FEATURE_VERSION, Featurizer, delta_tokens
 from mcts_reason.learn.fit import evaluate, fit
 from mcts_reason.learn.loop import TrainConfig, _comparable
 from mcts_reason.learn.traces import records, states_of
-from mcts_reason.policies import UniformPolicy
 from mcts_reason.registry import load
 from mcts_reason.values import RolloutValue
-from mcts_reason.viz.export import tree_graph
+
+from learn_helpers import sliding_tree  # noqa: F401  (a fixture)
 
 
 def test_delta_tokens_by_hand():
@@ -97,17 +95,6 @@ def test_delta_tokens_fit_a_choice_the_next_state_alone_cannot():
     assert a["top1"] == 1.0, a
     assert b["top1"] < 0.9, b           # measured 0.35; uniform picks the right one a third
     assert a["cross_entropy"] < b["cross_entropy"]
-
-
-@pytest.fixture(scope="module")
-def sliding_tree():
-    """A small solved uniform+rollout tree of a 6-move 8-puzzle scramble."""
-    s = load("sliding")
-    inst = s.generate(1, rng=np.random.default_rng(3), width=3, depth=6)[0]
-    result = mcts_reason.solve(s, inst, policy=UniformPolicy(), value=RolloutValue(),
-                               budget=Budget(simulations=300), seed=0)
-    assert result.solved
-    return s, tree_graph(result, s, meta={"budget": "simple=300", "seed": 0})
 
 
 def test_graded_value_labels_field_by_field(sliding_tree):

@@ -189,20 +189,30 @@ class _CountedValue(ConstantValue):
     calls_per_state = 2
 
 
-def share_of_budget(k: int, taper: int, sims_left, model_left, calls_left) -> int:
+def share_of_budget(k: int, min_rounds: int, sims_left, model_left, calls_left) -> int:
     """A round's most leaves, restated: a leaf costs a simulation, a policy and a value call,
-    and 1 + 2 model calls (the counted parts above); with taper > 0 a round takes at most
-    1/taper of the leaves the tightest of those caps still pays for, never fewer than one."""
-    if taper == 0:
+    and 1 + 2 model calls (the counted parts above); with min_rounds > 0 no round takes more
+    than 1/min_rounds of the leaves the tightest of those caps pays for when the search
+    starts, and never fewer than one."""
+    if min_rounds == 0:
         return k
     afford = [x for x in (sims_left, None if model_left is None else model_left / 3,
                           None if calls_left is None else calls_left / 2) if x is not None]
-    return k if not afford else max(1, min(k, math.floor(min(afford) / taper)))
+    return k if not afford else max(1, min(k, math.floor(min(afford) / min_rounds)))
 
 
-@pytest.mark.parametrize("taper", [0, 1, 3, 5])
-def test_a_round_takes_at_most_its_share_of_the_budget_left(taper):
-    rng = random.Random(taper)
+def _spend_some(rng: random.Random, usage, caps) -> None:
+    """Spend part of each cap (never more than the cap)."""
+    usage.simulations += rng.randint(0, max(0, (caps["simulations"] or 50) - usage.simulations))
+    usage.model_calls += rng.randint(0, max(0, (caps["model_calls"] or 50) - usage.model_calls))
+    room = max(0, (caps["calls"] or 50) - usage.policy_calls - usage.value_calls)
+    usage.policy_calls += rng.randint(0, room // 2)
+    usage.value_calls += rng.randint(0, room // 2)
+
+
+@pytest.mark.parametrize("min_rounds", [0, 1, 3, 5])
+def test_no_round_takes_more_than_its_share_of_the_budget(min_rounds):
+    rng = random.Random(min_rounds)
     widths = set()
     for _ in range(150):
         root = random_tree(rng)
@@ -212,37 +222,39 @@ def test_a_round_takes_at_most_its_share_of_the_budget_left(taper):
                 "calls": rng.choice([None, rng.randint(2, 200)])}
         ctx = Context(G, "4 9 10 13", policy=_CountedPolicy(), value=_CountedValue(),
                       budget=Budget(**caps), rng=np.random.default_rng(0), algo="mcts")
-        s = ParallelMCTS(ctx, concurrency=k, repeats=repeats, taper=taper, c=C,
-                         selection="puct", pw_c=2.0, pw_alpha=0.5, samples=None)
-        s.root = root
-        u = ctx.meter.usage      # part of each cap already spent (never more than the cap)
-        u.simulations = rng.randint(0, caps["simulations"] or 50)
-        u.model_calls = rng.randint(0, caps["model_calls"] or 50)
-        u.policy_calls = rng.randint(0, (caps["calls"] or 50) // 2)
-        u.value_calls = rng.randint(0, (caps["calls"] or 50) // 2)
+        u = ctx.meter.usage
+        _spend_some(rng, u, caps)           # what the budget pays for when the search starts
         left = [None if caps[kind] is None else caps[kind] - spent
                 for kind, spent in (("simulations", u.simulations),
                                     ("model_calls", u.model_calls),
                                     ("calls", u.policy_calls + u.value_calls))]
-        width = share_of_budget(k, taper, *left)
+        width = share_of_budget(k, min_rounds, *left)
         widths.add(width)
+        s = ParallelMCTS(ctx, concurrency=k, repeats=repeats, min_rounds=min_rounds, c=C,
+                         selection="puct", pw_c=2.0, pw_alpha=0.5, samples=None)
+        s.root = root
+        if rng.random() < 0.5:              # later rounds: the share stays that of the start
+            _spend_some(rng, u, caps)
+        left_now = [None if caps[kind] is None else caps[kind] - spent
+                    for kind, spent in (("simulations", u.simulations),
+                                        ("model_calls", u.model_calls))]
         want = [n.state for n in reference_round(root, width, repeats)]
         batch, extra = s._select_batch()
         got = [n.state for n in batch]
         # the round also stops where the budget cannot pay for one more leaf
         assert got == want[:len(got)] and len(got) <= width
-        if all(x is None or x >= 3 * width for x in left):
+        if all(x is None or x >= 3 * width for x in left_now):
             assert got == want
-    if taper > 1:
+    if min_rounds > 1:
         assert len(widths) > 3
 
 
-def test_taper_must_be_a_count():
+def test_min_rounds_must_be_a_count():
     for bad in (-1, 1.5, True, None):
-        with pytest.raises(ValueError, match="taper"):
+        with pytest.raises(ValueError, match="min_rounds"):
             ParallelMCTS(Context(G, "4 9 10 13", policy=UniformPolicy(), value=ConstantValue(),
                                  budget=Budget(), rng=np.random.default_rng(0), algo="mcts"),
-                         concurrency=4, taper=bad)
+                         concurrency=4, min_rounds=bad)
 
 
 def _cli_solve(url: str, *extra: str):
@@ -253,19 +265,19 @@ def _cli_solve(url: str, *extra: str):
 
 
 def test_solve_takes_the_round_options_to_the_parallel_search():
-    """Through `mcts-reason solve` and a real server: with --round-taper 20 and 40 model calls
-    (at most 20 leaves, 20 // 20 = 1 per round) a round holds one leaf, so at most its two
-    calls are ever in flight; with --round-taper 0 and rounds that fill (a large
-    --round-repeats) more are."""
+    """Through `mcts-reason solve` and a real server: with --min-rounds 20 and 40 model calls
+    (20 leaves, 20 // 20 = 1 per round) a round holds one leaf, so at most its two calls are
+    ever in flight; with --min-rounds 0 and rounds that fill (a large --round-repeats) more
+    are."""
     peaks = {}
-    for taper, repeats in (("20", "2"), ("0", "1000")):
+    for min_rounds, repeats in (("20", "2"), ("0", "1000")):
         script, state = in_flight_script()
         with ScriptedServer(script) as srv:
-            res = _cli_solve(srv.base_url, "--round-taper", taper, "--round-repeats", repeats)
+            res = _cli_solve(srv.base_url, "--min-rounds", min_rounds, "--round-repeats", repeats)
             assert res.exit_code in (0, 1), res.output      # 1: not solved in 40 calls
             usage = json.loads(res.output.splitlines()[0])["usage"]
             assert usage["model_calls"] == len(srv.requests) > 4
-        peaks[taper] = state["peak"]
+        peaks[min_rounds] = state["peak"]
     assert peaks["20"] <= 2 < peaks["0"]
 
 
@@ -278,12 +290,12 @@ def test_bench_records_the_round_options_with_concurrency(tmp_path):
             "bench", "game24", "--set", str(sets), "--algos", "mcts", "--budgets", "40",
             "--budget-kind", "model_calls", "--seeds", "1", "--workers", "1", "--policy", "llm",
             "--value", "llm", "--base-url", srv.base_url, "--model", "m", "--no-cache",
-            "--concurrency", "8", "--round-repeats", "1", "--round-taper", "20",
+            "--concurrency", "8", "--round-repeats", "1", "--min-rounds", "20",
             "--out", str(tmp_path / "o.jsonl"), "--plot", str(tmp_path / "p.png"),
             "--no-progress"])
         assert res.exit_code == 0, res.output
     (record,) = read_records(tmp_path / "o.jsonl").records
     options = record["config"]["algo_options"]["mcts"]
-    assert {k: options.get(k) for k in ("concurrency", "repeats", "taper")} == {
-        "concurrency": 8, "repeats": 1, "taper": 20}
+    assert {k: options.get(k) for k in ("concurrency", "repeats", "min_rounds")} == {
+        "concurrency": 8, "repeats": 1, "min_rounds": 20}
     assert 0 < state["peak"] <= 2 and record["usage"]["model_calls"] > 4

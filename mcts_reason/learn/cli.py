@@ -230,6 +230,11 @@ def traces_cmd(puzzle, sources, out, set_spec, budget, seeds, policy_name, value
 @click.option("--rollouts", type=click.IntRange(min=0), default=8, show_default=True,
               help="k rollouts per visited, unproved state for its value label.")
 @gamma_option
+@click.option("--policy-states", type=click.Choice(["all", "solved"]), default="all",
+              show_default=True,
+              help="The states the policy is fitted to: all expanded ones (visit shares), or "
+                   "only those with a child proved won (on a path to a solution the search "
+                   "found).")
 @click.option("--window", type=click.IntRange(min=1), default=2, show_default=True,
               help="Fit each model on the records of this many latest rounds.")
 @click.option("--bits", type=click.IntRange(8, 22), default=15, show_default=True,
@@ -257,7 +262,7 @@ def traces_cmd(puzzle, sources, out, set_spec, budget, seeds, policy_name, value
               help="Progress bars (default: only when stderr is a terminal).")
 @_one_line_errors
 def train_cmd(puzzle, set_spec, eval_spec, held_out, rounds, budget, eval_budget, seeds,
-              rollouts, gamma, window, bits, workers, executor, ray_address, out, learner_kind,
+              rollouts, gamma, policy_states, window, bits, workers, executor, ray_address, out, learner_kind,
               finetune_steps, finetune_batch, finetune_lr, finetune_threads, progress):
     """Expert iteration for PUZZLE from tabula rasa: MCTS -> traces -> fit a learned policy and
     value -> evaluate on held-out instances, ROUNDS times (see docs/learning.md)."""
@@ -292,7 +297,8 @@ def train_cmd(puzzle, set_spec, eval_spec, held_out, rounds, budget, eval_budget
     config = TrainConfig(puzzle=p.name, train_set=train_set.name, train_sha256=train_set.sha256,
                          eval_set=evals.name, eval_sha256=evals.sha256, held_out_sha256=h,
                          budget=budget, eval_budget=eval_budget or budget, seeds=seeds,
-                         rollouts=rollouts, window=window, bits=bits, gamma=gamma)
+                         rollouts=rollouts, window=window, bits=bits, gamma=gamma,
+                         policy_states=policy_states)
     from ..bench import ExecutorUnavailable
     from ..llm.client import LLMError
     from .loop import RunMismatch

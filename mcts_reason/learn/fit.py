@@ -7,6 +7,11 @@ where the fit is exact. Each state's children share a total weight of 1. Value: 
 regression on the state features with soft labels (each state twice: label 1 with weight v,
 label 0 with weight 1 - v), so proved outcomes and rollout estimates are both fitted as
 probabilities.
+
+`policy_states="solved"` fits the policy only to states with a child the search proved won (the
+states on a path to a solved state it found; their target is all on the winning steps). At a
+small budget the visit shares elsewhere are close to uniform and mostly noise (measured on the
+8-puzzle: benchmarks/README.md, learning section).
 """
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ from .features import DEFAULT_BITS, FEATURE_VERSION, Featurizer, delta_tokens
 from .model import LinearModel, softmax
 
 EPS = 0.02
+POLICY_STATES = ("all", "solved")
 
 
 class EmptyTraces(ValueError):
@@ -53,6 +59,11 @@ def _policy_design(feat: Featurizer, records: Sequence[dict]):
             np.array(groups, dtype=int))
 
 
+def solved_states(records: Sequence[dict]) -> list[dict]:
+    """The policy records with a child proved won."""
+    return [r for r in records if any(c.get("status") == "win" for c in r["children"])]
+
+
 def _value_design(feat: Featurizer, records: Sequence[dict]):
     X = feat.state_text_rows([r["state"] for r in records],
                              [r.get("tokens") or () for r in records])
@@ -62,12 +73,19 @@ def _value_design(feat: Featurizer, records: Sequence[dict]):
 
 def fit(puzzle: str, policy: Sequence[dict], value: Sequence[dict], *, bits: int = DEFAULT_BITS,
         alpha: float = 0.3, c: float = 20.0, val_policy: Sequence[dict] = (),
-        val_value: Sequence[dict] = (), meta: dict | None = None) -> LinearModel:
-    """The model fitted to `policy`/`value` records; metrics on the val records (if any)."""
+        val_value: Sequence[dict] = (), meta: dict | None = None,
+        policy_states: str = "all") -> LinearModel:
+    """The model fitted to `policy`/`value` records; metrics on the val records (if any).
+    `policy_states`: "all" the policy records, or only the "solved" ones (`solved_states`)."""
     import scipy.sparse as sp
     from sklearn.linear_model import LogisticRegression, Ridge
 
+    if policy_states not in POLICY_STATES:
+        raise ValueError(f"policy states must be one of {', '.join(POLICY_STATES)}, "
+                         f"got {policy_states!r}")
     policy = [r for r in policy if len(r.get("children") or ()) > 1]   # one child: no choice
+    if policy_states == "solved":
+        policy = solved_states(policy)
     if not policy and not value:
         raise EmptyTraces("no policy or value records to fit (an empty trace set)")
     feat = Featurizer(bits)
@@ -94,7 +112,8 @@ def fit(puzzle: str, policy: Sequence[dict], value: Sequence[dict], *, bits: int
             vb = float(np.log(p / (1 - p)))
     manifest = {**(meta or {}), "data_sha256": data_hash(list(policy) + list(value)),
                 "train_records": {"policy": len(policy), "value": len(value)},
-                "fit": {"policy": f"ridge(alpha={alpha}) on centred log(target + {EPS})",
+                "fit": {"policy": f"ridge(alpha={alpha}) on centred log(target + {EPS})"
+                                  + (" of the solved states" if policy_states == "solved" else ""),
                         "value": f"logistic(C={c}) with soft labels"},
                 "feature_version": FEATURE_VERSION}
     model = LinearModel(puzzle=puzzle, bits=bits, policy_w=pw, policy_b=pb, value_w=vw,

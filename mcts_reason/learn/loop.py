@@ -59,6 +59,7 @@ class TrainConfig:
     c_puct: float = 1.5
     val_fraction: float = 0.1
     gamma: float | None = None        # graded value labels (traces.records); None: outcomes
+    policy_states: str = "all"        # the policy records fitted (fit.POLICY_STATES)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -245,7 +246,8 @@ def _fit_window(puzzle: Any, out: Path, r: int, config: TrainConfig) -> LinearMo
     return fit(puzzle.name, by["train"]["policy"], by["train"]["value"], bits=config.bits,
                val_policy=by["val"]["policy"], val_value=by["val"]["value"],
                meta={"round": r, "rounds_fitted": list(range(max(0, r - config.window + 1), r + 1)),
-                     "train_set_sha256": config.train_sha256})
+                     "train_set_sha256": config.train_sha256},
+               policy_states=config.policy_states)
 
 
 def write_summary(out: Path, config: TrainConfig, rounds: list[dict], baselines: dict) -> None:

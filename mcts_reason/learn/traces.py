@@ -29,8 +29,7 @@ import networkx as nx
 import numpy as np
 
 from ..llm.prompts import propose_messages, value_messages
-from ..types import LearnTokens
-from .features import Featurizer
+from .features import Featurizer, has_hook
 from ..values import RolloutValue
 
 KINDS = ("policy", "value", "sft", "preference")
@@ -125,7 +124,7 @@ def records(graph: nx.DiGraph, puzzle: Any, *, rollouts: int = 8, rng: np.random
     rollout = RolloutValue(n=rollouts, gamma=gamma or 1.0) if rollouts > 0 else None
     dist = steps_to_solved(graph, puzzle, states) if gamma is not None else {}
     tokens = ((lambda n: list(Featurizer.hook_tokens(puzzle, states[n])))
-              if isinstance(puzzle, LearnTokens) else None)
+              if has_hook(puzzle) else None)
     for n in sorted(graph.nodes, key=lambda n: nodes[n]["order"]):
         a = nodes[n]
         kids = _kids(graph, n)

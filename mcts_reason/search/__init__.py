@@ -25,7 +25,7 @@ class AlgorithmSpec:
 
     `unit`: the Budget field that the one-number budget (`--budget N`) caps. `options`: which
     of the shared tuning options (c, pw_c, concurrency and the parallel search's repeats,
-    taper) its `search` accepts."""
+    min_rounds) its `search` accepts."""
 
     run: Callable[..., SearchResult]
     unit: str
@@ -36,7 +36,7 @@ class AlgorithmSpec:
         return {k: v for k, v in options.items() if k in self.options and v is not None}
 
 
-_MCTS_OPTIONS = ("c", "pw_c", "concurrency", "repeats", "taper")
+_MCTS_OPTIONS = ("c", "pw_c", "concurrency", "repeats", "min_rounds")
 SPECS: dict[str, AlgorithmSpec] = {
     "mcts": AlgorithmSpec(mcts_search.search, "simulations", _MCTS_OPTIONS),
     "mcts-uct": AlgorithmSpec(mcts_uct, "simulations", _MCTS_OPTIONS),

@@ -9,14 +9,14 @@ from ..budget import Budget
 from ..types import Policy, Puzzle, ValueFunction
 from .common import Context, SearchResult
 from .mcts import MCTS
-from .parallel import TAPER, ParallelMCTS
+from .parallel import MIN_ROUNDS, ParallelMCTS
 
 
 def search(puzzle: Puzzle, instance: str, *, policy: Policy, value: ValueFunction,
            budget: Budget, rng: np.random.Generator, c: float = 1.5, selection: str = "puct",
            pw_c: float = 2.0, pw_alpha: float = 0.5, samples: int | None = None,
            expand_after: int = 0, concurrency: int = 1, repeats: int | None = 2,
-           taper: int = TAPER) -> SearchResult:
+           min_rounds: int = MIN_ROUNDS) -> SearchResult:
     """Run MCTS on `instance` until it is solved, proven unsolvable, or the budget runs out.
 
     Args:
@@ -30,7 +30,7 @@ def search(puzzle: Puzzle, instance: str, *, policy: Policy, value: ValueFunctio
         call (the expansion threshold of Coulom 2006).
       concurrency: leaves expanded/evaluated at once (virtual loss; see search/parallel.py).
         1 is the plain sequential search.
-      repeats, taper: how a round of the parallel search closes and how wide it may be
+      repeats, min_rounds: how a round of the parallel search closes and how wide it may be
         (`parallel.ParallelMCTS`); not used at concurrency 1.
     Raises:
       ValueError: for a bad instance or bad parameters.
@@ -44,7 +44,7 @@ def search(puzzle: Puzzle, instance: str, *, policy: Policy, value: ValueFunctio
             raise ValueError("expand_after is not supported with concurrency > 1")
         return ParallelMCTS(ctx, c=c, selection=selection, pw_c=pw_c, pw_alpha=pw_alpha,
                             samples=samples, concurrency=concurrency, repeats=repeats,
-                            taper=taper).run()
+                            min_rounds=min_rounds).run()
     if concurrency != 1:
         raise ValueError(f"concurrency must be >= 1, got {concurrency}")
     return MCTS(ctx, c=c, selection=selection, pw_c=pw_c, pw_alpha=pw_alpha,

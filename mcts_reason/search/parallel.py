@@ -6,10 +6,10 @@ the next selection elsewhere. A round closes early when selection keeps coming b
 already in it (`repeats`): then the search's best next leaves are in flight already, and
 pushing the virtual losses further would send the rest of the round to leaves the sequential
 search would not pick yet (a wide, shallow tree that solves less at the same calls). Early on,
-when the tree is small, rounds are short; they widen as the tree grows. `taper` bounds a round
-by the budget instead: it takes at most 1/taper of the leaves the budget still affords, so a small
-budget is spent in many narrow rounds (each seeing the results of the last) rather than a few
-wide ones, and every budget ends in narrowing rounds.
+when the tree is small, rounds are short; they widen as the tree grows. `min_rounds` also
+bounds a round by the budget: no round holds more than 1/min_rounds of the leaves the whole
+budget pays for, so a small budget is spent in at least that many rounds (each seeing the
+results of the last) rather than in a few wide ones.
 The round's expansions (policy calls) run in a thread pool; its evaluations go to the value
 function as one batch (an LLM value sends them concurrently).
 Results are applied in selection order, so the tree does not depend on which request finished
@@ -33,49 +33,48 @@ from .common import Context, SearchResult
 from .mcts import MCTS
 
 
-TAPER = 0      # off: see benchmarks/README.md, "Parallel MCTS against a 200 ms server"
+MIN_ROUNDS = 0     # off: see benchmarks/README.md, "Parallel MCTS against a 200 ms server"
 
 
 class ParallelMCTS(MCTS):
     def __init__(self, ctx: Context, *, concurrency: int, speculate: bool = True,
-                 repeats: int | None = 2, taper: int = TAPER, **kw: Any) -> None:
+                 repeats: int | None = 2, min_rounds: int = MIN_ROUNDS, **kw: Any) -> None:
         """`speculate`: ask for the leaves' values while their expansions are in flight (one
         latency per round); False asks after expanding, only for leaves still undecided.
         `repeats`: a round closes when selection returns a leaf already in the round for the
         (repeats + 1)-th time; None fills every round to K if it can (the search before
         issue 14; see benchmarks/README.md, "Parallel MCTS against a 200 ms server").
-        `taper`: a round holds at most 1/taper of the leaves that the model-call, call and
-        simulation caps still afford (at least one); 0: K whatever the budget."""
+        `min_rounds`: no round holds more than 1/min_rounds of the leaves that the search's
+        model-call, call and simulation caps pay for (at least one); 0: K whatever the budget."""
         if concurrency < 1:
             raise ValueError(f"concurrency must be >= 1, got {concurrency}")
         if repeats is not None and (isinstance(repeats, bool) or not isinstance(repeats, int)
                                     or repeats < 0):
             raise ValueError(f"repeats must be a non-negative integer or None, got {repeats!r}")
-        if isinstance(taper, bool) or not isinstance(taper, int) or taper < 0:
-            raise ValueError(f"taper must be a non-negative integer, got {taper!r}")
+        if isinstance(min_rounds, bool) or not isinstance(min_rounds, int) or min_rounds < 0:
+            raise ValueError(f"min_rounds must be a non-negative integer, got {min_rounds!r}")
         super().__init__(ctx, **kw)
         self.k = concurrency
         self.speculate = speculate
         self.repeats = repeats
-        self.taper = taper
+        self.min_rounds = min_rounds
         # Model calls per leaf, as the policy and value declare them (types.Policy/ValueFunction).
         self._calls_per_leaf = (int(getattr(ctx.policy, "calls_per_propose", 0) or 0)
                                 + int(getattr(ctx.value, "calls_per_state", 0) or 0))
+        self._width = self.k if not min_rounds else self._share_of_budget(min_rounds)
 
-    def _width(self) -> int:
-        """The most leaves this round may hold: K, or with `taper` 1/taper of the leaves the
-        budget still affords (a leaf costs one simulation, one policy and one value call, and
-        `_calls_per_leaf` model calls)."""
-        if not self.taper:
-            return self.k
+    def _share_of_budget(self, min_rounds: int) -> int:
+        """1/min_rounds of the leaves the budget pays for now, at the start (a leaf costs one
+        simulation, one policy and one value call, and `_calls_per_leaf` model calls), in
+        [1, K]; K when nothing caps them."""
         meter, per_leaf = self.ctx.meter, {"simulations": 1, "calls": 2}
         if self._calls_per_leaf:
             per_leaf["model_calls"] = self._calls_per_leaf
-        left = [meter.left(kind) / n for kind, n in per_leaf.items()
-                if meter.left(kind) is not None]
-        if not left:
+        afford = [meter.left(kind) / n for kind, n in per_leaf.items()
+                  if meter.left(kind) is not None]
+        if not afford:
             return self.k
-        return max(1, min(self.k, int(min(left) // self.taper)))
+        return max(1, min(self.k, int(min(afford) // min_rounds)))
 
     def _select_batch(self) -> tuple[list[Node], list[Node]]:
         """Up to K distinct leaves, and the extra virtual losses laid on repeats.
@@ -87,7 +86,7 @@ class ParallelMCTS(MCTS):
         (`repeats` + 1)-th repeat, which closes the round."""
         meter, batch, repeats = self.ctx.meter, [], []
         self._pending = set()
-        width = self._width()
+        width = self._width
         for _ in range(16 * width):
             if len(batch) == width or not meter.can("simulations", len(batch) + 1):
                 break
