@@ -13,7 +13,7 @@ from .llm.cache import ResponseCache
 from .llm.client import ATTEMPT_FAULTS as _ATTEMPT_KINDS, Sampling, base_url_problem
 from .llm.prompt_file import load_prompts
 from .llm.session import LLMSettings, load_prices
-from .search.parallel import MIN_ROUNDS
+from .search.parallel import MIN_ROUNDS, REPEATS
 
 EXIT_MODEL_ERROR = 3
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -39,8 +39,8 @@ _OPTIONS = [
     click.option("--concurrency", type=click.IntRange(1, 256), default=1, show_default=True,
                  help="Model requests in flight; MCTS keeps this many leaves in flight "
                       "(virtual loss)."),
-    click.option("--round-repeats", "round_repeats", type=click.IntRange(0, 1000), default=2,
-                 show_default=True,
+    click.option("--round-repeats", "round_repeats", type=click.IntRange(0, 1000),
+                 default=REPEATS, show_default=True,
                  help="With --concurrency > 1: an MCTS round of leaves closes when selection "
                       "comes back to a leaf already in it for the (N+1)-th time."),
     click.option("--min-rounds", "min_rounds", type=click.IntRange(0, 1000),
@@ -116,7 +116,7 @@ def parallel_options(kw: dict[str, Any], concurrency: int) -> dict[str, Any]:
     when more than one request may be in flight, else none (the sequential search takes none)."""
     if concurrency <= 1:
         return {}
-    return {"concurrency": concurrency, "repeats": kw.get("round_repeats", 2),
+    return {"concurrency": concurrency, "repeats": kw.get("round_repeats", REPEATS),
             "min_rounds": kw.get("min_rounds", MIN_ROUNDS)}
 
 

@@ -5,6 +5,8 @@ from typing import Any
 
 import numpy as np
 
+from .types import successors_of
+
 
 class UniformPolicy:
     """Every legal step, equal priors: the no-knowledge baseline (exhaustive). On a puzzle
@@ -15,8 +17,8 @@ class UniformPolicy:
 
     def propose(self, puzzle: Any, state: Any, *, k: int | None,
                 rng: np.random.Generator) -> list[tuple]:
-        successors = getattr(puzzle, "successors", None)   # an attribute read: the hot path
-        if callable(successors):
+        successors = successors_of(puzzle)
+        if successors is not None:
             return [(s, 1.0, nxt) for s, nxt in successors(state)]
         return [(s, 1.0) for s in puzzle.legal_steps(state)]
 

@@ -34,8 +34,8 @@ the accounting around it (budgets, cache, retries, fault counts), whatever the b
 """
 from __future__ import annotations
 
-from typing import (TYPE_CHECKING, Any, Hashable, Mapping, NamedTuple, Protocol, Sequence,
-                    runtime_checkable)
+from typing import (TYPE_CHECKING, Any, Callable, Hashable, Mapping, NamedTuple, Protocol,
+                    Sequence, runtime_checkable)
 
 import numpy as np
 
@@ -301,6 +301,13 @@ class Successors(Protocol):
     apply each step again (`policies.UniformPolicy`, `values.RolloutValue`)."""
 
     def successors(self, state: State) -> Sequence[tuple[Step, State]]: ...
+
+
+def successors_of(puzzle: Any) -> Callable[[State], Sequence[tuple[Step, State]]] | None:
+    """`puzzle.successors` when the puzzle offers it (`Successors`), else None. An attribute
+    read, not an isinstance check against the protocol: it runs once per expansion."""
+    successors = getattr(puzzle, "successors", None)
+    return successors if callable(successors) else None
 
 
 # -- model backends ----------------------------------------------------------------------------

@@ -5,6 +5,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .types import successors_of
+
 
 class RolloutValue:
     """Monte Carlo value: the fraction of `n` random playouts (uniform legal steps) that solve.
@@ -25,9 +27,7 @@ class RolloutValue:
     def _one(self, puzzle: Any, state: Any, rng: np.random.Generator) -> float:
         # A puzzle that lists its steps with their next states (`types.Successors`) saves
         # applying the chosen one: the same step and state, the same draws from `rng`.
-        successors = getattr(puzzle, "successors", None)
-        if not callable(successors):
-            successors = None
+        successors = successors_of(puzzle)
         wins = 0
         for _ in range(self.n):
             s = state

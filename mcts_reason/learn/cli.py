@@ -262,8 +262,9 @@ def traces_cmd(puzzle, sources, out, set_spec, budget, seeds, policy_name, value
               help="Progress bars (default: only when stderr is a terminal).")
 @_one_line_errors
 def train_cmd(puzzle, set_spec, eval_spec, held_out, rounds, budget, eval_budget, seeds,
-              rollouts, gamma, policy_states, window, bits, workers, executor, ray_address, out, learner_kind,
-              finetune_steps, finetune_batch, finetune_lr, finetune_threads, progress):
+              rollouts, gamma, policy_states, window, bits, workers, executor, ray_address, out,
+              learner_kind, finetune_steps, finetune_batch, finetune_lr, finetune_threads,
+              progress):
     """Expert iteration for PUZZLE from tabula rasa: MCTS -> traces -> fit a learned policy and
     value -> evaluate on held-out instances, ROUNDS times (see docs/learning.md)."""
     import hashlib

@@ -9,13 +9,13 @@ from ..budget import Budget
 from ..types import Policy, Puzzle, ValueFunction
 from .common import Context, SearchResult
 from .mcts import MCTS
-from .parallel import MIN_ROUNDS, ParallelMCTS
+from .parallel import MIN_ROUNDS, REPEATS, ParallelMCTS
 
 
 def search(puzzle: Puzzle, instance: str, *, policy: Policy, value: ValueFunction,
            budget: Budget, rng: np.random.Generator, c: float = 1.5, selection: str = "puct",
            pw_c: float = 2.0, pw_alpha: float = 0.5, samples: int | None = None,
-           expand_after: int = 0, concurrency: int = 1, repeats: int | None = 2,
+           expand_after: int = 0, concurrency: int = 1, repeats: int | None = REPEATS,
            min_rounds: int = MIN_ROUNDS) -> SearchResult:
     """Run MCTS on `instance` until it is solved, proven unsolvable, or the budget runs out.
 

@@ -33,12 +33,14 @@ from .common import Context, SearchResult
 from .mcts import MCTS
 
 
+REPEATS = 2        # a round closes at the third return to a leaf in it (issue 14, goal 4)
 MIN_ROUNDS = 0     # off: see benchmarks/README.md, "Parallel MCTS against a 200 ms server"
 
 
 class ParallelMCTS(MCTS):
     def __init__(self, ctx: Context, *, concurrency: int, speculate: bool = True,
-                 repeats: int | None = 2, min_rounds: int = MIN_ROUNDS, **kw: Any) -> None:
+                 repeats: int | None = REPEATS, min_rounds: int = MIN_ROUNDS,
+                 **kw: Any) -> None:
         """`speculate`: ask for the leaves' values while their expansions are in flight (one
         latency per round); False asks after expanding, only for leaves still undecided.
         `repeats`: a round closes when selection returns a leaf already in the round for the
@@ -70,8 +72,8 @@ class ParallelMCTS(MCTS):
         meter, per_leaf = self.ctx.meter, {"simulations": 1, "calls": 2}
         if self._calls_per_leaf:
             per_leaf["model_calls"] = self._calls_per_leaf
-        afford = [meter.left(kind) / n for kind, n in per_leaf.items()
-                  if meter.left(kind) is not None]
+        left = {kind: meter.left(kind) for kind in per_leaf}
+        afford = [left[kind] / n for kind, n in per_leaf.items() if left[kind] is not None]
         if not afford:
             return self.k
         return max(1, min(self.k, int(min(afford) // min_rounds)))
