@@ -1,7 +1,8 @@
 """SmolLM2-135M fine-tuned on search traces (issue 16): the base model against the trained one.
 
     python benchmarks/llm_finetune.py [--train 300] [--test 10] [--tasks propose] [--steps 80] \
-        [--batch 8] [--lr 1e-3] [--budgets 10,20] [--out runs/llm-finetune-r0]
+        [--batch 8] [--lr 1e-3] [--sft-steps 4] [--budgets 10,20] [--values llm,heuristic] \
+        [--out runs/llm-finetune-r0]
 
 Everything is resumable: rerun the same command. Stages, each skipped when its file is there
 (or, for fine-tuning and bench, continued from where it stopped):
@@ -19,11 +20,12 @@ Everything is resumable: rerun the same command. Stages, each skipped when its f
      greedy propose call (temperature 0) and two sampled ones (0.7, seeds 1 and 2), with the
      prompts the search sends that model; every answer line is parsed by the puzzle
      (`parse_step`, strict), and as the search reads it (`parse_proposals`, lenient: a wrong
-     "(left: ...)" annotation is dropped and the step tried bare).
+     "(left: ...)" annotation is dropped and the step tried bare); also the distinct legal
+     steps per call (the children a state would get).
   5. `mcts-reason bench`: greedy, best-of-N, ToT-BFS, DFS and MCTS at --budgets model calls,
      policy and value from the model, no grammar, for the base model (the puzzle's prompts)
      and the trained one (its short prompts); and the ablation with the hand-written heuristic
-     value (policy still from the model).
+     value (policy still from the model). --values picks which of the two (llm, heuristic).
   6. OUT/results.md: the tables (solve rate, mean model calls, tokens and wall seconds per
      puzzle, training time).
 The base model runs at --base-budgets only (default 10: its every proposal line is illegal,
@@ -82,7 +84,7 @@ def legal_share(model: Path | None, prompts: Path | None, instances: list[str]) 
     puzzle = load("game24")
     pf = load_prompts(str(prompts)) if prompts else None
     n = {"calls": 0, "lines": 0, "legal_strict": 0, "legal_lenient": 0,
-         "calls_with_a_legal_step": 0}
+         "calls_with_a_legal_step": 0, "distinct_legal_steps": 0}
     with LocalServer(model=model, n_ctx=1024) as server:
         client = OpenAI(base_url=server.base_url, api_key="none", max_retries=1, timeout=300)
         for t in instances:
@@ -100,6 +102,7 @@ def legal_share(model: Path | None, prompts: Path | None, instances: list[str]) 
                                          for ln in lines)
                 n["legal_lenient"] += len(lines) - invalid
                 n["calls_with_a_legal_step"] += bool(steps)
+                n["distinct_legal_steps"] += len(set(steps))
     n["share_strict"] = n["legal_strict"] / n["lines"] if n["lines"] else 0.0
     n["share_lenient"] = n["legal_lenient"] / n["lines"] if n["lines"] else 0.0
     return n
@@ -114,19 +117,30 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--lr", default="1e-3")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--sft-steps", type=int, default=4,
+                    help="candidate lines per propose SFT answer")
+    ap.add_argument("--values", default="llm,heuristic",
+                    help="bench values: llm (the model) and/or heuristic (the ablation)")
     ap.add_argument("--budgets", default="10,20", help="model calls per puzzle")
     ap.add_argument("--base-budgets", default="10", help="model calls, base model")
     ap.add_argument("--base-heuristic", action="store_true")
     ap.add_argument("--out", default="runs/llm-finetune-r0")
     args = ap.parse_args()
+    values = [v for v in args.values.split(",") if v]
+    if not values or any(v not in KIND for v in values):
+        sys.exit(f"--values: expected llm and/or heuristic, got {args.values!r}")
     out = ROOT / args.out
     out.mkdir(parents=True, exist_ok=True)
     train, test = write_sets(out, args.train, args.test)
     data, ft = out / "data", out / "finetune"
-    if not (data / "manifest.json").is_file():
+    if (data / "manifest.json").is_file():
+        made = json.loads((data / "manifest.json").read_text()).get("sft_steps", 3)
+        if made != args.sft_steps:
+            sys.exit(f"{data} was made with --sft-steps {made}; use another --out")
+    else:
         _mcts("traces", "game24", "--set", str(train), "--policy", "heuristic", "--value",
               "heuristic", "--budget", "30", "--held-out", f"{TOT}:901-1000", "--workers", "1",
-              "--no-progress", "--out", str(data))
+              "--sft-steps", str(args.sft_steps), "--no-progress", "--out", str(data))
     _mcts("finetune", str(data), "--out", str(ft), "--tasks", args.tasks, "--steps",
           str(args.steps), "--batch-size", str(args.batch), "--lr", args.lr, "--eval-every",
           "20", "--patience", "4", "--checkpoint-every", "10", "--threads", str(args.threads),
@@ -140,7 +154,7 @@ def main() -> None:
             legal[label] = legal_share(*(files or (None, None)), instances)
             legal_path.write_text(json.dumps(legal, indent=2) + "\n")
     for label, files in models.items():
-        for value in ("llm", "heuristic"):
+        for value in values:
             if value == "heuristic" and label == "base" and not args.base_heuristic:
                 continue
             extra = ["--model-file", str(files[0]), "--prompts", str(files[1])] if files else []
@@ -185,18 +199,23 @@ def write_table(out: Path, args, legal: dict) -> None:
                                  f"{sum(r['wall_seconds'] for r in rs) / k:.1f} s)")
                 lines.append(f"| {label} | {b} | " + " | ".join(cells) + " |")
         lines.append("")
-    lg = ["| model | calls | lines | legal (parse_step) | legal as the search reads them | "
-          "calls with a legal step |", "|---|---|---|---|---|---|"]
+    lg = ["| model | calls | lines (per call) | legal (parse_step) | legal as the search reads "
+          "them | distinct legal steps per call | calls with a legal step |",
+          "|---|---|---|---|---|---|---|"]
     for label, n in legal.items():
-        lg.append(f"| {label} | {n['calls']} | {n['lines']} | {n['legal_strict']} "
-                  f"({100 * n['share_strict']:.0f}%) | {n['legal_lenient']} "
-                  f"({100 * n['share_lenient']:.0f}%) | {n['calls_with_a_legal_step']} |")
+        c = n["calls"] or 1
+        d = n.get("distinct_legal_steps")
+        lg.append(f"| {label} | {n['calls']} | {n['lines']} ({n['lines'] / c:.2f}) | "
+                  f"{n['legal_strict']} ({100 * n['share_strict']:.0f}%) | {n['legal_lenient']} "
+                  f"({100 * n['share_lenient']:.0f}%) | "
+                  f"{'-' if d is None else f'{d / c:.2f}'} | {n['calls_with_a_legal_step']} |")
     rep = json.loads((out / "finetune" / "finetune.json").read_text(encoding="utf-8"))
     hist = rep["history"]
     text = "\n".join([
         f"# SmolLM2-135M fine-tuned on search traces (Game of 24, ToT ranks "
         f"901-{900 + args.test})", "",
-        f"Training: {rep['train_records']} SFT records ({args.tasks}) of heuristic MCTS on "
+        f"Training: {rep['train_records']} SFT records ({args.tasks}, propose answers of up to "
+        f"{args.sft_steps} lines) of heuristic MCTS on "
         f"{args.train} training instances; {rep['steps_run']} LoRA steps of {args.batch} records, "
         f"{rep['train_seconds']:.0f} s of training; validation loss "
         f"{hist[0].get('val_loss'):.3f} -> {rep['best_val_loss']:.3f} (best step "

@@ -8,6 +8,7 @@ import pytest
 
 import mcts_reason
 from mcts_reason.budget import Budget
+from mcts_reason.components import make_policy, make_value
 from mcts_reason.learn.dataset import Dataset, Splitter, read_jsonl
 from mcts_reason.learn.traces import TraceError, records
 from mcts_reason.policies import UniformPolicy
@@ -118,6 +119,75 @@ def test_sft_and_preference_records_replay_a_verified_solution(game24, solved):
             assert rec["messages"][-1]["content"] == want
 
 
+@pytest.fixture(scope="module")
+def heuristic_tree(game24):
+    """A solved heuristic-policy tree (the benchmark's round-0 kind): unequal priors, one child
+    of the root visited out of 30, so the answer's order past the first line is the prior's."""
+    result = mcts_reason.solve(game24, "4 9 10 13", policy=make_policy(game24, "heuristic"),
+                               value=make_value(game24, "heuristic"),
+                               budget=Budget(simulations=30), seed=0)
+    assert result.solved
+    return result, None
+
+
+def _path_answers(game24, result, recs):
+    """(live node, its solution child, answer lines) per propose record, found by walking the
+    live tree from the root along each answer's first line."""
+    node, out = result.root, []
+    for rec in (r for r in recs if r["kind"] == "sft" and r["task"] == "propose"):
+        assert rec["state"] == game24.render(node.state)
+        lines = rec["messages"][-1]["content"].splitlines()
+        first = game24.parse_step(node.state, lines[0])
+        child = next(k for k in node.children if k.step == first)
+        out.append((node, child, lines))
+        node = child
+    assert game24.is_solved(node.state)
+    return out
+
+
+@pytest.mark.parametrize("tree", ["solved", "heuristic_tree"])
+@pytest.mark.parametrize("k", [1, 3, 8])
+def test_propose_answers_list_k_legal_children_best_first(game24, request, tmp_path, k, tree):
+    """The answer is the solution's step, then the other children not proved lost -- visited or
+    not -- by (proved win, visits, prior, creation order), k lines at most."""
+    result, _ = request.getfixturevalue(tree)
+    path = tmp_path / "t.json"
+    write_tree(result, game24, path)
+    recs = list(records(read_tree(path), game24, rollouts=0, rng=np.random.default_rng(0),
+                        sft_steps=k))
+    answers = _path_answers(game24, result, recs)
+    assert answers
+    unvisited_listed = 0
+    for node, child, lines in answers:
+        others = [c for c in node.children if c is not child and c.status != LOSS]
+        # the file rounds priors to 6 digits; rank as the file does
+        others.sort(key=lambda c: (c.status != WIN, -c.visits, -round(c.prior, 6), c.order))
+        want = [game24.render_step(node.state, child.step)]
+        for c in others:
+            text = game24.render_step(node.state, c.step)
+            if len(want) < k and text not in want:
+                want.append(text)
+        assert lines == want
+        assert len(lines) == min(k, 1 + len({game24.render_step(node.state, c.step)
+                                              for c in others}))
+        steps = [game24.parse_step(node.state, ln) for ln in lines]
+        assert all(s is not None for s in steps)            # every line re-parses ...
+        kids = {c.step: c for c in node.children}
+        assert all(s in kids and kids[s].status != LOSS for s in steps)   # ... to a live child
+        unvisited_listed += sum(kids[s].visits == 0 for s in steps)
+    if k == 8:
+        assert unvisited_listed > 0
+        assert len(answers[0][2]) == 8     # both roots have more than 8 children not lost        # the expansion's unvisited children are listed too
+
+
+def test_sft_steps_below_one_is_an_error(game24, solved, tmp_path):
+    result, _ = solved
+    path = tmp_path / "t.json"
+    write_tree(result, game24, path)
+    with pytest.raises(TraceError, match="sft_steps"):
+        list(records(read_tree(path), game24, rng=np.random.default_rng(0), sft_steps=0))
+
+
 def test_a_step_that_does_not_reparse_is_an_error(game24, solved, tmp_path):
     result, _ = solved
     path = tmp_path / "t.json"
@@ -176,6 +246,19 @@ def test_cli_solve_tree_then_traces(tmp_path):
     assert recs and manifest["files"]["train/policy.jsonl"]["records"] == len(recs)
     assert recs[0]["provenance"]["budget"] == "simple=40"
     assert recs[0]["provenance"]["policy"] == "uniform"
+    assert manifest["sft_steps"] == 3
+    answers = [r["messages"][-1]["content"].splitlines()
+               for r in read_jsonl(tmp_path / "d" / "train" / "sft.jsonl") if r["task"] == "propose"]
+    res = runner.invoke(cli, ["traces", "game24", str(tree), "--out", str(tmp_path / "d6"),
+                              "--split", "1,0,0", "--rollouts", "0", "--sft-steps", "6"])
+    assert res.exit_code == 0, res.output
+    six = [r["messages"][-1]["content"].splitlines()
+           for r in read_jsonl(tmp_path / "d6" / "train" / "sft.jsonl") if r["task"] == "propose"]
+    assert [a[0] for a in six] == [a[0] for a in answers] and all(len(a) <= 3 for a in answers)
+    assert all(len(a) <= 6 for a in six) and sum(map(len, six)) > sum(map(len, answers))
+    res = runner.invoke(cli, ["traces", "game24", str(tree), "--out", str(tmp_path / "d0"),
+                              "--sft-steps", "0"])
+    assert res.exit_code == 2 and "--sft-steps" in res.output
     # held out: the same tree's records go to test only
     res = runner.invoke(cli, ["traces", "game24", str(tree), "--out", str(tmp_path / "h"),
                               "--split", "1,0,0", "--held-out", str(_held(tmp_path))])

@@ -25,6 +25,15 @@ def gamma_option(command):
              "rollouts' discounted return elsewhere [default: outcome labels, 1/0].")(command)
 
 
+def sft_steps_option(command):
+    """`--sft-steps` of `traces` and `train`."""
+    return click.option(
+        "--sft-steps", type=click.IntRange(1, 32), default=3, show_default=True,
+        help="Lines per propose SFT answer: the solution's step, then the state's other "
+             "children not proved lost (by proved win, visits, prior), so a fine-tuned model "
+             "learns to write this many candidate steps per call.")(command)
+
+
 def batch_option(*decls: str, help: str):
     """Records per LoRA step (`finetune --batch-size`, `train --finetune-batch`)."""
     return click.option(*decls, type=click.IntRange(1, 256), default=8, show_default=True,
@@ -156,11 +165,12 @@ def _parts(puzzle, policy_name: str, value_name: str) -> None:
               help="k random rollouts per visited, unproved state for its value label "
                    "(0: proved states only).")
 @gamma_option
+@sft_steps_option
 @click.option("--progress/--no-progress", default=None,
               help="Progress bars (default: only when stderr is a terminal).")
 @_one_line_errors
 def traces_cmd(puzzle, sources, out, set_spec, budget, seeds, policy_name, value_name, workers,
-               held_out, split, split_seed, rollouts, gamma, progress):
+               held_out, split, split_seed, rollouts, gamma, sft_steps, progress):
     """Training data from search trees: policy and value targets, SFT chat records and
     preference pairs as JSONL, split by instance (see docs/learning.md)."""
     from tqdm import tqdm
@@ -192,14 +202,14 @@ def traces_cmd(puzzle, sources, out, set_spec, budget, seeds, policy_name, value
     with bar:
         try:
             add_trees(ds, p, paths, rollouts=rollouts, seed=split_seed, progress=bar,
-                      gamma=gamma)
+                      gamma=gamma, sft_steps=sft_steps)
         except ValueError as e:
             raise _bad(str(e), "'SOURCES'") from None
     counts = ds.counts()
     if not any(counts.values()):
         raise _bad("the trees gave no records (an empty trace set)", "'SOURCES'")
     manifest = ds.write(out, meta={"puzzle": p.name, "trees": len(paths), "rollouts": rollouts,
-                                   "gamma": gamma})
+                                   "gamma": gamma, "sft_steps": sft_steps})
     for split_name in ("train", "val", "test"):
         c = counts[split_name]
         click.echo(f"{split_name}: {manifest['instances'][split_name]} instances, "
@@ -230,6 +240,7 @@ def traces_cmd(puzzle, sources, out, set_spec, budget, seeds, policy_name, value
 @click.option("--rollouts", type=click.IntRange(min=0), default=8, show_default=True,
               help="k rollouts per visited, unproved state for its value label.")
 @gamma_option
+@sft_steps_option
 @click.option("--policy-states", type=click.Choice(["all", "solved"]), default="all",
               show_default=True,
               help="The states the policy is fitted to: all expanded ones (visit shares), or "
@@ -262,9 +273,9 @@ def traces_cmd(puzzle, sources, out, set_spec, budget, seeds, policy_name, value
               help="Progress bars (default: only when stderr is a terminal).")
 @_one_line_errors
 def train_cmd(puzzle, set_spec, eval_spec, held_out, rounds, budget, eval_budget, seeds,
-              rollouts, gamma, policy_states, window, bits, workers, executor, ray_address, out,
-              learner_kind, finetune_steps, finetune_batch, finetune_lr, finetune_threads,
-              progress):
+              rollouts, gamma, sft_steps, policy_states, window, bits, workers, executor,
+              ray_address, out, learner_kind, finetune_steps, finetune_batch, finetune_lr,
+              finetune_threads, progress):
     """Expert iteration for PUZZLE from tabula rasa: MCTS -> traces -> fit a learned policy and
     value -> evaluate on held-out instances, ROUNDS times (see docs/learning.md)."""
     import hashlib
@@ -299,7 +310,7 @@ def train_cmd(puzzle, set_spec, eval_spec, held_out, rounds, budget, eval_budget
                          eval_set=evals.name, eval_sha256=evals.sha256, held_out_sha256=h,
                          budget=budget, eval_budget=eval_budget or budget, seeds=seeds,
                          rollouts=rollouts, window=window, bits=bits, gamma=gamma,
-                         policy_states=policy_states)
+                         policy_states=policy_states, sft_steps=sft_steps)
     from ..bench import ExecutorUnavailable
     from ..llm.client import LLMError
     from .loop import RunMismatch

@@ -49,9 +49,9 @@ def tree_seed(seed: int, name: str) -> np.random.Generator:
 
 def add_trees(dataset: Dataset, puzzle: Any, paths: Sequence[Path], *, rollouts: int, seed: int,
               later_wins: bool = False, extra: dict | None = None, progress: Any = None,
-              gamma: float | None = None) -> int:
+              gamma: float | None = None, sft_steps: int = 3) -> int:
     """Add the records of every tree in `paths` to `dataset`; returns the number of trees read.
-    `gamma`: graded value labels (`traces.records`).
+    `gamma`: graded value labels, `sft_steps`: lines per propose SFT answer (`traces.records`).
     Raises ValueError (TraceError) naming the file for a tree that does not re-parse."""
     n = 0
     for path in paths:
@@ -64,7 +64,7 @@ def add_trees(dataset: Dataset, puzzle: Any, paths: Sequence[Path], *, rollouts:
                              f"not {puzzle.name!r}")
         try:
             for rec in records(graph, puzzle, rollouts=rollouts, rng=tree_seed(seed, path.name),
-                               gamma=gamma, **(extra or {})):
+                               gamma=gamma, sft_steps=sft_steps, **(extra or {})):
                 dataset.add(rec, later_wins=later_wins)
         except TraceError as e:
             raise ValueError(f"{path}: {e}") from None

@@ -60,6 +60,7 @@ class TrainConfig:
     val_fraction: float = 0.1
     gamma: float | None = None        # graded value labels (traces.records); None: outcomes
     policy_states: str = "all"        # the policy records fitted (fit.POLICY_STATES)
+    sft_steps: int = 3                # lines per propose SFT answer (traces.propose_answer)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -204,7 +205,7 @@ def train(puzzle: Any, config: TrainConfig, train_instances: InstanceSet,
             log(f"round {r}: traces from {len(trees)} trees")
             ds = Dataset(splitter)
             add_trees(ds, puzzle, trees, rollouts=config.rollouts, seed=config.split_seed + r,
-                      extra={"round": r}, gamma=config.gamma)
+                      extra={"round": r}, gamma=config.gamma, sft_steps=config.sft_steps)
             ds.write(data, meta={"puzzle": puzzle.name, "round": r})
         if not (rdir / learner.artefact).exists():
             log(f"round {r}: fitting the next model")

@@ -16,8 +16,9 @@ each with a `provenance` object (see docs/learning.md for the formats):
   rollout solving after t steps counts gamma ** t), so values fall with the distance to a
   solution instead of being 1 on the found path and about 0 next to it;
 - `sft`: chat records `{"messages": [...]}`: the propose prompt of a state on the verified
-  solution path answered with the search's best steps, and value prompts answered with the
-  proved label (sure / impossible);
+  solution path answered with up to `sft_steps` legal steps, one per line (the solution's step
+  first, then the state's other children not proved lost, by win, visits, prior:
+  `propose_answer`), and value prompts answered with the proved label (sure / impossible);
 - `preference`: `{"prompt", "chosen", "rejected"}`: at a state on the solution path, the
   solution's step against a proved-lost sibling.
 """
@@ -113,7 +114,10 @@ def records(graph: nx.DiGraph, puzzle: Any, *, rollouts: int = 8, rng: np.random
             **extra: Any) -> Iterator[dict]:
     """Every record of one tree (see the module docstring); `extra` goes into provenance.
     `rollouts` is k of the Monte Carlo value labels (0: only proved states get value records);
-    `gamma` in (0, 1]: graded value labels (None: outcome labels)."""
+    `gamma` in (0, 1]: graded value labels (None: outcome labels); `sft_steps` >= 1: lines per
+    propose SFT answer."""
+    if sft_steps < 1:
+        raise TraceError(f"sft_steps (lines per propose answer) must be >= 1, got {sft_steps}")
     if gamma is not None and not 0 < gamma <= 1:
         raise TraceError(f"the value discount gamma must be in (0, 1], got {gamma}")
     states = states_of(graph, puzzle)
@@ -182,17 +186,33 @@ def _policy_record(graph: nx.DiGraph, n: int, kids: list[int], prov: dict) -> di
             "provenance": prov}
 
 
+def propose_answer(graph: nx.DiGraph, n: int, nxt: int, k: int) -> list[str]:
+    """The propose SFT answer at node `n` of the solution path (`nxt`: its next node there): up
+    to `k` distinct step texts, one per line -- the solution's step first, then n's other
+    children that are not proved lost, ordered by proved win, then visits, then prior (highest
+    first), then creation order. Unvisited children count: the puzzle's own expansion made
+    them, so each is a legal step, and they give the model k candidate lines to learn where a
+    short search visited one or two."""
+    nodes = graph.nodes
+    others = sorted((c for c in _kids(graph, n) if c != nxt and nodes[c]["status"] != "loss"),
+                    key=lambda c: (nodes[c]["status"] != "win", -nodes[c]["visits"],
+                                   -float(nodes[c].get("prior") or 0.0), nodes[c]["order"]))
+    best = [nodes[nxt]["step"]]
+    for c in others:
+        if len(best) >= k:
+            break
+        if nodes[c]["step"] not in best:
+            best.append(nodes[c]["step"])
+    return best
+
+
 def _chat_records(graph: nx.DiGraph, puzzle: Any, states: dict, on_path: list[int], prov: dict,
                   *, sft_steps: int, max_pairs: int) -> Iterator[dict]:
     nodes = graph.nodes
     for n, nxt in zip(on_path, on_path[1:]):
         state = states[n]
         prompt = propose_messages(puzzle, state)
-        others = sorted((c for c in _kids(graph, n) if c != nxt and nodes[c]["status"] != "loss"
-                         and nodes[c]["visits"] > 0),
-                        key=lambda c: (nodes[c]["status"] != "win", -nodes[c]["visits"],
-                                       nodes[c]["order"]))
-        best = [nodes[nxt]["step"]] + [nodes[c]["step"] for c in others[:max(0, sft_steps - 1)]]
+        best = propose_answer(graph, n, nxt, sft_steps)
         yield {"kind": "sft", "task": "propose", "state": nodes[n]["state"],
                "messages": prompt + [{"role": "assistant", "content": "\n".join(best)}],
                "provenance": prov}
