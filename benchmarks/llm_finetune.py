@@ -26,6 +26,8 @@ Everything is resumable: rerun the same command. Stages, each skipped when its f
      policy and value from the model, no grammar, for the base model (the puzzle's prompts)
      and the trained one (its short prompts); and the ablation with the hand-written heuristic
      value (policy still from the model). --values picks which of the two (llm, heuristic).
+     One bench file per model, value and budget (OUT/bench_LABEL_VALUE_bN.jsonl), so rerunning
+     with more --budgets adds cells.
   6. OUT/results.md: the tables (solve rate, mean model calls, tokens and wall seconds per
      puzzle, training time).
 The base model runs at --base-budgets only (default 10: its every proposal line is illegal,
@@ -56,7 +58,9 @@ HEADS = {"greedy": "greedy", "best-of-n": "best-of-N", "bfs": "ToT-BFS", "dfs": 
 def _mcts(*args: str) -> None:
     cmd = [sys.executable, "-m", "mcts_reason.cli", *args]
     print("+", " ".join(cmd), file=sys.stderr, flush=True)
-    subprocess.run(cmd, check=True, cwd=ROOT)
+    rc = subprocess.run(cmd, cwd=ROOT).returncode
+    if rc:
+        sys.exit(f"mcts-reason {args[0]} failed (exit {rc}); fix the cause and rerun to resume")
 
 
 def write_sets(out: Path, n_train: int, n_test: int) -> tuple[Path, Path]:
@@ -158,18 +162,24 @@ def main() -> None:
             if value == "heuristic" and label == "base" and not args.base_heuristic:
                 continue
             extra = ["--model-file", str(files[0]), "--prompts", str(files[1])] if files else []
-            _mcts("bench", "game24", "--set", str(test), "--algos", ",".join(ALGOS),
-                  "--policy", "llm", "--value", value, "--no-grammar", "--budget-kind",
-                  KIND[value], "--budgets", args.base_budgets if label == "base" else
-                  args.budgets, "--workers", "1", "--no-progress",
-                  "--out", str(out / f"bench_{label}_{value}.jsonl"), *extra)
+            budgets = args.base_budgets if label == "base" else args.budgets
+            for b in (int(x) for x in budgets.split(",") if x.strip()):
+                # one file per budget: a bench file refuses another budget list, so a later
+                # run with more --budgets adds files instead of being refused
+                _mcts("bench", "game24", "--set", str(test), "--algos", ",".join(ALGOS),
+                      "--policy", "llm", "--value", value, "--no-grammar", "--budget-kind",
+                      KIND[value], "--budgets", str(b), "--workers", "1", "--no-progress",
+                      "--out", str(out / f"bench_{label}_{value}_b{b}.jsonl"), *extra)
     write_table(out, args, legal)
 
 
-def _runs(path: Path) -> list[dict]:
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
+def _runs(out: Path, label: str, value: str) -> list[dict]:
+    """The bench records of (label, value): the per-budget files (and the one file of all
+    budgets that folders written before them hold)."""
+    paths = [out / f"bench_{label}_{value}.jsonl",
+             *sorted(out.glob(f"bench_{label}_{value}_b*.jsonl"))]
+    return [json.loads(line) for path in paths if path.is_file()
+            for line in path.read_text(encoding="utf-8").splitlines()
             if line.strip().startswith("{")]
 
 
@@ -181,7 +191,7 @@ def write_table(out: Path, args, legal: dict) -> None:
                   "| model | model calls | " + " | ".join(HEADS[a] for a in ALGOS) + " |",
                   "|---|---|" + "---|" * len(ALGOS)]
         for label in ("base", "trained"):
-            runs = _runs(out / f"bench_{label}_{value}.jsonl")
+            runs = _runs(out, label, value)
             for b in budgets:
                 if not any(r.get("budget") == b for r in runs):
                     continue
