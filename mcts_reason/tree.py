@@ -101,8 +101,10 @@ class Node:
     def children_lost(self) -> bool:
         """Whether every child is LOSS (built or not)."""
         listed = self.listed
-        return all(listed.statuses[i - listed.start] == LOSS if ch is None else ch.status == LOSS
-                   for i, ch in enumerate(self.kids))
+        for i, ch in enumerate(self.kids):
+            if (listed.statuses[i - listed.start] if ch is None else ch.status) != LOSS:
+                return False
+        return True
 
     @property
     def q(self) -> float:
