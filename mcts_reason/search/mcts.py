@@ -7,6 +7,10 @@ revisiting a proven loss. A value function that knows some values exactly (`type
 has the children it knows to be unsolvable marked lost when they are created, as dead ends are.
 Policies that sample steps (exhaustive=False) get progressive widening:
 a node may hold at most ceil(pw_c * N ** pw_alpha) children, and is re-asked for more as N grows.
+
+An expansion lists its children (step, prior, next state, status) and a child's Node is built
+only when selection first picks it (`tree.Node.kids`): most children are never visited. Reading
+`Node.children` builds the rest, so the tree a caller sees is the complete one.
 """
 from __future__ import annotations
 
