@@ -42,7 +42,8 @@ TRAIN_SEED = 20261201
 GAMMA = {"sliding": 0.9}
 # `train --policy-states solved`: the 8-puzzle's policy is fitted only to states on a path to a
 # solution the search found (its visit shares elsewhere, at 100 simulations, taught slowly:
-# 70% after round 4 against the heuristic's 75%). The other puzzles keep all states.
+# 70% after round 4 against the heuristic's 75%; with `solved`, 75%: benchmarks/README.md).
+# The other puzzles keep all states.
 POLICY_STATES = {"sliding": "solved"}
 
 

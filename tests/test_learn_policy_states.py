@@ -90,3 +90,24 @@ def test_bad_policy_states_and_old_runs():
     old = {k: v for k, v in cfg.to_dict().items() if k != "policy_states"}
     assert _comparable(old) == _comparable(cfg.to_dict())
     assert _comparable(old) != _comparable({**cfg.to_dict(), "policy_states": "solved"})
+
+
+def test_the_option_lists_the_fit_choices_and_help_stays_light():
+    """One tuple: the option's choices are what `fit` accepts (each fits; anything else is
+    refused by both), and building the command line (`--help`) does not import `fit`'s scipy."""
+    import subprocess
+    import sys
+
+    from mcts_reason.learn import fit as fit_module
+    train = cli.commands["train"]
+    option = next(p for p in train.params if p.name == "policy_states")
+    assert tuple(option.type.choices) == fit_module.POLICY_STATES
+    recs = _opposed(np.random.default_rng(0), 4, 4)
+    for choice in option.type.choices:
+        fit("toy", recs, [], bits=10, policy_states=choice)
+    code = ("import sys; from click.testing import CliRunner; from mcts_reason.cli import cli; "
+            "r = CliRunner().invoke(cli, ['train', '--help']); "
+            "print(r.exit_code, '--policy-states' in r.output, "
+            "any(m == 'scipy' or m.startswith('scipy.') for m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["0", "True", "False"]

@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from ..cliutil import FiniteFloat
+from .choices import POLICY_STATES
 
 EXIT_INTERRUPTED = 130
 
@@ -241,7 +242,7 @@ def traces_cmd(puzzle, sources, out, set_spec, budget, seeds, policy_name, value
               help="k rollouts per visited, unproved state for its value label.")
 @gamma_option
 @sft_steps_option
-@click.option("--policy-states", type=click.Choice(["all", "solved"]), default="all",
+@click.option("--policy-states", type=click.Choice(POLICY_STATES), default="all",
               show_default=True,
               help="The states the policy is fitted to: all expanded ones (visit shares), or "
                    "only those with a child proved won (on a path to a solution the search "

@@ -21,11 +21,11 @@ from typing import Sequence
 
 import numpy as np
 
+from .choices import POLICY_STATES
 from .features import DEFAULT_BITS, FEATURE_VERSION, Featurizer, delta_tokens
 from .model import LinearModel, softmax
 
 EPS = 0.02
-POLICY_STATES = ("all", "solved")
 
 
 class EmptyTraces(ValueError):

@@ -59,7 +59,7 @@ class TrainConfig:
     c_puct: float = 1.5
     val_fraction: float = 0.1
     gamma: float | None = None        # graded value labels (traces.records); None: outcomes
-    policy_states: str = "all"        # the policy records fitted (fit.POLICY_STATES)
+    policy_states: str = "all"        # the policy records fitted (choices.POLICY_STATES)
     sft_steps: int = 3                # lines per propose SFT answer (traces.propose_answer)
 
     def to_dict(self) -> dict:
