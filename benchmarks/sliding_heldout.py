@@ -1,0 +1,53 @@
+"""A larger held-out 8-puzzle set drawn as `easy8` is (distinct boards scrambled by 12 random
+moves, no immediate undo), with another seed, minus every board of the given sets.
+
+    python benchmarks/sliding_heldout.py --count 200 --seed 8112 --out FILE
+        [--exclude SPEC ...]
+
+--exclude: set specs (easy8, a training file such as runs/learn-s5/sliding_train.txt) whose
+boards may not appear; a drawn board equal to one of them is replaced by a further draw, so
+the file holds exactly --count boards, disjoint from them. Prints how many draws were dropped.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from mcts_reason.learn.dataset import canonical
+from mcts_reason.registry import load
+from mcts_reason.sets import read_set
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--count", type=int, default=200)
+    ap.add_argument("--seed", type=int, default=8112)
+    ap.add_argument("--depth", type=int, default=12)
+    ap.add_argument("--exclude", action="append", default=[])
+    ap.add_argument("--out", required=True)
+    args = ap.parse_args()
+    p = load("sliding")
+    never = {canonical(p, t) for spec in args.exclude for t in read_set(p, spec).instances}
+    rng = np.random.default_rng(args.seed)
+    out: list[str] = []
+    seen: set[str] = set()
+    dropped = 0
+    while len(out) < args.count:
+        board = p.generate(1, rng=rng, width=3, depth=args.depth)[0]
+        key = canonical(p, board)
+        if key in seen:
+            continue
+        if key in never:
+            dropped += 1
+            continue
+        seen.add(key)
+        out.append(board)
+    Path(args.out).write_text("".join(f"{b}\n" for b in out), encoding="utf-8")
+    print(f"{len(out)} boards -> {args.out}; {dropped} draws dropped as excluded "
+          f"({len(never)} excluded boards)")
+
+
+if __name__ == "__main__":
+    main()
