@@ -71,7 +71,7 @@ class Usage:
 
     simulations: int = 0
     expansions: int = 0
-    nodes: int = 0
+    nodes: int = 0              # nodes in the tree, counting MCTS's listed-not-built children
     policy_calls: int = 0
     value_calls: int = 0
     model_calls: int = 0

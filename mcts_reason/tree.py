@@ -7,6 +7,15 @@ UNKNOWN, WIN, LOSS = 0, 1, -1
 _STATUS_NAME = {UNKNOWN: "unknown", WIN: "win", LOSS: "loss"}
 
 
+class Listing:
+    """Children that MCTS has listed but not built (`Node.list_children`)."""
+
+    __slots__ = ("proposals", "statuses", "order", "start")
+
+    def __init__(self, proposals: list, statuses: list[int], order: int, start: int) -> None:
+        self.proposals, self.statuses, self.order, self.start = proposals, statuses, order, start
+
+
 class Node:
     """One state in the search tree.
 
@@ -14,7 +23,8 @@ class Node:
       state: the puzzle state (immutable, hashable).
       step: the step from the parent that produced `state` (None at the root).
       parent: the parent Node, or None.
-      children: list of child Nodes, in creation order.
+      children: list of child Nodes, in creation order (every child: reading it builds the
+        ones MCTS has listed but not yet built, see `kids`).
       prior: the policy's prior for `step`, normalised over the parent's children.
       visits: number of backups through this node (N).
       value_sum: sum of backed-up values (W); mean value Q = W / N.
@@ -25,17 +35,25 @@ class Node:
       depth: number of steps from the root.
       order: creation index in the tree (0 for the root).
       virtual_loss: pending in-flight evaluations through this node (parallel MCTS).
+      kids: the children by index, None for one that is listed but not built yet. MCTS lists
+        an expansion's children (`list_children`: their steps, priors, states and statuses,
+        and their creation orders, taken then) and builds a child's Node only when selection
+        first picks it (`child`), or when anyone reads `children`; most children of a search
+        are never visited. A built child is exactly the Node an eager search would have made.
+      listed: the `Listing` behind the unbuilt kids (None when every child is built).
     """
 
-    __slots__ = ("state", "step", "parent", "children", "prior", "visits", "value_sum", "value",
-                 "status", "expanded", "saturated", "depth", "order", "virtual_loss", "stale")
+    __slots__ = ("state", "step", "parent", "kids", "listed", "prior", "visits", "value_sum",
+                 "value", "status", "expanded", "saturated", "depth", "order", "virtual_loss",
+                 "stale")
 
     def __init__(self, state: Any, step: Any = None, parent: "Node | None" = None,
                  prior: float = 1.0, order: int = 0) -> None:
         self.state = state
         self.step = step
         self.parent = parent
-        self.children: list[Node] = []
+        self.kids: list[Node | None] = []
+        self.listed: Listing | None = None
         self.prior = prior
         self.visits = 0
         self.value_sum = 0.0
@@ -47,6 +65,46 @@ class Node:
         self.order = order
         self.virtual_loss = 0
         self.stale = 0
+
+    @property
+    def children(self) -> list["Node"]:
+        """Every child, in creation order (built now if only listed)."""
+        if self.listed is not None:
+            for i in range(len(self.kids)):
+                self.child(i)
+            self.listed = None
+        return self.kids
+
+    @children.setter
+    def children(self, nodes: list["Node"]) -> None:
+        self.kids, self.listed = nodes, None
+
+    def list_children(self, proposals: list, statuses: list[int], order: int) -> None:
+        """Add children without building them: the j-th new one is `proposals[j]` = (step,
+        prior, next state), starts with status `statuses[j]` and has creation order
+        `order + j`. Any children listed before are built first (one listing at a time)."""
+        start = len(self.children)
+        self.listed = Listing(proposals, statuses, order, start)
+        self.kids.extend([None] * len(proposals))
+
+    def child(self, i: int) -> "Node":
+        """The i-th child, built now if it was only listed."""
+        node = self.kids[i]
+        if node is None:
+            listed = self.listed
+            j = i - listed.start
+            step, prior, state = listed.proposals[j]
+            node = self.kids[i] = Node(state, step, self, prior, listed.order + j)
+            node.status = listed.statuses[j]
+        return node
+
+    def children_lost(self) -> bool:
+        """Whether every child is LOSS (built or not)."""
+        listed = self.listed
+        for i, ch in enumerate(self.kids):
+            if (listed.statuses[i - listed.start] if ch is None else ch.status) != LOSS:
+                return False
+        return True
 
     @property
     def q(self) -> float:
@@ -70,7 +128,7 @@ class Node:
 
     def __repr__(self) -> str:
         return (f"Node(depth={self.depth}, N={self.visits}, Q={self.q:.3f}, P={self.prior:.3f}, "
-                f"status={_STATUS_NAME[self.status]}, children={len(self.children)})")
+                f"status={_STATUS_NAME[self.status]}, children={len(self.kids)})")
 
 
 def principal_path(root: Node) -> list[Node]:

@@ -178,3 +178,31 @@ def test_budget_validation():
     with pytest.raises(ValueError, match="simulations"):
         Budget(simulations=-1)
     assert "simulations=5" in repr(Budget(simulations=5))
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_children_are_built_when_selected_and_the_read_tree_is_complete(concurrency):
+    """MCTS lists an expansion's children and builds a child's Node when selection first picks
+    it; reading `children` builds the rest. The tree read afterwards holds every listed child
+    (`Usage.nodes` of them, creation orders 0..n-1), each with the status the puzzle gives its
+    state and the step that leads there."""
+    g = Game24()
+    for inst in ("1 1 1 1", "4 9 10 13", "1 5 5 5"):
+        r = mcts_reason.solve(g, inst, policy=UniformPolicy(), value=RolloutValue(n=1),
+                              budget=Budget(simulations=200), seed=0, concurrency=concurrency)
+        built, stack = 0, [r.root]
+        while stack:                       # the built part only: `kids`, not `children`
+            node = stack.pop()
+            built += 1
+            stack.extend(ch for ch in node.kids if ch is not None)
+        assert built < r.usage.nodes, inst          # most children are never visited
+        nodes = list(r.root.iter())                  # reads `children`: builds every one
+        assert sorted(n.order for n in nodes) == list(range(r.usage.nodes))
+        for node in nodes:
+            assert None not in node.kids and node.listed is None
+            for ch in node.children:
+                assert ch.parent is node and g.apply(node.state, ch.step) == ch.state
+                if g.is_solved(ch.state):
+                    assert ch.status == WIN
+                elif g.is_dead_end(ch.state):
+                    assert ch.status == LOSS

@@ -267,19 +267,21 @@ class Context:
         self.meter.spend("nodes")
         return node
 
-    def add_children(self, parent: Node, items: Sequence[Proposal]) -> list[Node]:
-        """Create child nodes for proposals (next states filled in) in bulk; at most what the
-        `nodes` cap still allows (the rest are dropped, never over-spent)."""
+    def add_children(self, parent: Node, items: Sequence[Proposal], *, exact: bool = False
+                     ) -> list[int]:
+        """Add children for proposals (next states filled in), at most what the `nodes` cap
+        still allows (the rest are dropped, never over-spent); their statuses (`statuses`),
+        in order. The children are listed, not built (`Node.list_children`): each takes its
+        creation order and counts in `Usage.nodes` now, and its Node is made when the search
+        first selects it, or when the tree is read."""
         cap = self.meter.budget.nodes
         if cap is not None:
             items = items[: max(0, int(cap - self.meter.usage.nodes))]
-        order = self._nodes
-        out = [Node(state, step, parent, prior, order + i)   # positional: the hot path
-               for i, (step, prior, state) in enumerate(items)]
-        self._nodes += len(out)
-        self.meter.usage.nodes += len(out)
-        parent.children.extend(out)
-        return out
+        statuses = self.statuses([pr[2] for pr in items], exact=exact)
+        parent.list_children(items, statuses, self._nodes)
+        self._nodes += len(items)
+        self.meter.usage.nodes += len(items)
+        return statuses
 
     # -- results --------------------------------------------------------------------------------
     def verified_answer(self, steps: Sequence[Step]) -> str | None:

@@ -7,6 +7,10 @@ revisiting a proven loss. A value function that knows some values exactly (`type
 has the children it knows to be unsolvable marked lost when they are created, as dead ends are.
 Policies that sample steps (exhaustive=False) get progressive widening:
 a node may hold at most ceil(pw_c * N ** pw_alpha) children, and is re-asked for more as N grows.
+
+An expansion lists its children (step, prior, next state, status) and a child's Node is built
+only when selection first picks it (`tree.Node.kids`): most children are never visited. Reading
+`Node.children` builds the rest, so the tree a caller sees is the complete one.
 """
 from __future__ import annotations
 
@@ -97,12 +101,11 @@ class MCTS:
                 fresh = [Proposal(s, scale * p / total, nxt) for s, p, nxt in fresh]
         else:
             fresh = proposals
-        kids = ctx.add_children(node, fresh)
-        truncated = len(kids) < len(fresh)   # the nodes cap: this node is not fully listed
-        for child, status in zip(kids, ctx.statuses([ch.state for ch in kids], exact=True)):
-            child.status = status
-            if status == WIN and self.win is None:
-                self.win = child
+        first = len(node.kids)
+        statuses = ctx.add_children(node, fresh, exact=True)
+        truncated = len(statuses) < len(fresh)   # the nodes cap: this node is not fully listed
+        if self.win is None and WIN in statuses:
+            self.win = node.child(first + statuses.index(WIN))
         node.stale += not fresh
         node.saturated = (ctx.exhaustive or node.stale >= self.max_stale) and not truncated
         if self.win is not None:
@@ -113,7 +116,7 @@ class MCTS:
 
     def _propagate_loss(self, node: Node | None) -> None:
         while node is not None and node.status == UNKNOWN and node.expanded and node.saturated \
-                and all(ch.status == LOSS for ch in node.children):
+                and node.children_lost():
             node.status = LOSS
             if self.ctx.exhaustive:
                 self.ctx.lost.add(node.state)

@@ -16,31 +16,47 @@ from ..tree import LOSS, Node
 def puct_child(node: Node, c: float, fpu: float) -> Node | None:
     """AlphaZero's PUCT: the child maximising Q + c * P * sqrt(N_parent) / (1 + N_child), with
     virtual loss (pending visits of value 0) in both counts; unvisited children have Q = `fpu`.
-    Lost children are never chosen; ties go to the earlier child. None if every child is lost."""
+    Lost children are never chosen; ties go to the earlier child. None if every child is lost.
+    A child not built yet (`Node.kids`) is unvisited: its score is fpu + c * P * sqrt(N_parent)."""
     sqrt_n = math.sqrt(max(1, node.visits + node.virtual_loss))   # the parent's term, once
+    listed = node.listed
     best, best_score = None, -math.inf
-    for ch in node.children:
-        if ch.status != LOSS:
+    for i, ch in enumerate(node.kids):
+        if ch is None:
+            j = i - listed.start
+            if listed.statuses[j] != LOSS:
+                s = fpu + c * listed.proposals[j][1] * sqrt_n
+                if s > best_score:
+                    best, best_score = i, s
+        elif ch.status != LOSS:
             n = ch.visits + ch.virtual_loss
             s = (ch.value_sum / n if n else fpu) + c * ch.prior * sqrt_n / (1 + n)
             if s > best_score:
-                best, best_score = ch, s
-    return best
+                best, best_score = i, s
+    return None if best is None else node.child(best)
 
 
 def uct_child(node: Node, c: float, fpu: float) -> Node | None:
     """UCB1 applied to trees (Kocsis & Szepesvari): the child maximising
     Q + c * sqrt(ln N_parent / N_child). Unvisited children come first, in prior order (then
-    creation order); lost children are never chosen. None if every child is lost."""
+    creation order); lost children are never chosen. None if every child is lost. A child not
+    built yet (`Node.kids`) is unvisited."""
     log_n = math.log(max(1, node.visits + node.virtual_loss))     # the parent's term, once
+    listed = node.listed
     best, best_score = None, -math.inf
-    for ch in node.children:
-        if ch.status != LOSS:
+    for i, ch in enumerate(node.kids):
+        if ch is None:
+            j = i - listed.start
+            if listed.statuses[j] != LOSS:
+                s = 1e9 + listed.proposals[j][1]
+                if s > best_score:
+                    best, best_score = i, s
+        elif ch.status != LOSS:
             n = ch.visits + ch.virtual_loss
             s = 1e9 + ch.prior if n == 0 else ch.value_sum / n + c * math.sqrt(log_n / n)
             if s > best_score:
-                best, best_score = ch, s
-    return best
+                best, best_score = i, s
+    return None if best is None else node.child(best)
 
 
 # A selection rule: (node, c, fpu) -> the child to descend to.
