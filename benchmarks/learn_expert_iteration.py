@@ -1,11 +1,14 @@
 """Expert iteration from tabula rasa, per puzzle: `mcts-reason train` with a fixed plan.
 
     python benchmarks/learn_expert_iteration.py game24 [--rounds 5] [--workers 2]
-        [--budget N] [--out DIR]
+        [--budget N] [--seed N] [--out DIR]
 
 Runs into runs/learn/PUZZLE/ (or DIR/PUZZLE/; resumable: rerun the same command) and prints the
 summary table. --budget replaces the plan's simulations per training search (the data the
 model learns from); the evaluation budget stays the plan's, so runs remain comparable.
+--seed N (default 0: the recorded runs) is the training seed: generated training instances are
+drawn with TRAIN_SEED + N, and N is `train --split-seed` (the split of each round's records
+and their rollout labels; the searches' own seeds stay 0..--seeds-1).
 Game of 24 trains on every third instance of ../shared/data/game24_4nums.csv outside ranks
 901-1000 and evaluates on ranks 901-1000 (the Tree-of-Thoughts test set, never trained on);
 the other puzzles train on instances generated with a seed of this script's own (150 of them;
@@ -47,11 +50,11 @@ GAMMA = {"sliding": 0.9}
 POLICY_STATES = {"sliding": "solved"}
 
 
-def generated_train_file(puzzle: str, parts: list, out: Path) -> str:
+def generated_train_file(puzzle: str, parts: list, out: Path, seed: int = 0) -> str:
     import numpy as np
 
     from mcts_reason.registry import load
-    rng = np.random.default_rng(TRAIN_SEED)
+    rng = np.random.default_rng(TRAIN_SEED + seed)
     p = load(puzzle)
     insts = list(dict.fromkeys(t for n, options in parts
                                for t in p.generate(n, rng=rng, **options)))
@@ -76,6 +79,13 @@ def positive_int(text: str) -> int:
     return value
 
 
+def nonnegative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
+    return value
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("puzzle", choices=sorted(PLANS))
@@ -83,6 +93,9 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--budget", type=positive_int, default=None,
                     help="simulations per training search (default: the plan's)")
+    ap.add_argument("--seed", type=nonnegative_int, default=0,
+                    help="training seed: the generated training instances and train "
+                         "--split-seed (default: 0, the recorded runs)")
     ap.add_argument("--out", default=str(Path("runs") / "learn"),
                     help="folder under the repo root for the run (default: runs/learn)")
     args = ap.parse_args()
@@ -91,12 +104,14 @@ def main() -> None:
     train, evals, budget, eval_budget = PLANS[args.puzzle]
     budget = args.budget or budget
     train = game24_train_file(out) if args.puzzle == "game24" else \
-        generated_train_file(args.puzzle, train, out)
+        generated_train_file(args.puzzle, train, out, args.seed)
     cmd = [str(Path(sys.executable).with_name("mcts-reason")), "train", args.puzzle,
            "--set", train, "--eval-set", evals, "--held-out", evals,
            "--rounds", str(args.rounds), "--budget", str(budget),
            "--eval-budget", str(eval_budget), "--workers", str(args.workers),
            "--out", str(out / args.puzzle)]
+    if args.seed:
+        cmd[-2:-2] = ["--split-seed", str(args.seed)]
     if args.puzzle in GAMMA:
         cmd[-2:-2] = ["--gamma", str(GAMMA[args.puzzle])]
     if args.puzzle in POLICY_STATES:

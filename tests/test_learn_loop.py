@@ -26,7 +26,8 @@ def _cmd(tmp: Path, out: str) -> list[str]:
     (tmp / "held.txt").write_text("\n".join(HELD) + "\n")
     return [EXE, "train", "game24", "--set", str(tmp / "train.txt"), "--held-out",
             str(tmp / "held.txt"), "--rounds", "2", "--budget", "12", "--rollouts", "2",
-            "--bits", "10", "--workers", "1", "--no-progress", "--out", str(tmp / out)]
+            "--bits", "10", "--split-seed", "1", "--workers", "1", "--no-progress",
+            "--out", str(tmp / out)]
 
 
 def _round(out: Path, r: int) -> dict:
@@ -79,6 +80,8 @@ def test_train_resumes_after_sigkill_with_the_same_rounds(tmp_path):
         for kind in ("policy", "value", "sft", "preference"):
             for rec in read_jsonl(d / "data" / "train" / f"{kind}.jsonl"):
                 assert rec["provenance"]["instance"] not in HELD
+    # --split-seed reaches the run's configuration (the split and the rollout labels' seed)
+    assert json.loads((tmp_path / "killed" / "config.json").read_text())["split_seed"] == 1
     summary = (tmp_path / "killed" / "summary.md").read_text()
     assert "| 1 |" in summary and "uniform+rollout" in summary
     assert (tmp_path / "killed" / "solve_rate.png").stat().st_size > 1000

@@ -251,6 +251,9 @@ def traces_cmd(puzzle, sources, out, set_spec, budget, seeds, policy_name, value
               help="Fit each model on the records of this many latest rounds.")
 @click.option("--bits", type=click.IntRange(8, 22), default=15, show_default=True,
               help="Feature hashing width: 2**BITS columns per block.")
+@click.option("--split-seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Seed of the train/validation split of each round's records and of their "
+                   "rollout labels (as for traces).")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Worker processes (default: the cores; 1 runs inline).")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local",
@@ -274,8 +277,8 @@ def traces_cmd(puzzle, sources, out, set_spec, budget, seeds, policy_name, value
               help="Progress bars (default: only when stderr is a terminal).")
 @_one_line_errors
 def train_cmd(puzzle, set_spec, eval_spec, held_out, rounds, budget, eval_budget, seeds,
-              rollouts, gamma, sft_steps, policy_states, window, bits, workers, executor,
-              ray_address, out, learner_kind, finetune_steps, finetune_batch, finetune_lr,
+              rollouts, gamma, sft_steps, policy_states, window, bits, split_seed, workers,
+              executor, ray_address, out, learner_kind, finetune_steps, finetune_batch, finetune_lr,
               finetune_threads, progress):
     """Expert iteration for PUZZLE from tabula rasa: MCTS -> traces -> fit a learned policy and
     value -> evaluate on held-out instances, ROUNDS times (see docs/learning.md)."""
@@ -310,8 +313,8 @@ def train_cmd(puzzle, set_spec, eval_spec, held_out, rounds, budget, eval_budget
     config = TrainConfig(puzzle=p.name, train_set=train_set.name, train_sha256=train_set.sha256,
                          eval_set=evals.name, eval_sha256=evals.sha256, held_out_sha256=h,
                          budget=budget, eval_budget=eval_budget or budget, seeds=seeds,
-                         rollouts=rollouts, window=window, bits=bits, gamma=gamma,
-                         policy_states=policy_states, sft_steps=sft_steps)
+                         rollouts=rollouts, window=window, bits=bits, split_seed=split_seed,
+                         gamma=gamma, policy_states=policy_states, sft_steps=sft_steps)
     from ..bench import ExecutorUnavailable
     from ..llm.client import LLMError
     from .loop import RunMismatch
