@@ -63,9 +63,12 @@ def _sweep(srv: FaultServer, client: LLMClient, *, target: int, budget_for=None)
 @pytest.fixture(scope="module")
 def thousand():
     """One sweep of searches through >= REQUESTS requests at a 30% fault rate."""
-    with FaultServer(oracle_answer, fault_rate=0.3, seed=2024, delay=0.3,
+    # The client's timeout is far above an honest answer's latency, even on a loaded machine
+    # (at 0.1 s one undelayed answer in ~1000 once took longer, and was counted as a timeout),
+    # and the injected delay far above the timeout: only injected delays time out.
+    with FaultServer(oracle_answer, fault_rate=0.3, seed=2024, delay=1.2,
                      huge_chars=100_000) as srv:
-        client = client_for(srv)
+        client = client_for(srv, timeout=0.6)
         try:
             runs = _sweep(srv, client, target=REQUESTS)
         finally:
