@@ -43,6 +43,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from mcts_reason.learn.choices import SFT_STEPS
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 TOT = Path("..") / "shared" / "data" / "game24_4nums.csv"      # relative to the repo root
@@ -138,7 +140,7 @@ def main() -> None:
     train, test = write_sets(out, args.train, args.test)
     data, ft = out / "data", out / "finetune"
     if (data / "manifest.json").is_file():
-        made = json.loads((data / "manifest.json").read_text()).get("sft_steps", 3)
+        made = json.loads((data / "manifest.json").read_text()).get("sft_steps", SFT_STEPS)
         if made != args.sft_steps:
             sys.exit(f"{data} was made with --sft-steps {made}; use another --out")
     else:

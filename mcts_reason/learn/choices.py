@@ -6,3 +6,7 @@ from __future__ import annotations
 
 # `fit(policy_states=...)` / `train --policy-states`: the states the policy is fitted to.
 POLICY_STATES = ("all", "solved")
+
+# `traces.records(sft_steps=...)` / `traces --sft-steps` / `train --sft-steps`: lines per propose
+# SFT answer (traces.propose_answer).
+SFT_STEPS = 3

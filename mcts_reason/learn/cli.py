@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from ..cliutil import FiniteFloat
-from .choices import POLICY_STATES
+from .choices import POLICY_STATES, SFT_STEPS
 
 EXIT_INTERRUPTED = 130
 
@@ -29,7 +29,7 @@ def gamma_option(command):
 def sft_steps_option(command):
     """`--sft-steps` of `traces` and `train`."""
     return click.option(
-        "--sft-steps", type=click.IntRange(1, 32), default=3, show_default=True,
+        "--sft-steps", type=click.IntRange(1, 32), default=SFT_STEPS, show_default=True,
         help="Lines per propose SFT answer: the solution's step, then the state's other "
              "children not proved lost (by proved win, visits, prior), so a fine-tuned model "
              "learns to write this many candidate steps per call.")(command)

@@ -12,6 +12,7 @@ import numpy as np
 from ..bench import SweepConfig, run_sweep, tree_file_name
 from ..records import scan_records
 from ..viz.export import read_tree
+from .choices import SFT_STEPS
 from .dataset import Dataset
 from .traces import TraceError, records
 
@@ -49,7 +50,7 @@ def tree_seed(seed: int, name: str) -> np.random.Generator:
 
 def add_trees(dataset: Dataset, puzzle: Any, paths: Sequence[Path], *, rollouts: int, seed: int,
               later_wins: bool = False, extra: dict | None = None, progress: Any = None,
-              gamma: float | None = None, sft_steps: int = 3) -> int:
+              gamma: float | None = None, sft_steps: int = SFT_STEPS) -> int:
     """Add the records of every tree in `paths` to `dataset`; returns the number of trees read.
     `gamma`: graded value labels, `sft_steps`: lines per propose SFT answer (`traces.records`).
     Raises ValueError (TraceError) naming the file for a tree that does not re-parse."""

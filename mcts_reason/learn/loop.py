@@ -29,6 +29,7 @@ from ..bench import SweepConfig, run_sweep
 from ..records import scan_records
 from ..search import SPECS
 from ..sets import InstanceSet
+from .choices import SFT_STEPS
 from .collect import add_trees, sweep_trees
 from .dataset import Dataset, Splitter, _atomic_write, read_jsonl
 from .fit import EmptyTraces, fit
@@ -60,7 +61,7 @@ class TrainConfig:
     val_fraction: float = 0.1
     gamma: float | None = None        # graded value labels (traces.records); None: outcomes
     policy_states: str = "all"        # the policy records fitted (choices.POLICY_STATES)
-    sft_steps: int = 3                # lines per propose SFT answer (traces.propose_answer)
+    sft_steps: int = SFT_STEPS        # lines per propose SFT answer (traces.propose_answer)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -30,6 +30,7 @@ import networkx as nx
 import numpy as np
 
 from ..llm.prompts import propose_messages, value_messages
+from .choices import SFT_STEPS
 from .features import Featurizer, has_hook
 from ..values import RolloutValue
 
@@ -110,7 +111,7 @@ def steps_to_solved(graph: nx.DiGraph, puzzle: Any, states: dict[int, Any]) -> d
 
 
 def records(graph: nx.DiGraph, puzzle: Any, *, rollouts: int = 8, rng: np.random.Generator,
-            sft_steps: int = 3, max_pairs: int = 4, gamma: float | None = None,
+            sft_steps: int = SFT_STEPS, max_pairs: int = 4, gamma: float | None = None,
             **extra: Any) -> Iterator[dict]:
     """Every record of one tree (see the module docstring); `extra` goes into provenance.
     `rollouts` is k of the Monte Carlo value labels (0: only proved states get value records);
