@@ -337,6 +337,27 @@ def _ref_estimate(s: tuple) -> float:
     return 0.2 + 0.3 * friendly if all(whole) else 0.1 + 0.3 * friendly + 0.1 * (sum(whole) / n)
 
 
+def test_successors_keep_the_number_representation_on_reachable_states(reachable_sample):
+    """On every reachable state (Fractions included) each step's result is the reference's
+    exact value in the puzzle's representation: an int when whole, else a Fraction (never a
+    whole Fraction), and the next state is the sorted rest plus that result."""
+    from mcts_reason_puzzles.game24 import successors
+    ops = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
+           "/": lambda a, b: a / b}
+    for s in reachable_sample:
+        if len(s) < 2:
+            continue
+        ours = _ours(s)
+        for step, nxt in successors(ours):
+            want = ops[step.op](F(step.a), F(step.b))
+            assert step.result == want and type(step.result) is type(_ours((want,))[0]), (s, step)
+            assert all(type(x) is int or x.denominator > 1 for x in nxt), (s, step)
+            rest = list(s)
+            rest.remove(F(step.a))
+            rest.remove(F(step.b))
+            assert nxt == _ours(tuple(sorted(rest + [want]))), (s, step)
+
+
 def test_estimate_matches_its_definition_on_reachable_states(reachable_sample):
     from mcts_reason_puzzles.game24 import estimate
     for s in reachable_sample:

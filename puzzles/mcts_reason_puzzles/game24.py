@@ -290,6 +290,32 @@ class Game24HeuristicValue:
 _new_step = tuple.__new__    # Step(...) without NamedTuple's keyword handling (hot path)
 
 
+def _ratio(n: int, d: int):
+    """n / d exactly for d > 0: an int when it divides, else a `Fraction` (as `div` gives)."""
+    if d == 1:
+        return n
+    g = math.gcd(n, d)
+    return n // d if g == d else Fraction(n // g, d // g)
+
+
+def _steps_nd(lo, hi) -> list[Step]:
+    """The steps on the pair lo <= hi when one of them is a Fraction: the same steps, in the
+    same order, as for whole numbers, computed on numerators and denominators (one reduction
+    per result instead of a `Fraction` operation and a `norm`)."""
+    ln, ld = (lo, 1) if type(lo) is int else (lo.numerator, lo.denominator)
+    hn, hd = (hi, 1) if type(hi) is int else (hi.numerator, hi.denominator)
+    cross, lh = hn * ld, ln * hd
+    make = _new_step
+    steps = [make(Step, (hi, "+", lo, _ratio(cross + lh, hd * ld))),
+             make(Step, (hi, "-", lo, _ratio(cross - lh, hd * ld))),
+             make(Step, (hi, "*", lo, _ratio(hn * ln, hd * ld)))]
+    if ln:
+        steps.append(make(Step, (hi, "/", lo, _ratio(cross, lh))))
+    if hn and cross != lh:
+        steps.append(make(Step, (lo, "/", hi, _ratio(lh, cross))))
+    return steps
+
+
 def successors(state: State) -> list[tuple[Step, State]]:
     """Every legal step from `state` with the state it leads to, in one pass (the hot path of
     the heuristic policy; `legal_steps` and `apply` agree with it, see the tests).
@@ -319,13 +345,7 @@ def successors(state: State) -> list[tuple[Step, State]]:
                     steps.append(make(Step, (lo, "/", hi, lo // hi if lo % hi == 0
                                              else Fraction(lo, hi))))
             else:
-                steps = [make(Step, (hi, "+", lo, norm(hi + lo))),
-                         make(Step, (hi, "-", lo, norm(hi - lo))),
-                         make(Step, (hi, "*", lo, norm(hi * lo)))]
-                if lo:
-                    steps.append(make(Step, (hi, "/", lo, div(hi, lo))))
-                if hi and hi != lo:
-                    steps.append(make(Step, (lo, "/", hi, div(lo, hi))))
+                steps = _steps_nd(lo, hi)
             if not rest:
                 out += [(step, (step[3],)) for step in steps]
                 continue
