@@ -102,20 +102,6 @@ def _makes_int(a: int, b: int) -> bool:
             or (b != 0 and a == TARGET * b) or (a != 0 and b == TARGET * a))
 
 
-def _partners(a: int) -> list[int]:
-    """The whole numbers b with `_makes_int(a, b)`: b = 24 - a, a - 24, a + 24, and for a != 0
-    also 24 * a, 24 / a and a / 24 where they are whole. Listing them once per number lets
-    `_estimate_int3` test six candidate pairs by membership instead of six `_makes_int` calls."""
-    if a == 0:
-        return [TARGET, -TARGET]
-    out = [TARGET - a, a - TARGET, a + TARGET, TARGET * a]
-    if TARGET % a == 0:
-        out.append(TARGET // a)
-    if a % TARGET == 0:
-        out.append(a // TARGET)
-    return out
-
-
 def _nd_sum(xs) -> tuple[int, int]:
     n, d = 0, 1
     for xn, xd in xs:
@@ -200,16 +186,39 @@ _FRIENDLY_3 = tuple(0.2 + 0.3 * (k / 3) for k in range(4))
 
 def _estimate_int3(a: int, b: int, c: int) -> float:
     """`_estimate_int` for three whole numbers, unrolled: most of the states a search scores
-    (every child of the root) are of this kind."""
+    (every child of the root) are of this kind. For each number x and the sum s and product
+    p of the other two it asks whether one operation on (x, s) or (x, p) makes 24, written
+    out for whole numbers >= 0 (x + s and x * p are the sum and product of all, asked first;
+    x / v or v / x is 24 only when x != 0)."""
     if a + b + c == TARGET or a * b * c == TARGET:
         return 0.95
-    pa, pb, pc = _partners(a), _partners(b), _partners(c)   # `_makes_int(x, y)` is y in px
-    if (b + c in pa or b * c in pa or a + c in pb or a * c in pb or a + b in pc or a * b in pc):
-        return 0.85
+    for x, s, p in ((a, b + c, b * c), (b, a + c, a * c), (c, a + b, a * b)):
+        if (x * s == TARGET or x - s == TARGET or s - x == TARGET
+                or x + p == TARGET or x - p == TARGET or p - x == TARGET
+                or (x and (x == TARGET * s or s == TARGET * x or x == TARGET * p
+                           or p == TARGET * x))):
+            return 0.85
     if a >= 1 and b >= 1 and c >= 1 and \
             (a if a > 2 else 2) * (b if b > 2 else 2) * (c if c > 2 else 2) < TARGET:
         return 0.02
     return _FRIENDLY_3[(a in _FRIENDLY) + (b in _FRIENDLY) + (c in _FRIENDLY)]
+
+
+def _makes_with_rest3(an: int, ad: int, bn: int, bd: int, cn: int, cd: int) -> bool:
+    """Whether some number x of three (numerators and positive denominators) and the sum s or
+    the product p of the other two make 24 with one operation: `_makes_nd` on the six pairs,
+    written out (x + s and x * p, the sum and product of all, are the caller's to ask)."""
+    for xn, xd, sn, pn, vd in ((an, ad, bn * cd + cn * bd, bn * cn, bd * cd),
+                               (bn, bd, an * cd + cn * ad, an * cn, ad * cd),
+                               (cn, cd, an * bd + bn * ad, an * bn, ad * bd)):
+        big, x = TARGET * xd * vd, xn * vd     # s and p share the denominator vd
+        s, p = sn * xd, pn * xd
+        if (xn * sn == big or x - s == big or s - x == big
+                or x + p == big or x - p == big or p - x == big
+                or (xn and (x == TARGET * s or s == TARGET * x or x == TARGET * p
+                            or p == TARGET * x))):
+            return True
+    return False
 
 
 def estimate(nums: Sequence[Fraction]) -> float:
@@ -228,11 +237,16 @@ def estimate(nums: Sequence[Fraction]) -> float:
         return 1.0 if _makes_nd(a.numerator, a.denominator, b.numerator, b.denominator) else 0.0
     if n == 1:
         return 1.0 if nums[0] == TARGET else 0.0
-    for x in nums:
-        if type(x) is not int:
-            break
+    if n == 3:
+        a, b, c = nums
+        if type(a) is int and type(b) is int and type(c) is int:
+            return _estimate_int3(a, b, c)
     else:
-        return _estimate_int3(*nums) if n == 3 else _estimate_int(nums)
+        for x in nums:
+            if type(x) is not int:
+                break
+        else:
+            return _estimate_int(nums)
     # Some number is a Fraction: the same features, cross-multiplied (numerator, denominator).
     nd = [(x, 1) if type(x) is int else (x.numerator, x.denominator) for x in nums]
     if n == 3:
@@ -240,11 +254,7 @@ def estimate(nums: Sequence[Fraction]) -> float:
         big = TARGET * ad * bd * cd
         if an * bd * cd + bn * ad * cd + cn * ad * bd == big or an * bn * cn == big:
             return 0.95
-        if (_makes_nd(an, ad, bn * cd + cn * bd, bd * cd) or _makes_nd(an, ad, bn * cn, bd * cd)
-                or _makes_nd(bn, bd, an * cd + cn * ad, ad * cd)
-                or _makes_nd(bn, bd, an * cn, ad * cd)
-                or _makes_nd(cn, cd, an * bd + bn * ad, ad * bd)
-                or _makes_nd(cn, cd, an * bn, ad * bd)):
+        if _makes_with_rest3(an, ad, bn, bd, cn, cd):
             return 0.85
     else:
         for total in (_nd_sum(nd), _nd_prod(nd)):
@@ -316,6 +326,16 @@ def _steps_nd(lo, hi) -> list[Step]:
     return steps
 
 
+def _le(a, b) -> bool:
+    """a <= b for ints and Fractions, exactly, without `Fraction`'s generic comparison (which
+    checks the other operand's type against the numbers ABCs on every call)."""
+    if type(a) is int:
+        return a <= b if type(b) is int else a * b.denominator <= b.numerator
+    if type(b) is int:
+        return a.numerator <= b * a.denominator
+    return a.numerator * b.denominator <= b.numerator * a.denominator
+
+
 def successors(state: State) -> list[tuple[Step, State]]:
     """Every legal step from `state` with the state it leads to, in one pass (the hot path of
     the heuristic policy; `legal_steps` and `apply` agree with it, see the tests).
@@ -351,7 +371,14 @@ def successors(state: State) -> list[tuple[Step, State]]:
                 continue
             if len(rest) == 1:   # three numbers (most expansions): the result goes before or after
                 x = rest[0]
-                out += [(step, (step[3], x) if step[3] <= x else (x, step[3])) for step in steps]
+                out += [(step, (step[3], x) if _le(step[3], x) else (x, step[3])) for step in steps]
+                continue
+            if len(rest) == 2:   # four numbers (every root): before, between or after the two
+                x, y = rest
+                for step in steps:
+                    r = step[3]
+                    out.append((step, (r, x, y) if _le(r, x) else (x, r, y) if _le(r, y)
+                                else (x, y, r)))
                 continue
             for step in steps:
                 r = step[3]
