@@ -118,7 +118,7 @@ class Meter:
     `refused` names a cap that refused a charge which the plain counters cannot show (a model
     call whose reserved tokens would not fit): once set, `exhausted()` reports it."""
 
-    __slots__ = ("budget", "usage", "_start", "_clock", "refused", "_counted")
+    __slots__ = ("budget", "usage", "_start", "_clock", "refused", "_counted", "_checks")
 
     def __init__(self, budget: Budget, *, clock=time.perf_counter) -> None:
         self.budget = budget
@@ -129,6 +129,7 @@ class Meter:
         # The counted caps, looked up once (a budget is frozen): `exhausted` runs every step.
         self._counted = [(kind, _SPENT[kind], cap) for kind, cap in budget.caps().items()
                          if kind != "seconds"]
+        self._checks: dict[str, list] = {}   # kind -> the caps `can` checks for it (`_checks_for`)
 
     def elapsed(self) -> float:
         return self._clock() - self._start
@@ -138,16 +139,24 @@ class Meter:
         budget, usage = self.budget, self.usage
         if budget.seconds is not None and self.elapsed() >= budget.seconds:
             return False
-        for k in (kind, *_ALSO_EXACT.get(kind, ())):
-            cap = getattr(budget, k)
-            if cap is not None and _SPENT[k](usage) + n > cap:
+        checks = self._checks.get(kind)
+        if checks is None:
+            checks = self._checks[kind] = self._checks_for(kind)
+        for spent, cap, after in checks:
+            if (spent(usage) >= cap) if after else (spent(usage) + n > cap):
                 return False
-        if kind in _ALSO_EXACT:
-            for k in _ALSO_AFTER:
-                cap = getattr(budget, k)
-                if cap is not None and _SPENT[k](usage) >= cap:
-                    return False
         return True
+
+    def _checks_for(self, kind: str) -> list:
+        """The set caps that `can(kind)` checks, as (amount spent, cap, after): `kind`'s own and
+        its shared exact caps (spending must keep within them), then for a policy or value call
+        the caps known only after a call (`after`: refused once reached). Looked up once per
+        kind (a budget is frozen): `can` runs before every charged operation."""
+        budget = self.budget
+        out = [(_SPENT[k], getattr(budget, k), False) for k in (kind, *_ALSO_EXACT.get(kind, ()))]
+        if kind in _ALSO_EXACT:
+            out += [(_SPENT[k], getattr(budget, k), True) for k in _ALSO_AFTER]
+        return [c for c in out if c[1] is not None]
 
     def left(self, kind: str) -> float | None:
         """How much of `kind` the budget still allows (None: not capped)."""

@@ -166,7 +166,6 @@ class Context:
         merged: dict[State, list] = {}
         apply = self.puzzle.apply
         total = 0.0
-        track, parents = self.track_parents, self.parents
         for item in raw:
             # A trusted policy may pass the next state it already computed (Proposal.next_state);
             # model output is always applied by the puzzle.
@@ -175,9 +174,13 @@ class Context:
             prior = float(prior) if prior > 0 else 0.0
             total += prior
             merged.setdefault(nxt, [step, 0.0, nxt])[1] += prior   # one hash of the state
-            if track and nxt not in parents and nxt != self.initial:
-                parents[nxt] = (state, step)
-        items = break_ties(list(merged.values()), self.tie_rng)
+        items = list(merged.values())
+        if self.track_parents:   # the first step to reach each state (merged keeps the first)
+            parents = self.parents
+            for step, _, nxt in items:
+                if nxt not in parents and nxt != self.initial:
+                    parents[nxt] = (state, step)
+        items = break_ties(items, self.tie_rng)
         make = tuple.__new__   # Proposal(...) without the NamedTuple keyword handling (hot path)
         if total > 0:
             return [make(Proposal, (s, p / total, nxt)) for s, p, nxt in items]
@@ -249,16 +252,13 @@ class Context:
         """`status_of` for each of `states` (the children of one expansion: the hot path)."""
         solved, dead_end, lost, puzzle = self._is_solved, self._is_dead_end, self.lost, self.puzzle
         known = self.exact if exact else None
-        out = []
-        for state in states:
-            if solved(state):
-                out.append(WIN)
-            elif dead_end(state) or (known is not None and known(puzzle, state) == 0.0) or \
-                    (lost and state in lost):   # the table last: hashing a state costs most
-                out.append(LOSS)
-            else:
-                out.append(UNKNOWN)
-        return out
+        if known is None:
+            return [WIN if solved(s) else LOSS if dead_end(s) or (lost and s in lost)
+                    else UNKNOWN for s in states]
+        # (the table last: hashing a state costs most)
+        return [WIN if solved(s) else
+                LOSS if dead_end(s) or known(puzzle, s) == 0.0 or (lost and s in lost)
+                else UNKNOWN for s in states]
 
     def new_node(self, state: State, *, step: Step = None, parent: Node | None = None,
                  prior: float = 1.0) -> Node:
