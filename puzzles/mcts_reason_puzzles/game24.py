@@ -290,8 +290,11 @@ class Game24HeuristicValue:
         if len(state) == 2:   # most of the calls (every child of a three-number state)
             a, b = state
             if type(a) is int and type(b) is int:
-                return 1.0 if _makes_int(a, b) else 0.0
-        return estimate(state) if len(state) <= 2 else None
+                made = _makes_int(a, b)
+            else:
+                made = _makes_nd(a.numerator, a.denominator, b.numerator, b.denominator)
+            return 1.0 if made else 0.0
+        return estimate(state) if len(state) < 2 else None
 
     def __repr__(self) -> str:
         return "Game24HeuristicValue()"
@@ -371,14 +374,20 @@ def successors(state: State) -> list[tuple[Step, State]]:
                 continue
             if len(rest) == 1:   # three numbers (most expansions): the result goes before or after
                 x = rest[0]
-                out += [(step, (step[3], x) if _le(step[3], x) else (x, step[3])) for step in steps]
-                continue
-            if len(rest) == 2:   # four numbers (every root): before, between or after the two
-                x, y = rest
                 for step in steps:
                     r = step[3]
-                    out.append((step, (r, x, y) if _le(r, x) else (x, r, y) if _le(r, y)
-                                else (x, y, r)))
+                    first = r <= x if type(r) is type(x) is int else _le(r, x)
+                    out.append((step, (r, x) if first else (x, r)))
+                continue
+            if len(rest) == 2:   # four numbers (every root): before, between or after the two
+                x, y = rest      # (whole numbers: a root has nothing else)
+                for step in steps:
+                    r = step[3]
+                    if type(r) is type(x) is type(y) is int:
+                        nxt = (r, x, y) if r <= x else (x, r, y) if r <= y else (x, y, r)
+                    else:
+                        nxt = (r, x, y) if _le(r, x) else (x, r, y) if _le(r, y) else (x, y, r)
+                    out.append((step, nxt))
                 continue
             for step in steps:
                 r = step[3]
