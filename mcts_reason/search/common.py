@@ -169,8 +169,13 @@ class Context:
         for item in raw:
             # A trusted policy may pass the next state it already computed (Proposal.next_state);
             # model output is always applied by the puzzle.
-            step, prior = item[0], item[1]
-            nxt = item[2] if len(item) == 3 and item[2] is not None else apply(state, step)
+            if len(item) == 3:
+                step, prior, nxt = item
+                if nxt is None:
+                    nxt = apply(state, step)
+            else:
+                step, prior = item[0], item[1]
+                nxt = apply(state, step)
             prior = float(prior) if prior > 0 else 0.0
             total += prior
             merged.setdefault(nxt, [step, 0.0, nxt])[1] += prior   # one hash of the state
