@@ -12,9 +12,14 @@ and their rollout labels; the searches' own seeds stay 0..--seeds-1).
 Game of 24 trains on every third instance of ../shared/data/game24_4nums.csv outside ranks
 901-1000 and evaluates on ranks 901-1000 (the Tree-of-Thoughts test set, never trained on);
 the other puzzles train on instances generated with a seed of this script's own (150 of them;
-sliding: 30 each scrambled by 4, 6, 8, 10 and 12 moves) and evaluate
+sliding: 30 each scrambled by 4, 6, 8, 10 and 12 moves, then 60 each by 14 and 16) and evaluate
 on one of the puzzle's named sets (passed as --held-out too, so a generated instance that
 happens to equal an evaluation one is dropped from training).
+--parts COUNTxDEPTH,... (sliding) replaces the plan's scrambles: `--parts
+30x4,30x6,30x8,30x10,30x12` is the plan before 2026-12-02 18:30 UTC (SLIDING_PARTS_V1).
+--held-out SPEC (repeatable) adds sets never trained on (train --held-out), e.g. the larger
+8-puzzle sets of benchmarks/sliding_heldout.py. --train-only writes the training file
+(OUT/PUZZLE_train.txt) and exits: how the sliding_heldout.py exclusions are regenerated.
 """
 from __future__ import annotations
 
@@ -28,6 +33,15 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 TOT = Path("..") / "shared" / "data" / "game24_4nums.csv"      # relative to the repo root
 
+# The 8-puzzle's training scrambles, (count, depth): the curriculum 4..12 of the first plan
+# (SLIDING_PARTS_V1), then harder boards, 60 each scrambled by 14 and 16 moves (mostly at
+# distance 12-16). With V1 the learned search was behind the heuristic on distance-12 boards
+# (each training set held about 30 of them): benchmarks/README.md, learning section. V1 comes
+# first so that a seed's V1 boards are a prefix of its boards under the new plan (the same
+# draws): sets built to exclude the V1 training boards (sliding_heldout.py) stay disjoint from
+# those, and the new boards are kept apart from them with --held-out.
+SLIDING_PARTS_V1 = [(30, d) for d in (4, 6, 8, 10, 12)]
+SLIDING_PARTS = SLIDING_PARTS_V1 + [(60, 14), (60, 16)]
 PLANS = {
     # puzzle: (generator options of the training instances: (count, options) per part, eval
     # set, training budget, eval budget). Sliding mixes scramble depths (a curriculum inside
@@ -35,7 +49,7 @@ PLANS = {
     # distance features above all, carries over to the longer ones).
     "game24": (None, f"{TOT}:901-1000", 50, 8),
     "countdown": ([(150, {"count": 4, "target_low": 10, "target_high": 99})], "easy", 50, 20),
-    "sliding": ([(30, {"width": 3, "depth": d}) for d in (4, 6, 8, 10, 12)], "easy8", 100, 50),
+    "sliding": ([(n, {"width": 3, "depth": d}) for n, d in SLIDING_PARTS], "easy8", 100, 50),
     "blocksworld": ([(150, {"blocks": 3})], "easy", 50, 20),
 }
 TRAIN_SEED = 20261201
@@ -86,6 +100,18 @@ def nonnegative_int(text: str) -> int:
     return value
 
 
+def parts_spec(text: str) -> list[tuple[int, int]]:
+    """COUNTxDEPTH,COUNTxDEPTH,... -> [(count, depth), ...] (both >= 1)."""
+    try:
+        out = [tuple(int(x) for x in part.split("x")) for part in text.split(",")]
+    except ValueError:
+        out = []
+    if not out or any(len(t) != 2 or min(t) < 1 for t in out):
+        raise argparse.ArgumentTypeError(f"expected COUNTxDEPTH,... (e.g. 30x4,60x12), "
+                                         f"got {text!r}")
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("puzzle", choices=sorted(PLANS))
@@ -96,6 +122,14 @@ def main() -> None:
     ap.add_argument("--seed", type=nonnegative_int, default=0,
                     help="training seed: the generated training instances and train "
                          "--split-seed (default: 0, the recorded runs)")
+    ap.add_argument("--parts", default=None, type=parts_spec,
+                    help="sliding: the generated training instances as COUNTxDEPTH,... "
+                         "instead of the plan's (30x4,30x6,30x8,30x10,30x12: the first plan)")
+    ap.add_argument("--held-out", action="append", default=[],
+                    help="more sets never trained on (repeatable; passed to train --held-out: "
+                         "a generated instance equal to one of theirs is dropped)")
+    ap.add_argument("--train-only", action="store_true",
+                    help="write the training instances (OUT/PUZZLE_train.txt) and exit")
     ap.add_argument("--out", default=str(Path("runs") / "learn"),
                     help="folder under the repo root for the run (default: runs/learn)")
     args = ap.parse_args()
@@ -103,13 +137,22 @@ def main() -> None:
     (ROOT / out).mkdir(parents=True, exist_ok=True)
     train, evals, budget, eval_budget = PLANS[args.puzzle]
     budget = args.budget or budget
+    if args.parts is not None:
+        if args.puzzle != "sliding":
+            ap.error("--parts is for the sliding plan only")
+        train = [(n, {"width": 3, "depth": d}) for n, d in args.parts]
     train = game24_train_file(out) if args.puzzle == "game24" else \
         generated_train_file(args.puzzle, train, out, args.seed)
+    if args.train_only:
+        print(train)
+        return
     cmd = [str(Path(sys.executable).with_name("mcts-reason")), "train", args.puzzle,
            "--set", train, "--eval-set", evals, "--held-out", evals,
            "--rounds", str(args.rounds), "--budget", str(budget),
            "--eval-budget", str(eval_budget), "--workers", str(args.workers),
            "--out", str(out / args.puzzle)]
+    for spec in args.held_out:
+        cmd[-2:-2] = ["--held-out", spec]
     if args.seed:
         cmd[-2:-2] = ["--split-seed", str(args.seed)]
     if args.puzzle in GAMMA:

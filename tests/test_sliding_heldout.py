@@ -48,3 +48,30 @@ def test_a_drawn_set_avoids_the_excluded_boards(tmp_path):
                           "--exclude", str(tmp_path / "none.txt"), "--out", str(tmp_path / "y")],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and len(bad.stderr.splitlines()) == 1
+
+
+def test_the_sliding_plan_keeps_the_first_plans_boards_first(tmp_path):
+    """The plan's harder scrambles come after the first plan's (SLIDING_PARTS_V1), drawn from the
+    same generator: a seed's first-plan boards are a prefix of its boards, so a held-out set
+    built to exclude the first plan's training files (as big200 and pool853 were) still
+    excludes them; the harder boards reach distances a 12-move scramble cannot."""
+    from learn_expert_iteration import (SLIDING_PARTS, SLIDING_PARTS_V1,
+                                        generated_train_file, parts_spec)
+    p = load("sliding")
+    as_plan = lambda parts: [(n, {"width": 3, "depth": d}) for n, d in parts]  # noqa: E731
+    for seed in (0, 3):
+        (tmp_path / "v1").mkdir(exist_ok=True)
+        (tmp_path / "new").mkdir(exist_ok=True)
+        old = Path(generated_train_file("sliding", as_plan(SLIDING_PARTS_V1), tmp_path / "v1",
+                                        seed)).read_text().split("\n")[:-1]
+        new = Path(generated_train_file("sliding", as_plan(SLIDING_PARTS), tmp_path / "new",
+                                        seed)).read_text().split("\n")[:-1]
+        assert len(old) > 100 and new[:len(old)] == old and len(new) > len(old) + 100
+        pool = set(whole_pool(p, 12)) | set(whole_pool(p, 11))    # every board within 12
+        assert sum(b not in pool for b in new[len(old):]) > 50
+        assert all(b in pool for b in old)
+    assert parts_spec("30x4,60x16") == [(30, 4), (60, 16)]
+    bad = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "learn_expert_iteration.py"),
+                          "sliding", "--parts", "30x", "--train-only", "--out",
+                          str(tmp_path / "z")], capture_output=True, text=True)
+    assert bad.returncode == 2 and "COUNTxDEPTH" in bad.stderr
