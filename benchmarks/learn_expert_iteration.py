@@ -86,18 +86,15 @@ def game24_train_file(out: Path) -> str:
     return str(path)
 
 
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def nonnegative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
-    return value
+def at_least(low: int):
+    """An argparse type: an int no smaller than `low`."""
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+    parse.__name__ = "int"   # argparse names the type in its "invalid int value" message
+    return parse
 
 
 def parts_spec(text: str) -> list[tuple[int, int]]:
@@ -117,9 +114,9 @@ def main() -> None:
     ap.add_argument("puzzle", choices=sorted(PLANS))
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--budget", type=positive_int, default=None,
+    ap.add_argument("--budget", type=at_least(1), default=None,
                     help="simulations per training search (default: the plan's)")
-    ap.add_argument("--seed", type=nonnegative_int, default=0,
+    ap.add_argument("--seed", type=at_least(0), default=0,
                     help="training seed: the generated training instances and train "
                          "--split-seed (default: 0, the recorded runs)")
     ap.add_argument("--parts", default=None, type=parts_spec,
