@@ -111,8 +111,10 @@ class SharedRollout(osmcts.Evaluator):
 
     def __init__(self, rng: np.random.Generator) -> None:
         self.value, self.rng = RolloutValue(n=1), rng
+        self.calls = 0    # rollouts run (one per call)
 
     def evaluate(self, state: PuzzleState):
+        self.calls += 1
         return np.array(self.value.evaluate(PUZZLE, [state.state], rng=self.rng))
 
     def prior(self, state: PuzzleState):
@@ -120,11 +122,26 @@ class SharedRollout(osmcts.Evaluator):
         return [(a, 1.0 / len(actions)) for a in actions]
 
 
-def run_openspiel(inst: str, budget: int, c: float, seed: int) -> tuple[int, bool, bool, float]:
-    """(simulations, verified answer found, proved unsolvable, CPU seconds)."""
+def _expanded(root) -> int:
+    """Nodes of an OpenSpiel search tree that have children (expansions made)."""
+    stack, n = [root], 0
+    while stack:
+        node = stack.pop()
+        if node.children:
+            n += 1
+            stack.extend(node.children)
+    return n
+
+
+def run_openspiel(inst: str, budget: int, c: float, seed: int, expand_after: int
+                  ) -> tuple[int, bool, bool, float, int, int]:
+    """(simulations, verified answer found, proved unsolvable, CPU seconds, expansions,
+    rollouts). `expand_after` is ours alone: MCTSBot always expands a node on its second visit
+    (the root on its first)."""
     t = CLOCK()
     root_state = PuzzleState(PUZZLE.parse_instance(inst), {})
-    bot = osmcts.MCTSBot(PuzzleGame(), c, budget, SharedRollout(np.random.default_rng(seed)),
+    evaluator = SharedRollout(np.random.default_rng(seed))
+    bot = osmcts.MCTSBot(PuzzleGame(), c, budget, evaluator,
                          solve=True, random_state=np.random.RandomState(seed))
     root = bot.mcts_search(root_state)
     # The proven-win path, if any: follow children whose outcome is a win.
@@ -139,15 +156,19 @@ def run_openspiel(inst: str, budget: int, c: float, seed: int) -> tuple[int, boo
         answer = PUZZLE.answer(root_state.state, list(state.path))
         ok = PUZZLE.verify(inst, answer)
     proved = root.outcome is not None and root.outcome[0] == 0.0
-    return root.explore_count, ok, proved, CLOCK() - t
+    secs = CLOCK() - t
+    return root.explore_count, ok, proved, secs, _expanded(root), evaluator.calls
 
 
-def run_ours(inst: str, budget: int, c: float, seed: int) -> tuple[int, bool, bool, float]:
+def run_ours(inst: str, budget: int, c: float, seed: int, expand_after: int
+             ) -> tuple[int, bool, bool, float, int, int]:
     t = CLOCK()
     r = mcts_reason.solve(PUZZLE, inst, policy=UniformPolicy(), value=RolloutValue(n=1),
-                          budget=Budget(simulations=budget), seed=seed, selection="uct", c=c)
+                          budget=Budget(simulations=budget), seed=seed, selection="uct", c=c,
+                          expand_after=expand_after)
     ok = r.solved and PUZZLE.verify(inst, r.answer)
-    return r.usage.simulations, ok, r.proved_unsolvable, CLOCK() - t
+    return (r.usage.simulations, ok, r.proved_unsolvable, CLOCK() - t, r.usage.expansions,
+            r.usage.value_calls)
 
 
 def tictactoe(moves: int) -> float:
@@ -173,6 +194,9 @@ def main() -> None:
     ap.add_argument("--c", type=float, default=2.0, help="UCT exploration constant (both)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--tictactoe", type=int, default=0, help="moves of C++ MCTSBot to time")
+    ap.add_argument("--expand-after", type=int, default=0,
+                    help="this engine's expand_after: 0 (its default) expands a leaf on its first "
+                         "visit; 1 on its second, as MCTSBot does")
     args = ap.parse_args()
     every = list(PUZZLE.instances())
     pick = random.Random(args.seed)
@@ -183,15 +207,20 @@ def main() -> None:
                                       args.unsolvable)}
     print(f"date {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}  python "
           f"{platform.python_version()}  machine {platform.machine()}  open_spiel "
-          f"{getattr(pyspiel, '__version__', '?')}  budget {args.budget}  c {args.c}  CPU time")
+          f"{getattr(pyspiel, '__version__', '?')}  budget {args.budget}  c {args.c}  "
+          f"ours: expand_after {args.expand_after}  CPU time")
     for name, insts in sets.items():
-        # simulations, verified answers, CPU s, CPU s of the solved ones, proved unsolvable
-        tot = {"ours": [0, 0, 0.0, 0.0, 0], "openspiel": [0, 0, 0.0, 0.0, 0]}
+        # simulations, verified answers, CPU s, CPU s of the solved ones, proved unsolvable,
+        # expansions, rollouts
+        tot = {"ours": [0, 0, 0.0, 0.0, 0, 0, 0], "openspiel": [0, 0, 0.0, 0.0, 0, 0, 0]}
         for k, inst in enumerate(insts):
             order = (("ours", run_ours), ("openspiel", run_openspiel))
             for who, fn in (order if k % 2 == 0 else order[::-1]):
-                sims, ok, proved, secs = fn(inst, args.budget, args.c, args.seed)
+                sims, ok, proved, secs, expansions, rollouts = fn(
+                    inst, args.budget, args.c, args.seed, args.expand_after)
                 t = tot[who]
+                t[5] += expansions
+                t[6] += rollouts
                 t[0] += sims
                 t[1] += ok
                 t[2] += secs
@@ -204,6 +233,9 @@ def main() -> None:
                      else f", answers claimed {t[1]}, proved unsolvable {t[4]}/{len(insts)}")
             print(f"{name:10s} {who:9s}: {t[0]:7d} simulations in {t[2]:.3f} s = "
                   f"{rate[who]:8.0f} sims/s{extra}")
+            print(f"{name:10s} {who:9s}: {t[5]:7d} expansions ({t[5] / t[0]:.2f} a simulation), "
+                  f"{t[6]:7d} rollouts ({t[6] / t[0]:.2f} a simulation); "
+                  f"{1e6 * t[2] / t[0]:.1f} us a simulation")
         print(f"{name:10s} simulations/s ours/openspiel: {rate['ours'] / rate['openspiel']:.2f}x; "
               f"total time openspiel/ours: {tot['openspiel'][2] / tot['ours'][2]:.2f}x")
     if args.tictactoe:
