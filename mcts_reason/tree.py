@@ -41,11 +41,13 @@ class Node:
         first picks it (`child`), or when anyone reads `children`; most children of a search
         are never visited. A built child is exactly the Node an eager search would have made.
       listed: the `Listing` behind the unbuilt kids (None when every child is built).
+      sure: the index of a child known to be solvable (MCTS: its exact value is 1.0, or it has
+        such a child itself), which selection takes first; None when there is none.
     """
 
     __slots__ = ("state", "step", "parent", "kids", "listed", "prior", "visits", "value_sum",
                  "value", "status", "expanded", "saturated", "depth", "order", "virtual_loss",
-                 "stale")
+                 "stale", "sure")
 
     def __init__(self, state: Any, step: Any = None, parent: "Node | None" = None,
                  prior: float = 1.0, order: int = 0) -> None:
@@ -65,6 +67,7 @@ class Node:
         self.order = order
         self.virtual_loss = 0
         self.stale = 0
+        self.sure: int | None = None
 
     @property
     def children(self) -> list["Node"]:

@@ -154,7 +154,8 @@ class ExactValue(Protocol):
     it about every child it creates, uncharged, as it asks `Puzzle.is_dead_end`. A child whose
     exact value is 0.0 is marked lost at once (never selected, and with an exhaustive policy a
     node whose children are all lost is proved lost); 1.0 is not marked won, because a win in
-    this engine is a verified sequence of steps, which the search still has to find. Claiming
+    this engine is a verified sequence of steps, which the search still has to find, but MCTS
+    goes there next (`tree.Node.sure`: selection follows it before scoring children). Claiming
     0.0 for a solvable state would make the search miss solutions: only say it when it is true.
     The engine reads it as an attribute (`getattr(value, "exact", None)`, called if callable):
     an `isinstance` check on this Protocol costs more than a small search's step.

@@ -4,7 +4,10 @@ Exact results are backed up as well as values: a solved child makes its parent (
 a proven win, which ends the search; with an exhaustive policy a node whose children are all lost
 is itself lost, and lost states go into a table shared by every path, so budget is never spent
 revisiting a proven loss. A value function that knows some values exactly (`types.ExactValue`)
-has the children it knows to be unsolvable marked lost when they are created, as dead ends are.
+has the children it knows to be unsolvable marked lost when they are created, as dead ends are,
+and a child it knows to be solvable taken at once: the node and its ancestors point to it
+(`Node.sure`) and selection follows those pointers down before it scores any child, so the
+search expands along the known solution instead of exploring beside it.
 Policies that sample steps (exhaustive=False) get progressive widening:
 a node may hold at most ceil(pw_c * N ** pw_alpha) children, and is re-asked for more as N grows.
 
@@ -63,6 +66,13 @@ class MCTS:
                 return node
             if self._wants_widening(node) and id(node) not in self._pending:
                 return node
+            if node.sure is not None:
+                sure = node.child(node.sure)
+                if sure.status != LOSS and id(sure) not in self._pending:
+                    node = sure
+                    continue
+                if sure.status == LOSS:     # the claim was wrong: back to the rule here
+                    node.sure = None
             best = self.choose(node, self.c, node.q)
             if best is None:        # every child lost (pending ones may still prove it)
                 return node
@@ -111,8 +121,25 @@ class MCTS:
         if self.win is not None:
             for n in self.win.path():
                 n.status = WIN
-        else:
-            self._propagate_loss(node)
+            return
+        self._propagate_loss(node)
+        if ctx.exact is not None and node.sure is None and node.status != LOSS:
+            for j, status in enumerate(statuses):
+                if status == UNKNOWN and ctx.exact(ctx.puzzle, fresh[j][2]) == 1.0:
+                    self._mark_sure(node, first + j)
+                    break
+
+    @staticmethod
+    def _mark_sure(node: Node, i: int) -> None:
+        """`node`'s child `i` is known to be solvable: so is `node`, and each ancestor that
+        has no such child yet points to the child on this path (`Node.sure`)."""
+        while node.sure is None:
+            node.sure = i
+            parent = node.parent
+            if parent is None:
+                return
+            i = parent.kids.index(node)
+            node = parent
 
     def _propagate_loss(self, node: Node | None) -> None:
         while node is not None and node.status == UNKNOWN and node.expanded and node.saturated \
