@@ -27,7 +27,8 @@ def test_a_listed_solvable_state_is_solved_by_the_next_simulation():
     """On 152 solvable instances (every ninth): whenever a search stopped by its budget holds a
     listed two-number state that can make 24, one more simulation solves the puzzle (it goes
     straight there and lists the 24), and every answer verifies."""
-    insts = [i for i in G.instances() if oracle_solvable(tuple(Fraction(int(x)) for x in i.split()))]
+    insts = [i for i in G.instances()
+             if oracle_solvable(tuple(Fraction(int(x)) for x in i.split()))]
     checked = 0
     for inst in insts[::9]:
         for k in range(1, 40):
