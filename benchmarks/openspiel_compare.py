@@ -28,6 +28,7 @@ context figure for what compiled MCTS costs, not a like-for-like comparison).
 from __future__ import annotations
 
 import argparse
+import functools
 import platform
 import random
 import time
@@ -133,11 +134,10 @@ def _expanded(root) -> int:
     return n
 
 
-def run_openspiel(inst: str, budget: int, c: float, seed: int, expand_after: int
+def run_openspiel(inst: str, budget: int, c: float, seed: int
                   ) -> tuple[int, bool, bool, float, int, int]:
     """(simulations, verified answer found, proved unsolvable, CPU seconds, expansions,
-    rollouts). `expand_after` is ours alone: MCTSBot always expands a node on its second visit
-    (the root on its first)."""
+    rollouts). MCTSBot always expands a node on its second visit (the root on its first)."""
     t = CLOCK()
     root_state = PuzzleState(PUZZLE.parse_instance(inst), {})
     evaluator = SharedRollout(np.random.default_rng(seed))
@@ -160,7 +160,7 @@ def run_openspiel(inst: str, budget: int, c: float, seed: int, expand_after: int
     return root.explore_count, ok, proved, secs, _expanded(root), evaluator.calls
 
 
-def run_ours(inst: str, budget: int, c: float, seed: int, expand_after: int
+def run_ours(inst: str, budget: int, c: float, seed: int, *, expand_after: int = 0
              ) -> tuple[int, bool, bool, float, int, int]:
     t = CLOCK()
     r = mcts_reason.solve(PUZZLE, inst, policy=UniformPolicy(), value=RolloutValue(n=1),
@@ -214,10 +214,11 @@ def main() -> None:
         # expansions, rollouts
         tot = {"ours": [0, 0, 0.0, 0.0, 0, 0, 0], "openspiel": [0, 0, 0.0, 0.0, 0, 0, 0]}
         for k, inst in enumerate(insts):
-            order = (("ours", run_ours), ("openspiel", run_openspiel))
+            order = (("ours", functools.partial(run_ours, expand_after=args.expand_after)),
+                     ("openspiel", run_openspiel))
             for who, fn in (order if k % 2 == 0 else order[::-1]):
-                sims, ok, proved, secs, expansions, rollouts = fn(
-                    inst, args.budget, args.c, args.seed, args.expand_after)
+                sims, ok, proved, secs, expansions, rollouts = fn(inst, args.budget, args.c,
+                                                                  args.seed)
                 t = tot[who]
                 t[5] += expansions
                 t[6] += rollouts
