@@ -12,6 +12,9 @@ from ..tree import LOSS, UNKNOWN, WIN, Node
 from ..types import Policy, Proposal, Puzzle, State, Step, ValueFunction
 
 
+_SOLVABLE = 2   # `Context.exact_statuses`' mark for a known-solvable state (never a node's status)
+
+
 def tie_generator(rng: np.random.Generator) -> np.random.Generator:
     """The generator that breaks ties between equal priors: a child of the search's generator
     (`Generator.spawn`), so that breaking ties draws nothing from the search's own stream (a
@@ -40,9 +43,9 @@ def break_ties(items: list, rng: "np.random.Generator | Callable[[], np.random.G
     if not isinstance(rng, np.random.Generator):
         rng = rng()
     n = len(items)
-    keys = rng.random(n).tolist()
     if distinct == 1:   # one group (a uniform prior): the items in the order of their keys
-        return [items[i] for i in sorted(range(n), key=keys.__getitem__)]
+        return [items[i] for i in rng.random(n).argsort(kind="stable").tolist()]
+    keys = rng.random(n).tolist()
     # Places in index order within each group, members in key order within each group; both
     # sorted by prior first, so the groups line up and a lone item maps onto itself. (Two
     # stable sorts on plain floats: cheaper than one on (prior, key) pairs.)
@@ -185,7 +188,7 @@ class Context:
             for step, _, nxt in items:
                 if nxt not in parents and nxt != self.initial:
                     parents[nxt] = (state, step)
-        items = break_ties(items, self.tie_rng)
+        items = break_ties(items, self._tie_rng or self.tie_rng)
         make = tuple.__new__   # Proposal(...) without the NamedTuple keyword handling (hot path)
         if total > 0:
             return [make(Proposal, (s, p / total, nxt)) for s, p, nxt in items]
@@ -255,15 +258,29 @@ class Context:
 
     def statuses(self, states: Sequence[State], *, exact: bool = False) -> list[int]:
         """`status_of` for each of `states` (the children of one expansion: the hot path)."""
-        solved, dead_end, lost, puzzle = self._is_solved, self._is_dead_end, self.lost, self.puzzle
-        known = self.exact if exact else None
-        if known is None:
-            return [WIN if solved(s) else LOSS if dead_end(s) or (lost and s in lost)
-                    else UNKNOWN for s in states]
-        # (the table last: hashing a state costs most)
-        return [WIN if solved(s) else
-                LOSS if dead_end(s) or known(puzzle, s) == 0.0 or (lost and s in lost)
+        if exact and self.exact is not None:
+            return self.exact_statuses(states)[0]
+        solved, dead_end, lost = self._is_solved, self._is_dead_end, self.lost
+        return [WIN if solved(s) else LOSS if dead_end(s) or (lost and s in lost)
                 else UNKNOWN for s in states]
+
+    def exact_statuses(self, states: Sequence[State]) -> tuple[list[int], int | None]:
+        """`statuses(states, exact=True)`, and the index of the first state that the value
+        function knows exactly to be solvable (exact value 1.0) but that is not solved yet, or
+        None: MCTS takes that child first (`Node.sure`). The value function is asked once per
+        state that is not solved, before the dead-end test (a known value settles most states:
+        in Game of 24 every two-number state)."""
+        solved, dead_end, lost, puzzle, known = (self._is_solved, self._is_dead_end, self.lost,
+                                                 self.puzzle, self.exact)
+        # SOLVABLE marks a known-solvable state for the moment; it starts UNKNOWN (only the
+        # puzzle says WIN). (The table last: hashing a state costs most.)
+        out = [WIN if solved(s) else
+               LOSS if (v := known(puzzle, s)) == 0.0 or dead_end(s) or (lost and s in lost)
+               else _SOLVABLE if v == 1.0 else UNKNOWN for s in states]
+        if _SOLVABLE not in out:
+            return out, None
+        first = out.index(_SOLVABLE)
+        return [UNKNOWN if x == _SOLVABLE else x for x in out], first
 
     def new_node(self, state: State, *, step: Step = None, parent: Node | None = None,
                  prior: float = 1.0) -> Node:
@@ -273,20 +290,25 @@ class Context:
         return node
 
     def add_children(self, parent: Node, items: Sequence[Proposal], *, exact: bool = False
-                     ) -> list[int]:
+                     ) -> tuple[list[int], int | None]:
         """Add children for proposals (next states filled in), at most what the `nodes` cap
-        still allows (the rest are dropped, never over-spent); their statuses (`statuses`),
-        in order. The children are listed, not built (`Node.list_children`): each takes its
-        creation order and counts in `Usage.nodes` now, and its Node is made when the search
-        first selects it, or when the tree is read."""
+        still allows (the rest are dropped, never over-spent). Returns their statuses, in
+        order, and with `exact=True` the index of the first known-solvable one, as
+        `exact_statuses` gives them (None without `exact`). The children are listed, not built
+        (`Node.list_children`): each takes its creation order and counts in `Usage.nodes` now,
+        and its Node is made when the search first selects it, or when the tree is read."""
         cap = self.meter.budget.nodes
         if cap is not None:
             items = items[: max(0, int(cap - self.meter.usage.nodes))]
-        statuses = self.statuses([pr[2] for pr in items], exact=exact)
+        states = [pr[2] for pr in items]
+        if exact and self.exact is not None:
+            statuses, sure = self.exact_statuses(states)
+        else:
+            statuses, sure = self.statuses(states), None
         parent.list_children(items, statuses, self._nodes)
         self._nodes += len(items)
         self.meter.usage.nodes += len(items)
-        return statuses
+        return statuses, sure
 
     # -- results --------------------------------------------------------------------------------
     def verified_answer(self, steps: Sequence[Step]) -> str | None:

@@ -112,7 +112,7 @@ class MCTS:
         else:
             fresh = proposals
         first = len(node.kids)
-        statuses = ctx.add_children(node, fresh, exact=True)
+        statuses, sure = ctx.add_children(node, fresh, exact=True)
         truncated = len(statuses) < len(fresh)   # the nodes cap: this node is not fully listed
         if self.win is None and WIN in statuses:
             self.win = node.child(first + statuses.index(WIN))
@@ -123,11 +123,8 @@ class MCTS:
                 n.status = WIN
             return
         self._propagate_loss(node)
-        if ctx.exact is not None and node.sure is None and node.status != LOSS:
-            for j, status in enumerate(statuses):
-                if status == UNKNOWN and ctx.exact(ctx.puzzle, fresh[j][2]) == 1.0:
-                    self._mark_sure(node, first + j)
-                    break
+        if sure is not None and node.sure is None and node.status != LOSS:
+            self._mark_sure(node, first + sure)
 
     @staticmethod
     def _mark_sure(node: Node, i: int) -> None:
