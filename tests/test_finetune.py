@@ -240,6 +240,14 @@ def test_a_round_of_the_llm_loop_runs_and_a_killed_round_resumes(tmp_path):
     summary = json.loads((rd / "round.json").read_text())
     assert summary["metrics"]["finetune"]["steps_run"] == 2
     assert "round 0" in r.stdout and (run / "summary.md").is_file()
+    # the summary names what each budget counted: round 0's search ran the heuristic expert
+    # (simulations), its evaluation and the llm baseline the model (model calls)
+    table = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[1:-1]]
+             for line in (run / "summary.md").read_text().splitlines()
+             if line.startswith("| ") and not line.startswith("| after")}
+    sims = "simulations for MCTS, node expansions for greedy"
+    assert table["0"][-2:] == [sims, "model calls"]
+    assert table["llm+llm"][-1] == "model calls" and table["heuristic+heuristic"][-1] == sims
     # the learner options reached the fine-tuning, and are pinned: other ones are refused
     ft = json.loads((rd / "finetune" / "finetune.json").read_text())["identity"]["config"]
     assert (ft["batch_size"], ft["lr"], ft["steps"]) == (3, 1e-3, 2)

@@ -84,4 +84,10 @@ def test_train_resumes_after_sigkill_with_the_same_rounds(tmp_path):
     assert json.loads((tmp_path / "killed" / "config.json").read_text())["split_seed"] == 1
     summary = (tmp_path / "killed" / "summary.md").read_text()
     assert "| 1 |" in summary and "uniform+rollout" in summary
+    # what the budgets count comes from the records: simulations here, never model calls
+    rows = [line for line in summary.splitlines() if line.startswith(("| 0 |", "| 1 |"))]
+    assert len(rows) == 2
+    assert all(line.count("simulations for MCTS, node expansions for greedy") == 2
+               for line in rows)
+    assert "model calls" not in summary
     assert (tmp_path / "killed" / "solve_rate.png").stat().st_size > 1000

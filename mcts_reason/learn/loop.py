@@ -227,8 +227,9 @@ def train(puzzle: Any, config: TrainConfig, train_instances: InstanceSet,
                    "seconds": round(time.perf_counter() - started, 1)}
         _atomic_write(done, (json.dumps(summary, indent=2, sort_keys=True) + "\n").encode())
         summaries.append(summary)
-    baselines = {f"{p}+{v}": solve_rates(base / f"{p}_{v}.jsonl") for p, v in baseline_parts}
-    write_summary(out, config, summaries, baselines)
+    files = {f"{p}+{v}": base / f"{p}_{v}.jsonl" for p, v in baseline_parts}
+    baselines = {name: solve_rates(path) for name, path in files.items()}
+    write_summary(out, config, summaries, baselines, files)
     return summaries
 
 
@@ -252,27 +253,48 @@ def _fit_window(puzzle: Any, out: Path, r: int, config: TrainConfig) -> LinearMo
                policy_states=config.policy_states)
 
 
-def write_summary(out: Path, config: TrainConfig, rounds: list[dict], baselines: dict) -> None:
-    """summary.md (a table per round, baselines beside) and solve_rate.png."""
+# What a budget counts, by the `budget_kind` its records were run under (bench.BUDGET_KINDS).
+_UNITS = {"simple": "simulations for MCTS, node expansions for greedy",
+          "model_calls": "model calls", "policy_calls": "policy calls",
+          "value_calls": "value calls"}
+
+
+def budget_units(*paths: Path) -> str:
+    """What the budgets of the records in `paths` count, read off the records themselves
+    (each names the budget kind it ran under), so a summary cannot misname them."""
+    kinds = sorted({rec.get("config", {}).get("budget_kind", "simple")
+                    for p in paths if p.exists() for _, rec in scan_records(p)})
+    return "; ".join(_UNITS.get(k, k.replace("_", " ")) for k in kinds) or "nothing run"
+
+
+def write_summary(out: Path, config: TrainConfig, rounds: list[dict], baselines: dict,
+                  baseline_files: dict[str, Path] | None = None) -> None:
+    """summary.md (a table per round, baselines beside) and solve_rate.png. `baselines`:
+    name -> solve rates; `baseline_files`: name -> the records they came from."""
     b = config.eval_budget
     lines = [f"# Expert iteration: {config.puzzle}", "",
              f"Train set `{config.train_set}`, held-out evaluation set `{config.eval_set}`; "
-             f"search budget {config.budget} simulations, evaluation budget {b} "
-             f"(simulations for MCTS; node expansions for greedy), seeds {config.seeds}.", "",
+             f"search budget {config.budget}, evaluation budget {b}, seeds {config.seeds}. "
+             "What the budgets count is read off each search's records, in the tables.", "",
              "Solve rate on the held-out instances:", "",
              "| after round | model fitted on | MCTS + learned | learned policy alone (greedy) "
-             "| train search solve rate | seconds |", "|---|---|---|---|---|---|"]
+             "| train search solve rate | seconds | search budget counts | evaluation budget "
+             "counts |", "|---|---|---|---|---|---|---|---|"]
     for s in rounds:
-        m = s["metrics"].get("val", {}).get("policy", {})
+        rdir = out / f"round_{s['round']:02d}"
         lines.append(f"| {s['round']} | rounds {max(0, s['round'] - config.window + 1)}-"
                      f"{s['round']} | {100 * s['eval'].get('mcts', 0):.1f}% | "
                      f"{100 * s['eval'].get('greedy', 0):.1f}% | "
-                     f"{100 * s['search_solve_rate']:.1f}% | {s.get('seconds', '')} |")
+                     f"{100 * s['search_solve_rate']:.1f}% | {s.get('seconds', '')} | "
+                     f"{budget_units(rdir / 'search.jsonl')} | "
+                     f"{budget_units(rdir / 'eval.jsonl')} |")
     lines += ["", "Baselines on the same instances and budget:", "",
-              "| policy + value | MCTS | greedy |", "|---|---|---|"]
+              "| policy + value | MCTS | greedy | budget counts |", "|---|---|---|---|"]
     for name, rates in baselines.items():
+        units = budget_units(baseline_files[name]) if baseline_files and name in baseline_files \
+            else "not recorded"
         lines.append(f"| {name} | {100 * rates.get('mcts', 0):.1f}% | "
-                     f"{100 * rates.get('greedy', 0):.1f}% |")
+                     f"{100 * rates.get('greedy', 0):.1f}% | {units} |")
     _atomic_write(out / "summary.md", ("\n".join(lines) + "\n").encode())
     _plot(out / "solve_rate.png", config, rounds, baselines)
 
