@@ -1,13 +1,14 @@
 """SmolLM2-135M fine-tuned on search traces (issue 16): the base model against the trained one.
 
-    python benchmarks/llm_finetune.py [--train 300] [--test 10] [--tasks propose] [--steps 80] \
-        [--batch 8] [--lr 1e-3] [--sft-steps 4] [--budgets 10,20] [--values llm,heuristic] \
+    python benchmarks/llm_finetune.py [--train 300] [--stride 3] [--test 10] [--tasks propose] \
+        [--steps 80] [--batch 8] [--lr 1e-3] [--sft-steps 4] [--budgets 10,20] \
+        [--values llm,heuristic] \
         [--out runs/llm-finetune-r0]
 
 Everything is resumable: rerun the same command. Stages, each skipped when its file is there
 (or, for fine-tuning and bench, continued from where it stopped):
-  1. The sets: training instances are every third puzzle of ../shared/data/game24_4nums.csv
-     outside ranks 901-1000, the first --train of them; the test instances are the first
+  1. The sets: training instances are every --stride-th (default third) puzzle of
+     ../shared/data/game24_4nums.csv outside ranks 901-1000, the first --train of them; the test instances are the first
      --test of the Tree-of-Thoughts test set (ranks 901-1000, never trained on).
   2. `mcts-reason traces`: heuristic MCTS (policy and value hand-written, 30 simulations) on
      the training instances, with ranks 901-1000 passed as --held-out -- the round-0 data of
@@ -65,9 +66,10 @@ def _mcts(*args: str) -> None:
         sys.exit(f"mcts-reason {args[0]} failed (exit {rc}); fix the cause and rerun to resume")
 
 
-def write_sets(out: Path, n_train: int, n_test: int) -> tuple[Path, Path]:
+def write_sets(out: Path, n_train: int, n_test: int, stride: int = 3) -> tuple[Path, Path]:
     rows = list(csv.DictReader((ROOT / TOT).open(encoding="utf-8")))
-    train = [r["Puzzles"] for r in rows if not 901 <= int(r["Rank"]) <= 1000][::3][:n_train]
+    train = [r["Puzzles"] for r in rows
+             if not 901 <= int(r["Rank"]) <= 1000][::stride][:n_train]
     test = [r["Puzzles"] for r in rows if 901 <= int(r["Rank"]) <= 900 + n_test]
     paths = out / "train.txt", out / "test.txt"
     for p, items in zip(paths, (train, test)):
@@ -118,6 +120,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--train", type=int, default=300)
     ap.add_argument("--test", type=int, default=10)
+    ap.add_argument("--stride", type=int, default=3,
+                    help="training instances: every STRIDE-th puzzle outside ranks 901-1000 "
+                         "(1: all 1262 of them)")
     ap.add_argument("--tasks", default="propose", choices=("propose", "value", "both"))
     ap.add_argument("--steps", type=int, default=80)
     ap.add_argument("--batch", type=int, default=8)
@@ -137,7 +142,9 @@ def main() -> None:
         sys.exit(f"--values: expected llm and/or heuristic, got {args.values!r}")
     out = ROOT / args.out
     out.mkdir(parents=True, exist_ok=True)
-    train, test = write_sets(out, args.train, args.test)
+    if args.stride < 1:
+        sys.exit("--stride must be at least 1")
+    train, test = write_sets(out, args.train, args.test, args.stride)
     data, ft = out / "data", out / "finetune"
     if (data / "manifest.json").is_file():
         made = json.loads((data / "manifest.json").read_text()).get("sft_steps", SFT_STEPS)
