@@ -22,7 +22,9 @@ Everything is resumable: rerun the same command. Stages, each skipped when its f
      prompts the search sends that model; every answer line is parsed by the puzzle
      (`parse_step`, strict), and as the search reads it (`parse_proposals`, lenient: a wrong
      "(left: ...)" annotation is dropped and the step tried bare); also the distinct legal
-     steps per call (the children a state would get).
+     steps per call (the children a state would get). The same at the states 0, 1 and 2
+     steps along each test instance's heuristic solution (--depths), with how many of the
+     legal steps lead to a still-solvable state (`game24.solvable`): OUT/legal_depth.json.
   5. `mcts-reason bench`: greedy, best-of-N, ToT-BFS, DFS and MCTS at --budgets model calls,
      policy and value from the model, no grammar, for the base model (the puzzle's prompts)
      and the trained one (its short prompts); and the ablation with the hand-written heuristic
@@ -80,8 +82,29 @@ def write_sets(out: Path, n_train: int, n_test: int, stride: int = 3) -> tuple[P
     return paths
 
 
-def legal_share(model: Path | None, prompts: Path | None, instances: list[str]) -> dict:
-    """Proposal lines of greedy and sampled propose calls at each instance's start state."""
+def solution_states(instances: list[str], depth: int) -> list:
+    """For each instance, the state `depth` steps along the solution the hand-written heuristic
+    MCTS finds (its steps parsed back by the puzzle): where a search that is on track stands."""
+    import mcts_reason
+    from mcts_reason.registry import load
+    puzzle = load("game24")
+    out = []
+    for t in instances:
+        r = mcts_reason.solve(puzzle, t, seed=0)
+        if not r.solved:
+            sys.exit(f"the heuristic search did not solve test instance {t!r}")
+        state = puzzle.parse_instance(t)
+        for text in r.steps[:depth]:
+            state = puzzle.apply(state, puzzle.parse_step(state, text))
+        out.append(state)
+    return out
+
+
+def legal_share(model: Path | None, prompts: Path | None, instances: list[str],
+                states: list | None = None) -> dict:
+    """Proposal lines of greedy and sampled propose calls at each instance's start state (or
+    at `states`). Also how many of the legal steps lead to a state that can still make 24
+    (`game24.solvable`, the exhaustive check): the steps a search can succeed with."""
     from openai import OpenAI
 
     from mcts_reason.llm.local import LocalServer
@@ -89,14 +112,17 @@ def legal_share(model: Path | None, prompts: Path | None, instances: list[str]) 
     from mcts_reason.llm.prompt_file import load_prompts
     from mcts_reason.llm.prompts import propose_messages
     from mcts_reason.registry import load
+    from mcts_reason_puzzles.game24 import solvable
     puzzle = load("game24")
     pf = load_prompts(str(prompts)) if prompts else None
     n = {"calls": 0, "lines": 0, "legal_strict": 0, "legal_lenient": 0,
-         "calls_with_a_legal_step": 0, "distinct_legal_steps": 0}
+         "calls_with_a_legal_step": 0, "distinct_legal_steps": 0,
+         "distinct_solvable_steps": 0, "calls_with_a_solvable_step": 0}
+    if states is None:
+        states = [puzzle.parse_instance(t) for t in instances]
     with LocalServer(model=model, n_ctx=1024) as server:
         client = OpenAI(base_url=server.base_url, api_key="none", max_retries=1, timeout=300)
-        for t in instances:
-            state = puzzle.parse_instance(t)
+        for state in states:
             for temperature, seed in ((0.0, 0), (0.7, 1), (0.7, 2)):
                 r = client.chat.completions.create(
                     model=server.model, temperature=temperature, seed=seed, max_tokens=96,
@@ -111,6 +137,9 @@ def legal_share(model: Path | None, prompts: Path | None, instances: list[str]) 
                 n["legal_lenient"] += len(lines) - invalid
                 n["calls_with_a_legal_step"] += bool(steps)
                 n["distinct_legal_steps"] += len(set(steps))
+                good = {st for st in set(steps) if solvable(puzzle.apply(state, st))}
+                n["distinct_solvable_steps"] += len(good)
+                n["calls_with_a_solvable_step"] += bool(good)
     n["share_strict"] = n["legal_strict"] / n["lines"] if n["lines"] else 0.0
     n["share_lenient"] = n["legal_lenient"] / n["lines"] if n["lines"] else 0.0
     return n
@@ -135,6 +164,8 @@ def main() -> None:
     ap.add_argument("--budgets", default="10,20", help="model calls per puzzle")
     ap.add_argument("--base-budgets", default="10", help="model calls, base model")
     ap.add_argument("--base-heuristic", action="store_true")
+    ap.add_argument("--depths", type=int, default=3,
+                    help="measure proposals at 0..DEPTHS-1 steps along a solution (0: none)")
     ap.add_argument("--out", default="runs/llm-finetune-r0")
     args = ap.parse_args()
     values = [v for v in args.values.split(",") if v]
@@ -166,6 +197,15 @@ def main() -> None:
         if label not in legal:
             legal[label] = legal_share(*(files or (None, None)), instances)
             legal_path.write_text(json.dumps(legal, indent=2) + "\n")
+    depth_path = out / "legal_depth.json"
+    by_depth = json.loads(depth_path.read_text()) if depth_path.exists() else {}
+    for depth in range(args.depths):
+        states = solution_states(instances, depth)
+        for label, files in models.items():
+            key = f"{label} depth {depth}"
+            if key not in by_depth:
+                by_depth[key] = legal_share(*(files or (None, None)), instances, states)
+                depth_path.write_text(json.dumps(by_depth, indent=2) + "\n")
     for label, files in models.items():
         for value in values:
             if value == "heuristic" and label == "base" and not args.base_heuristic:
@@ -179,7 +219,7 @@ def main() -> None:
                       "--policy", "llm", "--value", value, "--no-grammar", "--budget-kind",
                       KIND[value], "--budgets", str(b), "--workers", "1", "--no-progress",
                       "--out", str(out / f"bench_{label}_{value}_b{b}.jsonl"), *extra)
-    write_table(out, args, legal)
+    write_table(out, args, legal, by_depth)
 
 
 def _runs(out: Path, label: str, value: str) -> list[dict]:
@@ -192,7 +232,7 @@ def _runs(out: Path, label: str, value: str) -> list[dict]:
             if line.strip().startswith("{")]
 
 
-def write_table(out: Path, args, legal: dict) -> None:
+def write_table(out: Path, args, legal: dict, by_depth: dict) -> None:
     budgets = sorted({int(b) for b in f"{args.budgets},{args.base_budgets}".split(",")})
     lines = []
     for value in ("llm", "heuristic"):
@@ -228,6 +268,14 @@ def write_table(out: Path, args, legal: dict) -> None:
                   f"{n['legal_strict']} ({100 * n['share_strict']:.0f}%) | {n['legal_lenient']} "
                   f"({100 * n['share_lenient']:.0f}%) | "
                   f"{'-' if d is None else f'{d / c:.2f}'} | {n['calls_with_a_legal_step']} |")
+    dp = ["| model, steps along the solution | calls | lines per call | legal as the search "
+          "reads them | distinct legal steps per call | of them to a solvable state | calls "
+          "with a step to a solvable state |", "|---|---|---|---|---|---|---|"]
+    for key, n in by_depth.items():
+        c = n["calls"] or 1
+        dp.append(f"| {key} | {n['calls']} | {n['lines'] / c:.2f} | {n['legal_lenient']} "
+                  f"({100 * n['share_lenient']:.0f}%) | {n['distinct_legal_steps'] / c:.2f} | "
+                  f"{n['distinct_solvable_steps'] / c:.2f} | {n['calls_with_a_solvable_step']} |")
     rep = json.loads((out / "finetune" / "finetune.json").read_text(encoding="utf-8"))
     hist = rep["history"]
     text = "\n".join([
@@ -243,7 +291,10 @@ def write_table(out: Path, args, legal: dict) -> None:
         "puzzle). Policy from the model, no grammar; base: the puzzle's prompts; trained: its "
         "short prompts.", "", *lines,
         "Proposal lines at the test instances' start states (one greedy, two sampled calls "
-        "each):", "", *lg, ""])
+        "each):", "", *lg, "",
+        "The same calls at the state 0, 1 and 2 steps along the heuristic search's solution of "
+        "each test instance; a step to a solvable state is one a search can still win with "
+        "(checked by the exhaustive `game24.solvable`):", "", *dp, ""])
     (out / "results.md").write_text(text, encoding="utf-8")
     print(text)
 
