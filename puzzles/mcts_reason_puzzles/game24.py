@@ -97,6 +97,14 @@ def _makes_nd(an: int, ad: int, bn: int, bd: int) -> bool:
             or (bn != 0 and an * bd == TARGET * ad * bn) or (an != 0 and bn * ad == TARGET * bd * an))
 
 
+def _pair_makes(pair: tuple) -> bool:
+    """Does one operation on the two numbers of `pair` give 24 (`estimate` of two numbers)?"""
+    a, b = pair
+    if type(a) is int and type(b) is int:
+        return _makes_int(a, b)
+    return _makes_nd(a.numerator, a.denominator, b.numerator, b.denominator)
+
+
 def _makes_int(a: int, b: int) -> bool:
     return (a + b == TARGET or a * b == TARGET or a - b == TARGET or b - a == TARGET
             or (b != 0 and a == TARGET * b) or (a != 0 and b == TARGET * a))
@@ -231,10 +239,7 @@ def estimate(nums: Sequence[Fraction]) -> float:
     """
     n = len(nums)
     if n == 2:
-        a, b = nums
-        if type(a) is int and type(b) is int:
-            return 1.0 if _makes_int(a, b) else 0.0
-        return 1.0 if _makes_nd(a.numerator, a.denominator, b.numerator, b.denominator) else 0.0
+        return 1.0 if _pair_makes(nums) else 0.0
     if n == 1:
         return 1.0 if nums[0] == TARGET else 0.0
     if n == 3:
@@ -289,7 +294,7 @@ class Game24HeuristicValue:
     def exact(self, puzzle, state) -> float | None:
         if len(state) == 2:   # most of the calls (every child of a three-number state)
             a, b = state
-            if type(a) is int and type(b) is int:
+            if type(a) is int and type(b) is int:   # (`_pair_makes` inlined: the hot path)
                 made = _makes_int(a, b)
             else:
                 made = _makes_nd(a.numerator, a.denominator, b.numerator, b.denominator)
@@ -419,7 +424,12 @@ class Game24HeuristicPolicy:
 
     def propose(self, puzzle, state, *, k: int | None, rng: np.random.Generator):
         weight = self._weights
-        out = [(step, weight[estimate(nxt)], nxt) for step, nxt in successors(state)]
+        if len(state) == 3:   # two-number children (most expansions): `estimate` is 1 or 0
+            made, missed = weight[1.0], weight[0.0]
+            out = [(step, made if _pair_makes(nxt) else missed, nxt)
+                   for step, nxt in successors(state)]
+        else:
+            out = [(step, weight[estimate(nxt)], nxt) for step, nxt in successors(state)]
         return top_k(out, k)
 
     def __repr__(self) -> str:
