@@ -43,7 +43,10 @@ def server():
 def test_mcts_with_smollm2_policy_runs_end_to_end(server):
     """The real model through the whole engine: its lines parsed by the puzzle, illegal ones
     counted, llama.cpp's token usage charged, the cap kept, any answer verified."""
-    client = LLMClient(base_url=server.base_url, model=server.model, concurrency=1)
+    # A generous per-call timeout: on a loaded machine one call once took over the default
+    # 60 s and was counted a fault; faults are tested against a scripted server elsewhere.
+    client = LLMClient(base_url=server.base_url, model=server.model, concurrency=1,
+                       timeout=300.0)
     # About 3 in 10 of its answers name a legal first step: 20 calls make a tree that grows
     # with near certainty (a wall-clock cap would make that depend on the machine's load).
     policy = LLMPolicy(client, samples=1, patience=20,
