@@ -8,8 +8,9 @@
 Everything is resumable: rerun the same command. Stages, each skipped when its file is there
 (or, for fine-tuning and bench, continued from where it stopped):
   1. The sets: training instances are every --stride-th (default third) puzzle of
-     ../shared/data/game24_4nums.csv outside ranks 901-1000, the first --train of them; the test instances are the first
-     --test of the Tree-of-Thoughts test set (ranks 901-1000, never trained on).
+     ../shared/data/game24_4nums.csv outside ranks 901-1000, the first --train of them; the
+     test instances are the first --test of the Tree-of-Thoughts test set (ranks 901-1000,
+     never trained on).
   2. `mcts-reason traces`: heuristic MCTS (policy and value hand-written, 30 simulations) on
      the training instances, with ranks 901-1000 passed as --held-out -- the round-0 data of
      the expert-iteration loop (`mcts-reason train --policy llm` runs later rounds).
@@ -203,9 +204,13 @@ def main() -> None:
         states = solution_states(instances, depth)
         for label, files in models.items():
             key = f"{label} depth {depth}"
-            if key not in by_depth:
+            if key in by_depth:
+                continue
+            if depth == 0 and "distinct_solvable_steps" in legal[label]:
+                by_depth[key] = legal[label]   # the start states: measured above, the same calls
+            else:
                 by_depth[key] = legal_share(*(files or (None, None)), instances, states)
-                depth_path.write_text(json.dumps(by_depth, indent=2) + "\n")
+            depth_path.write_text(json.dumps(by_depth, indent=2) + "\n")
     for label, files in models.items():
         for value in values:
             if value == "heuristic" and label == "base" and not args.base_heuristic:

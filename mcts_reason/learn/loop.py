@@ -227,9 +227,8 @@ def train(puzzle: Any, config: TrainConfig, train_instances: InstanceSet,
                    "seconds": round(time.perf_counter() - started, 1)}
         _atomic_write(done, (json.dumps(summary, indent=2, sort_keys=True) + "\n").encode())
         summaries.append(summary)
-    files = {f"{p}+{v}": base / f"{p}_{v}.jsonl" for p, v in baseline_parts}
-    baselines = {name: solve_rates(path) for name, path in files.items()}
-    write_summary(out, config, summaries, baselines, files)
+    write_summary(out, config, summaries,
+                  {f"{p}+{v}": base / f"{p}_{v}.jsonl" for p, v in baseline_parts})
     return summaries
 
 
@@ -267,10 +266,11 @@ def budget_units(*paths: Path) -> str:
     return "; ".join(_UNITS.get(k, k.replace("_", " ")) for k in kinds) or "nothing run"
 
 
-def write_summary(out: Path, config: TrainConfig, rounds: list[dict], baselines: dict,
-                  baseline_files: dict[str, Path] | None = None) -> None:
-    """summary.md (a table per round, baselines beside) and solve_rate.png. `baselines`:
-    name -> solve rates; `baseline_files`: name -> the records they came from."""
+def write_summary(out: Path, config: TrainConfig, rounds: list[dict],
+                  baseline_files: dict[str, Path]) -> None:
+    """summary.md (a table per round, baselines beside) and solve_rate.png. `baseline_files`:
+    baseline name -> its records."""
+    baselines = {name: solve_rates(path) for name, path in baseline_files.items()}
     b = config.eval_budget
     lines = [f"# Expert iteration: {config.puzzle}", "",
              f"Train set `{config.train_set}`, held-out evaluation set `{config.eval_set}`; "
@@ -291,10 +291,9 @@ def write_summary(out: Path, config: TrainConfig, rounds: list[dict], baselines:
     lines += ["", "Baselines on the same instances and budget:", "",
               "| policy + value | MCTS | greedy | budget counts |", "|---|---|---|---|"]
     for name, rates in baselines.items():
-        units = budget_units(baseline_files[name]) if baseline_files and name in baseline_files \
-            else "not recorded"
         lines.append(f"| {name} | {100 * rates.get('mcts', 0):.1f}% | "
-                     f"{100 * rates.get('greedy', 0):.1f}% | {units} |")
+                     f"{100 * rates.get('greedy', 0):.1f}% | "
+                     f"{budget_units(baseline_files[name])} |")
     _atomic_write(out / "summary.md", ("\n".join(lines) + "\n").encode())
     _plot(out / "solve_rate.png", config, rounds, baselines)
 
