@@ -146,10 +146,12 @@ def _path_answers(game24, result, recs):
 
 
 @pytest.mark.parametrize("tree", ["solved", "heuristic_tree"])
-@pytest.mark.parametrize("k", [1, 3, 8])
-def test_propose_answers_list_k_legal_children_best_first(game24, request, tmp_path, k, tree):
+@pytest.mark.parametrize("k", [1, 3, 8, 40])
+def test_propose_answers_list_k_legal_steps_best_first(game24, request, tmp_path, k, tree):
     """The answer is the solution's step, then the other children not proved lost -- visited or
-    not -- by (proved win, visits, prior, creation order), k lines at most."""
+    not -- by (proved win, visits, prior, creation order), then the proved-lost children (prior,
+    creation order), then the puzzle's other legal steps in its order: k distinct lines, fewer
+    only where the state has fewer legal steps."""
     result, _ = request.getfixturevalue(tree)
     path = tmp_path / "t.json"
     write_tree(result, game24, path)
@@ -157,27 +159,38 @@ def test_propose_answers_list_k_legal_children_best_first(game24, request, tmp_p
                         sft_steps=k))
     answers = _path_answers(game24, result, recs)
     assert answers
-    unvisited_listed = 0
+    unvisited_listed = lost_listed = outside_listed = 0
     for node, child, lines in answers:
-        others = [c for c in node.children if c is not child and c.status != LOSS]
+        others = [c for c in node.children if c is not child]
         # the file rounds priors to 6 digits; rank as the file does
-        others.sort(key=lambda c: (c.status != WIN, -c.visits, -round(c.prior, 6), c.order))
+        live = sorted((c for c in others if c.status != LOSS),
+                      key=lambda c: (c.status != WIN, -c.visits, -round(c.prior, 6), c.order))
+        lost = sorted((c for c in others if c.status == LOSS),
+                      key=lambda c: (-round(c.prior, 6), c.order))
+        legal = [game24.render_step(node.state, s) for s in game24.legal_steps(node.state)]
         want = [game24.render_step(node.state, child.step)]
-        for c in others:
-            text = game24.render_step(node.state, c.step)
+        for text in [game24.render_step(node.state, c.step) for c in live + lost] + legal:
             if len(want) < k and text not in want:
                 want.append(text)
         assert lines == want
-        assert len(lines) == min(k, 1 + len({game24.render_step(node.state, c.step)
-                                              for c in others}))
+        assert len(lines) == min(k, len(set(legal)))      # k lines where the state has them
         steps = [game24.parse_step(node.state, ln) for ln in lines]
         assert all(s is not None for s in steps)            # every line re-parses ...
+        assert len(set(steps)) == len(steps)                # ... to distinct legal steps
         kids = {c.step: c for c in node.children}
-        assert all(s in kids and kids[s].status != LOSS for s in steps)   # ... to a live child
-        unvisited_listed += sum(kids[s].visits == 0 for s in steps)
+        live_steps = {c.step for c in live} | {child.step}
+        # a proved-lost or unexpanded step comes only once the live children are all listed
+        first_other = next((i for i, s in enumerate(steps) if s not in live_steps), len(steps))
+        assert all(s not in live_steps for s in steps[first_other:])
+        unvisited_listed += sum(s in kids and kids[s].visits == 0 for s in steps)
+        lost_listed += sum(s in kids and kids[s].status == LOSS for s in steps)
+        outside_listed += sum(s not in kids for s in steps)
+    if k >= 8:
+        assert unvisited_listed > 0        # the expansion's unvisited children are listed too
     if k == 8:
-        assert unvisited_listed > 0
-        assert len(answers[0][2]) == 8     # both roots have more than 8 children not lost        # the expansion's unvisited children are listed too
+        assert len(answers[0][2]) == 8     # both roots have more than 8 legal steps
+    if k == 40:
+        assert lost_listed + outside_listed > 0   # the fill past the live children happened
 
 
 def test_sft_steps_below_one_is_an_error(game24, solved, tmp_path):

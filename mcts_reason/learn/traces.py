@@ -17,14 +17,15 @@ each with a `provenance` object (see docs/learning.md for the formats):
   solution instead of being 1 on the found path and about 0 next to it;
 - `sft`: chat records `{"messages": [...]}`: the propose prompt of a state on the verified
   solution path answered with up to `sft_steps` legal steps, one per line (the solution's step
-  first, then the state's other children not proved lost, by win, visits, prior:
-  `propose_answer`), and value prompts answered with the proved label (sure / impossible);
+  first, then the state's other children not proved lost, by win, visits, prior; then, to fill
+  the k lines, its proved-lost children and the puzzle's other legal steps: `propose_answer`),
+  and value prompts answered with the proved label (sure / impossible);
 - `preference`: `{"prompt", "chosen", "rejected"}`: at a state on the solution path, the
   solution's step against a proved-lost sibling.
 """
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import networkx as nx
 import numpy as np
@@ -187,23 +188,36 @@ def _policy_record(graph: nx.DiGraph, n: int, kids: list[int], prov: dict) -> di
             "provenance": prov}
 
 
-def propose_answer(graph: nx.DiGraph, n: int, nxt: int, k: int) -> list[str]:
+def propose_answer(graph: nx.DiGraph, n: int, nxt: int, k: int, puzzle: Any = None,
+                   state: Any = None) -> list[str]:
     """The propose SFT answer at node `n` of the solution path (`nxt`: its next node there): up
     to `k` distinct step texts, one per line -- the solution's step first, then n's other
     children that are not proved lost, ordered by proved win, then visits, then prior (highest
-    first), then creation order. Unvisited children count: the puzzle's own expansion made
-    them, so each is a legal step, and they give the model k candidate lines to learn where a
-    short search visited one or two."""
+    first), then creation order; then, while fewer than `k`, its proved-lost children (by prior,
+    then order) and, given the `puzzle` and n's `state`, the puzzle's other legal steps in its
+    own order. Every line is a legal step (the puzzle's expansion made it or `legal_steps` lists
+    it). Filling to k matters where the search proved most steps lost (near the end of a
+    puzzle): a model trained on one-line answers there writes one line, and when that line is
+    wrong the search has nothing to try."""
     nodes = graph.nodes
-    others = sorted((c for c in _kids(graph, n) if c != nxt and nodes[c]["status"] != "loss"),
-                    key=lambda c: (nodes[c]["status"] != "win", -nodes[c]["visits"],
-                                   -float(nodes[c].get("prior") or 0.0), nodes[c]["order"]))
+    kids = [c for c in _kids(graph, n) if c != nxt]
+    live = sorted((c for c in kids if nodes[c]["status"] != "loss"),
+                  key=lambda c: (nodes[c]["status"] != "win", -nodes[c]["visits"],
+                                 -float(nodes[c].get("prior") or 0.0), nodes[c]["order"]))
+    lost = sorted((c for c in kids if nodes[c]["status"] == "loss"),
+                  key=lambda c: (-float(nodes[c].get("prior") or 0.0), nodes[c]["order"]))
     best = [nodes[nxt]["step"]]
-    for c in others:
-        if len(best) >= k:
-            break
-        if nodes[c]["step"] not in best:
-            best.append(nodes[c]["step"])
+
+    def fill(texts: Iterable[str]) -> None:
+        for text in texts:
+            if len(best) >= k:
+                return
+            if text not in best:
+                best.append(text)
+
+    fill(nodes[c]["step"] for c in live + lost)
+    if len(best) < k and puzzle is not None and state is not None:
+        fill(puzzle.render_step(state, s) for s in puzzle.legal_steps(state))
     return best
 
 
@@ -213,7 +227,7 @@ def _chat_records(graph: nx.DiGraph, puzzle: Any, states: dict, on_path: list[in
     for n, nxt in zip(on_path, on_path[1:]):
         state = states[n]
         prompt = propose_messages(puzzle, state)
-        best = propose_answer(graph, n, nxt, sft_steps)
+        best = propose_answer(graph, n, nxt, sft_steps, puzzle, state)
         yield {"kind": "sft", "task": "propose", "state": nodes[n]["state"],
                "messages": prompt + [{"role": "assistant", "content": "\n".join(best)}],
                "provenance": prov}
