@@ -188,24 +188,28 @@ def _policy_record(graph: nx.DiGraph, n: int, kids: list[int], prov: dict) -> di
             "provenance": prov}
 
 
-def propose_answer(graph: nx.DiGraph, n: int, nxt: int, k: int, puzzle: Any = None,
-                   state: Any = None) -> list[str]:
+def propose_answer(graph: nx.DiGraph, n: int, nxt: int, k: int, puzzle: Any,
+                   state: Any) -> list[str]:
     """The propose SFT answer at node `n` of the solution path (`nxt`: its next node there): up
     to `k` distinct step texts, one per line -- the solution's step first, then n's other
     children that are not proved lost, ordered by proved win, then visits, then prior (highest
     first), then creation order; then, while fewer than `k`, its proved-lost children (by prior,
-    then order) and, given the `puzzle` and n's `state`, the puzzle's other legal steps in its
-    own order. Every line is a legal step (the puzzle's expansion made it or `legal_steps` lists
-    it). Filling to k matters where the search proved most steps lost (near the end of a
+    then order) and the `puzzle`'s other legal steps from n's `state`, in the puzzle's order.
+    Every line is a legal step (the puzzle's expansion made it or `legal_steps` lists it).
+    Filling to k matters where the search proved most steps lost (near the end of a
     puzzle): a model trained on one-line answers there writes one line, and when that line is
     wrong the search has nothing to try."""
     nodes = graph.nodes
     kids = [c for c in _kids(graph, n) if c != nxt]
+
+    def prior(c: int) -> float:
+        return float(nodes[c].get("prior") or 0.0)
+
     live = sorted((c for c in kids if nodes[c]["status"] != "loss"),
-                  key=lambda c: (nodes[c]["status"] != "win", -nodes[c]["visits"],
-                                 -float(nodes[c].get("prior") or 0.0), nodes[c]["order"]))
+                  key=lambda c: (nodes[c]["status"] != "win", -nodes[c]["visits"], -prior(c),
+                                 nodes[c]["order"]))
     lost = sorted((c for c in kids if nodes[c]["status"] == "loss"),
-                  key=lambda c: (-float(nodes[c].get("prior") or 0.0), nodes[c]["order"]))
+                  key=lambda c: (-prior(c), nodes[c]["order"]))
     best = [nodes[nxt]["step"]]
 
     def fill(texts: Iterable[str]) -> None:
@@ -216,7 +220,7 @@ def propose_answer(graph: nx.DiGraph, n: int, nxt: int, k: int, puzzle: Any = No
                 best.append(text)
 
     fill(nodes[c]["step"] for c in live + lost)
-    if len(best) < k and puzzle is not None and state is not None:
+    if len(best) < k:
         fill(puzzle.render_step(state, s) for s in puzzle.legal_steps(state))
     return best
 
