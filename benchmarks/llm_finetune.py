@@ -2,7 +2,7 @@
 
     python benchmarks/llm_finetune.py [--train 300] [--stride 3] [--test 10] [--tasks propose] \
         [--steps 80] [--batch 8] [--lr 1e-3] [--sft-steps 4] [--budgets 10,20] \
-        [--values llm,heuristic] \
+        [--values llm,heuristic] [--value-balance R] \
         [--out runs/llm-finetune-r0]
 
 Everything is resumable: rerun the same command. Stages, each skipped when its file is there
@@ -15,7 +15,8 @@ Everything is resumable: rerun the same command. Stages, each skipped when its f
      the training instances, with ranks 901-1000 passed as --held-out -- the round-0 data of
      the expert-iteration loop (`mcts-reason train --policy llm` runs later rounds).
   3. `mcts-reason finetune`: LoRA on the SFT records of --tasks (propose -> the search's best
-     step; value -> sure/impossible), short prompts, --steps steps of --batch records. The
+     step; value -> sure/impossible; --value-balance R: the value labels balanced within
+     each depth), short prompts, --steps steps of --batch records. The
      default is propose only: on the shared 2-core sandbox a step of 8 records took about 25 s,
      so the few hundred records a run can see go to the policy (value records are 3.4x as many).
   4. The share of legal proposal lines, per model: for every test instance's start state one
@@ -26,6 +27,9 @@ Everything is resumable: rerun the same command. Stages, each skipped when its f
      steps per call (the children a state would get). The same at the states 0, 1 and 2
      steps along each test instance's heuristic solution (--depths), with how many of the
      legal steps lead to a still-solvable state (`game24.solvable`): OUT/legal_depth.json.
+  4b. With the model as a bench value (--values llm): its value judgement (one call,
+     temperature 0) on every state one step from each test start and one step from the
+     solution's first state, against the exhaustive `game24.solvable`: OUT/value_judged.json.
   5. `mcts-reason bench`: greedy, best-of-N, ToT-BFS, DFS and MCTS at --budgets model calls,
      policy and value from the model, no grammar, for the base model (the puzzle's prompts)
      and the trained one (its short prompts); and the ablation with the hand-written heuristic
@@ -146,6 +150,42 @@ def legal_share(model: Path | None, prompts: Path | None, instances: list[str],
     return n
 
 
+def value_share(model: Path | None, prompts: Path | None, instances: list[str]) -> dict:
+    """The model's value judgement (one call, temperature 0, the prompts the search sends) on
+    every distinct state one step from the start (three numbers) and one step from the state
+    one step along the heuristic solution (two numbers), against the exhaustive
+    `game24.solvable`: per count of numbers and truth, how many it called sure / likely /
+    impossible (or none)."""
+    from openai import OpenAI
+
+    from mcts_reason.llm.local import LocalServer
+    from mcts_reason.llm.prompt_file import load_prompts
+    from mcts_reason.llm.prompts import parse_judgement, value_messages
+    from mcts_reason.registry import load
+    from mcts_reason_puzzles.game24 import solvable
+    puzzle = load("game24")
+    pf = load_prompts(str(prompts)) if prompts else None
+    states: dict[str, object] = {}
+    for depth in (0, 1):
+        for parent in solution_states(instances, depth):
+            for step in puzzle.legal_steps(parent):
+                child = puzzle.apply(parent, step)
+                states.setdefault(puzzle.render(child), child)
+    out: dict[str, dict[str, int]] = {}
+    with LocalServer(model=model, n_ctx=1024) as server:
+        client = OpenAI(base_url=server.base_url, api_key="none", max_retries=1, timeout=300)
+        for text in sorted(states):
+            state = states[text]
+            r = client.chat.completions.create(
+                model=server.model, temperature=0.0, seed=0, max_tokens=96,
+                messages=value_messages(puzzle, state, pf))
+            word = parse_judgement(r.choices[0].message.content or "") or "none"
+            key = f"{len(text.split())} numbers, {'solvable' if solvable(state) else 'unsolvable'}"
+            cell = out.setdefault(key, {"sure": 0, "likely": 0, "impossible": 0, "none": 0})
+            cell[word] += 1
+    return dict(sorted(out.items()))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--train", type=int, default=300)
@@ -167,6 +207,8 @@ def main() -> None:
     ap.add_argument("--base-heuristic", action="store_true")
     ap.add_argument("--depths", type=int, default=3,
                     help="measure proposals at 0..DEPTHS-1 steps along a solution (0: none)")
+    ap.add_argument("--value-balance", default=None,
+                    help="finetune --value-balance (the value labels balanced within a depth)")
     ap.add_argument("--out", default="runs/llm-finetune-r0")
     args = ap.parse_args()
     values = [v for v in args.values.split(",") if v]
@@ -189,7 +231,8 @@ def main() -> None:
     _mcts("finetune", str(data), "--out", str(ft), "--tasks", args.tasks, "--steps",
           str(args.steps), "--batch-size", str(args.batch), "--lr", args.lr, "--eval-every",
           "20", "--patience", "4", "--checkpoint-every", "10", "--threads", str(args.threads),
-          "--no-progress")
+          "--no-progress",
+          *(["--value-balance", args.value_balance] if args.value_balance else []))
     instances = [t for t in test.read_text().splitlines() if t.strip()]
     legal_path = out / "legal.json"
     legal = json.loads(legal_path.read_text()) if legal_path.exists() else {}
@@ -211,6 +254,13 @@ def main() -> None:
             else:
                 by_depth[key] = legal_share(*(files or (None, None)), instances, states)
             depth_path.write_text(json.dumps(by_depth, indent=2) + "\n")
+    judged_path = out / "value_judged.json"
+    judged = json.loads(judged_path.read_text()) if judged_path.exists() else {}
+    if "llm" in values:
+        for label, files in models.items():
+            if label not in judged:
+                judged[label] = value_share(*(files or (None, None)), instances)
+                judged_path.write_text(json.dumps(judged, indent=2) + "\n")
     for label, files in models.items():
         for value in values:
             if value == "heuristic" and label == "base" and not args.base_heuristic:
@@ -224,7 +274,7 @@ def main() -> None:
                       "--policy", "llm", "--value", value, "--no-grammar", "--budget-kind",
                       KIND[value], "--budgets", str(b), "--workers", "1", "--no-progress",
                       "--out", str(out / f"bench_{label}_{value}_b{b}.jsonl"), *extra)
-    write_table(out, args, legal, by_depth)
+    write_table(out, args, legal, by_depth, judged)
 
 
 def _runs(out: Path, label: str, value: str) -> list[dict]:
@@ -237,7 +287,7 @@ def _runs(out: Path, label: str, value: str) -> list[dict]:
             if line.strip().startswith("{")]
 
 
-def write_table(out: Path, args, legal: dict, by_depth: dict) -> None:
+def write_table(out: Path, args, legal: dict, by_depth: dict, judged: dict) -> None:
     budgets = sorted({int(b) for b in f"{args.budgets},{args.base_budgets}".split(",")})
     lines = []
     for value in ("llm", "heuristic"):
@@ -281,6 +331,12 @@ def write_table(out: Path, args, legal: dict, by_depth: dict) -> None:
         dp.append(f"| {key} | {n['calls']} | {n['lines'] / c:.2f} | {n['legal_lenient']} "
                   f"({100 * n['share_lenient']:.0f}%) | {n['distinct_legal_steps'] / c:.2f} | "
                   f"{n['distinct_solvable_steps'] / c:.2f} | {n['calls_with_a_solvable_step']} |")
+    vj = ["| model | states | judged sure | likely | impossible | no judgement |",
+          "|---|---|---|---|---|---|"]
+    for label, cells in judged.items():
+        for key, c in cells.items():
+            vj.append(f"| {label} | {key}: {sum(c.values())} | {c['sure']} | {c['likely']} | "
+                      f"{c['impossible']} | {c['none']} |")
     rep = json.loads((out / "finetune" / "finetune.json").read_text(encoding="utf-8"))
     hist = rep["history"]
     text = "\n".join([
@@ -299,7 +355,10 @@ def write_table(out: Path, args, legal: dict, by_depth: dict) -> None:
         "each):", "", *lg, "",
         "The same calls at the state 0, 1 and 2 steps along the heuristic search's solution of "
         "each test instance; a step to a solvable state is one a search can still win with "
-        "(checked by the exhaustive `game24.solvable`):", "", *dp, ""])
+        "(checked by the exhaustive `game24.solvable`):", "", *dp, "",
+        *(["The value prompt (one call, temperature 0) on every state one step from the "
+           "start and one step from the solution's first state, against `game24.solvable`:",
+           "", *vj, ""] if judged else [])])
     (out / "results.md").write_text(text, encoding="utf-8")
     print(text)
 

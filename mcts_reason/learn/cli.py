@@ -273,13 +273,16 @@ def traces_cmd(puzzle, sources, out, set_spec, budget, seeds, policy_name, value
 @lr_option("--finetune-lr", help="With --policy llm: AdamW learning rate.")
 @threads_option("--finetune-threads",
                 help="With --policy llm: torch CPU threads of the fine-tuning (at most 2).")
+@click.option("--finetune-value-balance", type=click.FloatRange(min=1), default=None,
+              help="With --policy llm: balance the value records' labels within each depth "
+                   "(as `finetune --value-balance`).")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bars (default: only when stderr is a terminal).")
 @_one_line_errors
 def train_cmd(puzzle, set_spec, eval_spec, held_out, rounds, budget, eval_budget, seeds,
               rollouts, gamma, sft_steps, policy_states, window, bits, split_seed, workers,
               executor, ray_address, out, learner_kind, finetune_steps, finetune_batch, finetune_lr,
-              finetune_threads, progress):
+              finetune_threads, finetune_value_balance, progress):
     """Expert iteration for PUZZLE from tabula rasa: MCTS -> traces -> fit a learned policy and
     value -> evaluate on held-out instances, ROUNDS times (see docs/learning.md)."""
     import hashlib
@@ -320,7 +323,8 @@ def train_cmd(puzzle, set_spec, eval_spec, held_out, rounds, budget, eval_budget
     from .loop import RunMismatch
     log = (lambda m: click.echo(m, err=True))
     learner = (_llm_learner(dict(steps=finetune_steps, batch_size=finetune_batch,
-                                 lr=finetune_lr), finetune_threads, window, log)
+                                 lr=finetune_lr, value_balance=finetune_value_balance),
+                            finetune_threads, window, log)
                if learner_kind == "llm" else None)
     try:
         summaries = train(p, config, train_set, evals, held, out, rounds=rounds, workers=workers,

@@ -1,6 +1,7 @@
 """Datasets on disk: trace records split by instance, deduplicated by state, written as JSONL.
 
-Layout of a dataset folder: `{train,val,test}/{policy,value,sft,preference}.jsonl` and
+Layout of a dataset folder: `{train,val,test}/{policy,value,sft,preference}.jsonl` (records
+sorted by their deduplication key) and
 `manifest.json` (counts, seed, fractions, held-out count, a SHA-256 per file and one over all of
 train). The split of an instance is a hash of (seed, canonical instance) -> the same instance
 always lands in the same split, whatever else is in the run; an instance on the held-out list goes
@@ -60,14 +61,25 @@ def _dedup_key(rec: dict) -> tuple:
     return (rec["kind"], rec.get("task", ""), rec["state"])
 
 
+def _tie_wins(rec: dict, old: dict, later_wins: bool) -> bool:
+    """Whether `rec` replaces `old`, an equal-ranking record of the same key: the later one
+    (`later_wins`), else the one whose canonical JSON sorts first (independent of order)."""
+    if later_wins:
+        return True
+    return json.dumps(rec, sort_keys=True) < json.dumps(old, sort_keys=True)
+
+
 class Dataset:
     """Records gathered per split, deduplicated by state as they arrive.
 
     Policy: the record from the most-visited occurrence of a state wins. Value: a proved label
     wins over rollout estimates (of two proved labels, the higher: a graded label from the
     nearer solution); rollout estimates of one state are pooled (wins and k summed).
-    The rest: the first occurrence wins. `later_wins=True` lets a later record replace an equal
-    one (expert iteration: the newest round's search is the better teacher)."""
+    Between records that rank equal by those rules (and for SFT and preference records, which
+    have none), the one whose JSON (sorted keys) sorts first wins, so the dataset does not
+    depend on the order the trees are read in (a sweep with several workers finishes its
+    searches in any order). `later_wins=True` lets a later record replace an equal one
+    instead (expert iteration: the newest round's search is the better teacher)."""
 
     def __init__(self, splitter: Splitter) -> None:
         self.splitter = splitter
@@ -84,20 +96,24 @@ class Dataset:
         if old is None:
             bucket[key] = rec
         elif rec["kind"] == "policy":
-            if rec["visits"] > old["visits"] or (later_wins and rec["visits"] >= old["visits"]):
+            if rec["visits"] > old["visits"] or (rec["visits"] == old["visits"]
+                                                 and _tie_wins(rec, old, later_wins)):
                 bucket[key] = rec
         elif rec["kind"] == "value":
             if old["source"] == "proved":
-                if rec["source"] == "proved" and rec["value"] > old["value"]:
+                if rec["source"] == "proved" and (
+                        rec["value"] > old["value"] or (rec["value"] == old["value"]
+                                                        and _tie_wins(rec, old, later_wins))):
                     bucket[key] = rec
                 return
             if rec["source"] == "proved":
                 bucket[key] = rec
             else:
                 k = old["k"] + rec["k"]
-                bucket[key] = {**old, "value": (old["value"] * old["k"] + rec["value"] * rec["k"])
+                base = min(old, rec, key=lambda r: json.dumps(r["provenance"], sort_keys=True))
+                bucket[key] = {**base, "value": (old["value"] * old["k"] + rec["value"] * rec["k"])
                                / k, "k": k}
-        elif later_wins:
+        elif _tie_wins(rec, old, later_wins):
             bucket[key] = rec
 
     def counts(self) -> dict[str, dict[str, int]]:
@@ -115,7 +131,8 @@ class Dataset:
         for split in SPLITS:
             (folder / split).mkdir(parents=True, exist_ok=True)
             for kind in KINDS:
-                recs = [r for r in self.records[split].values() if r["kind"] == kind]
+                bucket = self.records[split]
+                recs = [bucket[k] for k in sorted(bucket) if k[0] == kind]
                 data = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n"
                                for r in recs).encode("utf-8")
                 _atomic_write(folder / split / f"{kind}.jsonl", data)

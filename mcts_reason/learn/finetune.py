@@ -83,9 +83,10 @@ class FinetuneConfig:
     checkpoint_every: int = 25
     seed: int = 0
     tasks: tuple[str, ...] = TASKS
-    max_val: int = 16
+    max_val: int = 32
     weight_decay: float = 0.0
     prompt_style: str = "short"
+    value_balance: float | None = None
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -106,6 +107,78 @@ def read_sft(folders: Iterable[str | os.PathLike], split: str,
             if rec.get("task") in tasks and isinstance(rec.get("messages"), list):
                 merged[(rec["task"], rec["state"])] = rec
     return [merged[k] for k in sorted(merged)]
+
+
+def balance_values(records: Sequence[dict], ratio: float | None, seed: int) -> list[dict]:
+    """The records with the value records' labels balanced within each depth (the record's
+    `depth`; records without one form one group): in a group holding two or more labels, each
+    label keeps at most `ratio` times as many records as the group's rarest label; a group
+    holding one label keeps at most `ratio` times the smallest such count of the mixed groups
+    (all of it if there is none). Which records a label keeps is a seeded sample; the order of
+    the records is kept. `ratio` None: the records unchanged.
+
+    Why: the search's proved labels are all-or-nothing by depth (Game of 24: every start state
+    "sure", two-number states 80 "sure" against 2244 "impossible"), and a model fitted to them
+    answers by the depth alone."""
+    if ratio is None:
+        return list(records)
+    if not ratio >= 1:
+        raise FinetuneError(f"the value balance ratio must be >= 1, got {ratio}")
+    groups: dict[str, dict[str, list[int]]] = {}
+    for i, rec in enumerate(records):
+        if rec.get("task") == "value":
+            label = str(rec["messages"][-1]["content"]).strip().lower()
+            groups.setdefault(repr(rec.get("depth")), {}).setdefault(label, []).append(i)
+    mixed = [min(len(v) for v in g.values()) for g in groups.values() if len(g) > 1]
+    rng = np.random.default_rng(seed)
+    drop: set[int] = set()
+    for depth in sorted(groups):
+        g = groups[depth]
+        base = min(len(v) for v in g.values()) if len(g) > 1 else min(mixed, default=None)
+        if base is None:
+            continue
+        cap = max(1, int(ratio * base))
+        for label in sorted(g):
+            idx = g[label]
+            if len(idx) > cap:
+                keep = set(rng.choice(len(idx), size=cap, replace=False).tolist())
+                drop.update(i for j, i in enumerate(idx) if j not in keep)
+    return [r for i, r in enumerate(records) if i not in drop]
+
+
+def label_counts(records: Sequence[dict]) -> dict[str, Any]:
+    """{"propose": n, "value": {depth: {label: n}}}: what a run trains on, for its report."""
+    out: dict[str, Any] = {}
+    for rec in records:
+        task = rec.get("task")
+        if task == "value":
+            label = str(rec["messages"][-1]["content"]).strip().lower()
+            per = out.setdefault("value", {}).setdefault(str(rec.get("depth")), {})
+            per[label] = per.get(label, 0) + 1
+        else:
+            out[task] = out.get(task, 0) + 1
+    return out
+
+
+def val_slice(records: Sequence[dict], n: int, tasks: Sequence[str]) -> list[dict]:
+    """At most `n` validation records, shared equally among the `tasks` present (a task with
+    fewer gives the rest to the others), each task's picked evenly across its stable order, so
+    the validation loss speaks for every task trained on."""
+    per = {t: [r for r in records if r.get("task") == t] for t in tasks}
+    present = [t for t in tasks if per[t]]
+    share = {t: 0 for t in present}
+    left = n
+    while left > 0 and any(share[t] < len(per[t]) for t in present):
+        for t in present:
+            if left > 0 and share[t] < len(per[t]):
+                share[t] += 1
+                left -= 1
+    out = []
+    for t in present:
+        m, recs = share[t], per[t]
+        picks = sorted({int(round(j * (len(recs) - 1) / max(m - 1, 1))) for j in range(m)})
+        out.extend(recs[i] for i in picks)
+    return out
 
 
 def restyle(records: Sequence[dict], style: str) -> list[dict]:
@@ -169,10 +242,10 @@ def load_model(gguf_path: str | os.PathLike) -> tuple[Any, Any]:
     return model, tok
 
 
-def encode(records: Sequence[dict], tok: Any, template: str | None, max_len: int
-           ) -> tuple[list[tuple[list[int], list[int]]], int]:
+def encode(records: Sequence[dict], tok: Any, template: str | None, max_len: int,
+           kept: list[dict] | None = None) -> tuple[list[tuple[list[int], list[int]]], int]:
     """(input ids, labels) per record (prompt tokens labelled -100) and how many records were
-    longer than `max_len` tokens and left out."""
+    longer than `max_len` tokens and left out; `kept`, if given, receives the records encoded."""
     end = tok.eos_token or "<|im_end|>"
     out, skipped = [], 0
     for rec in records:
@@ -186,6 +259,8 @@ def encode(records: Sequence[dict], tok: Any, template: str | None, max_len: int
             skipped += 1
             continue
         out.append((ids, [-100] * len(p_ids) + a_ids))
+        if kept is not None:
+            kept.append(rec)
     return out, skipped
 
 
@@ -209,8 +284,8 @@ def _order(n: int, steps: int, batch: int, seed: int) -> np.ndarray:
     return np.concatenate([rng.permutation(n) for _ in range(-(-need // n))])[:need]
 
 
-def _loss(model: Any, examples: Sequence, pad: int, batch: int) -> float:
-    """Mean token loss over `examples` (no gradient)."""
+def _loss_sums(model: Any, examples: Sequence, pad: int, batch: int) -> tuple[float, int]:
+    """(summed token loss, answer tokens) over `examples` (no gradient)."""
     import torch
     total, count = 0.0, 0
     with torch.no_grad():
@@ -219,6 +294,12 @@ def _loss(model: Any, examples: Sequence, pad: int, batch: int) -> float:
             n = int((b["labels"][:, 1:] != -100).sum())
             total += float(model(**b).loss) * n
             count += n
+    return total, count
+
+
+def _loss(model: Any, examples: Sequence, pad: int, batch: int) -> float:
+    """Mean token loss over `examples` (no gradient)."""
+    total, count = _loss_sums(model, examples, pad, batch)
     return total / max(count, 1)
 
 
@@ -252,8 +333,10 @@ def finetune(data: Sequence[str | os.PathLike], out: str | os.PathLike, *,
     report_path, ckpt_path, model_path = (out / "finetune.json", out / "checkpoint.pt",
                                           out / "model.gguf")
     prompts_path = out / "prompts.json" if config.prompt_style == "short" else None
-    train_recs = restyle(read_sft(data, "train", config.tasks), config.prompt_style)
-    val_recs = restyle(read_sft(data, "val", config.tasks), config.prompt_style)
+    train_recs = restyle(balance_values(read_sft(data, "train", config.tasks),
+                                        config.value_balance, config.seed), config.prompt_style)
+    val_recs = restyle(balance_values(read_sft(data, "val", config.tasks),
+                                      config.value_balance, config.seed), config.prompt_style)
     if not train_recs:
         raise FinetuneError(f"no SFT training records ({'/'.join(config.tasks)}) in "
                             f"{', '.join(str(d) for d in data)}")
@@ -278,7 +361,10 @@ def finetune(data: Sequence[str | os.PathLike], out: str | os.PathLike, *,
     model, tok = load_model(base)
     template = chat_template(base)
     train_ex, skipped = encode(train_recs, tok, template, config.max_len)
-    val_ex, val_skipped = encode(val_recs[:config.max_val], tok, template, config.max_len)
+    val_kept: list[dict] = []
+    val_ex, val_skipped = encode(val_slice(val_recs, config.max_val, config.tasks), tok,
+                                 template, config.max_len, kept=val_kept)
+    val_tasks = [r["task"] for r in val_kept]
     if not train_ex:
         raise FinetuneError(f"every training record is longer than --max-len {config.max_len} "
                             "tokens")
@@ -314,13 +400,25 @@ def finetune(data: Sequence[str | os.PathLike], out: str | os.PathLike, *,
         torch.save(blob, tmp)
         os.replace(tmp, ckpt_path)
 
+    by_task: dict[str, float] = {}
+
     def evaluate() -> float | None:
+        """The validation loss over every task (token-weighted); each task's own loss goes
+        into `by_task` when there are several."""
+        by_task.clear()
         if not val_ex:
             return None
         model.eval()
-        v = _loss(model, val_ex, pad, config.batch_size)
+        total = count = 0.0
+        for t in dict.fromkeys(val_tasks):
+            part = [ex for ex, tt in zip(val_ex, val_tasks) if tt == t]
+            tot, cnt = _loss_sums(model, part, pad, config.batch_size)
+            total, count = total + tot, count + cnt
+            by_task[t] = round(tot / max(cnt, 1), 5)
         model.train()
-        return v
+        if len(by_task) < 2:
+            by_task.clear()
+        return total / max(count, 1)
 
     probe = train_ex[:config.max_val]     # a fixed slice of the training set, before and after
 
@@ -333,6 +431,8 @@ def finetune(data: Sequence[str | os.PathLike], out: str | os.PathLike, *,
     if state["step"] == 0 and not state["history"]:
         state["train_probe_before"] = probe_loss()
         state["history"].append({"step": 0, "train_loss": None, "val_loss": evaluate()})
+        if by_task:
+            state["history"][0]["val_loss_by_task"] = dict(by_task)
         state["best_val"] = state["history"][0]["val_loss"]
         # the untrained adapters (B = 0: the base model) until a step beats the base's loss
         state["best"] = {k: t.clone() for k, t in get_peft_model_state_dict(model).items()}
@@ -340,6 +440,8 @@ def finetune(data: Sequence[str | os.PathLike], out: str | os.PathLike, *,
     def track(entry: dict) -> None:
         """Validate at `entry`'s step; keep the best adapters; count evaluations without gain."""
         v = entry["val_loss"] = evaluate()
+        if by_task:
+            entry["val_loss_by_task"] = dict(by_task)
         if v is None:
             return
         if state["best_val"] is None or v < state["best_val"]:
@@ -393,6 +495,8 @@ def finetune(data: Sequence[str | os.PathLike], out: str | os.PathLike, *,
     train_tokens = sum(sum(1 for y in lab if y != -100) for _, lab in train_ex)
     report = {"identity": ident, "base": str(base), "data": [str(d) for d in data],
               "train_records": len(train_ex), "val_records": len(val_ex),
+              "train_labels": label_counts(train_recs),
+              "val_tasks": {t: val_tasks.count(t) for t in dict.fromkeys(val_tasks)},
               "skipped_too_long": skipped + val_skipped, "answer_tokens": train_tokens,
               "steps_run": state["step"],
               "train_probe_loss": {"records": len(probe), "before": state["train_probe_before"],

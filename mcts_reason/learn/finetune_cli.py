@@ -37,6 +37,10 @@ EXIT_MODEL_ERROR = 3
               help="LoRA scale numerator (scale = alpha / r).")
 @click.option("--max-len", type=click.IntRange(16, 4096), default=320, show_default=True,
               help="Tokens per record (prompt + answer); longer records are left out.")
+@click.option("--value-balance", type=click.FloatRange(min=1), default=None,
+              help="Balance the value records' labels within each tree depth: a label keeps "
+                   "at most this many times the rarest label's records there (seeded sample; "
+                   "default: all records).")
 @click.option("--eval-every", type=click.IntRange(min=1), default=25, show_default=True,
               help="Steps between validation losses.")
 @click.option("--patience", type=click.IntRange(min=1), default=3, show_default=True,
@@ -51,7 +55,7 @@ EXIT_MODEL_ERROR = 3
               help="Progress bar (default: only when stderr is a terminal).")
 @_one_line_errors
 def finetune_cmd(data, out, base, tasks, prompt_style, steps, batch_size, lr, lora_r, lora_alpha, max_len,
-                 eval_every, patience, checkpoint_every, seed, threads, progress):
+                 value_balance, eval_every, patience, checkpoint_every, seed, threads, progress):
     """LoRA fine-tuning of the embedded model on the SFT records of trace DATA folders
     (`traces`/`train` output): propose prompt -> the search's best steps, value prompt -> the
     outcome it established. Writes OUT/model.gguf for `--model-file` (see docs/learning.md)."""
@@ -73,7 +77,7 @@ def finetune_cmd(data, out, base, tasks, prompt_style, steps, batch_size, lr, lo
                             lora_alpha=lora_alpha, max_len=max_len, eval_every=eval_every,
                             patience=patience, checkpoint_every=checkpoint_every, seed=seed,
                             tasks=("propose", "value") if tasks == "both" else (tasks,),
-                            prompt_style=prompt_style)
+                            prompt_style=prompt_style, value_balance=value_balance)
     if progress is None:
         progress = sys.stderr.isatty()
     try:

@@ -19,7 +19,8 @@ each with a `provenance` object (see docs/learning.md for the formats):
   solution path answered with up to `sft_steps` legal steps, one per line (the solution's step
   first, then the state's other children not proved lost, by win, visits, prior; then, to fill
   the k lines, its proved-lost children and the puzzle's other legal steps: `propose_answer`),
-  and value prompts answered with the proved label (sure / impossible);
+  and value prompts answered with the proved label (sure / impossible), with the state's
+  `depth` in its tree (fine-tuning balances the labels within a depth: `--value-balance`);
 - `preference`: `{"prompt", "chosen", "rejected"}`: at a state on the solution path, the
   solution's step against a proved-lost sibling.
 """
@@ -252,5 +253,6 @@ def _chat_records(graph: nx.DiGraph, puzzle: Any, states: dict, on_path: list[in
             continue       # keep the labels near where the search looked
         seen.add(nodes[n]["state"])
         yield {"kind": "sft", "task": "value", "state": nodes[n]["state"],
+               "depth": int(nodes[n]["depth"]),
                "messages": value_messages(puzzle, states[n])
                + [{"role": "assistant", "content": label}], "provenance": prov}
