@@ -60,7 +60,11 @@ ALGOS = ("greedy", "best-of-n", "bfs", "dfs", "mcts")
 # Budgets in model calls. best-of-N takes no model_calls cap (its chains are cut by a cap they
 # spend), so the cap is the search's own calls: policy + value calls with the model as both,
 # policy calls with the heuristic value -- model calls either way (no retries happened).
-KIND = {"llm": "calls", "heuristic": "policy_calls"}
+KIND = {"llm": "calls", "llm-probs": "calls", "heuristic": "policy_calls"}
+# llm-probs: the model as value, scored by its first token's probabilities (--value-scoring probs)
+VALUE_ARGS = {"llm": ["--value", "llm"],
+              "llm-probs": ["--value", "llm", "--value-scoring", "probs"],
+              "heuristic": ["--value", "heuristic"]}
 HEADS = {"greedy": "greedy", "best-of-n": "best-of-N", "bfs": "ToT-BFS", "dfs": "DFS",
          "mcts": "MCTS"}
 
@@ -161,6 +165,8 @@ def value_share(model: Path | None, prompts: Path | None, instances: list[str]) 
     from mcts_reason.llm.local import LocalServer
     from mcts_reason.llm.prompt_file import load_prompts
     from mcts_reason.llm.prompts import parse_judgement, value_messages
+    from mcts_reason.llm.value import DEFAULT_SCORES, expected_score
+    from mcts_reason.llm.wire import valid_top_logprobs
     from mcts_reason.registry import load
     from mcts_reason_puzzles.game24 import solvable
     puzzle = load("game24")
@@ -178,11 +184,20 @@ def value_share(model: Path | None, prompts: Path | None, instances: list[str]) 
             state = states[text]
             r = client.chat.completions.create(
                 model=server.model, temperature=0.0, seed=0, max_tokens=96,
-                messages=value_messages(puzzle, state, pf))
+                messages=value_messages(puzzle, state, pf), logprobs=True, top_logprobs=10)
             word = parse_judgement(r.choices[0].message.content or "") or "none"
             key = f"{len(text.split())} numbers, {'solvable' if solvable(state) else 'unsolvable'}"
-            cell = out.setdefault(key, {"sure": 0, "likely": 0, "impossible": 0, "none": 0})
+            cell = out.setdefault(key, {"sure": 0, "likely": 0, "impossible": 0, "none": 0,
+                                        "probs_scored": 0, "probs_score_sum": 0.0})
             cell[word] += 1
+            try:
+                top = valid_top_logprobs(r.choices[0].logprobs.content[0].top_logprobs)
+            except (AttributeError, IndexError, TypeError):
+                top = None
+            score = expected_score(top, DEFAULT_SCORES)
+            if score is not None:
+                cell["probs_scored"] += 1
+                cell["probs_score_sum"] += score
     return dict(sorted(out.items()))
 
 
@@ -201,7 +216,8 @@ def main() -> None:
     ap.add_argument("--sft-steps", type=int, default=4,
                     help="candidate lines per propose SFT answer")
     ap.add_argument("--values", default="llm,heuristic",
-                    help="bench values: llm (the model) and/or heuristic (the ablation)")
+                    help="bench values: llm (the model's judgement word), llm-probs (its "
+                         "first token's probabilities) and/or heuristic (the ablation)")
     ap.add_argument("--budgets", default="10,20", help="model calls per puzzle")
     ap.add_argument("--base-budgets", default="10", help="model calls, base model")
     ap.add_argument("--base-heuristic", action="store_true")
@@ -213,7 +229,7 @@ def main() -> None:
     args = ap.parse_args()
     values = [v for v in args.values.split(",") if v]
     if not values or any(v not in KIND for v in values):
-        sys.exit(f"--values: expected llm and/or heuristic, got {args.values!r}")
+        sys.exit(f"--values: expected llm, llm-probs and/or heuristic, got {args.values!r}")
     out = ROOT / args.out
     out.mkdir(parents=True, exist_ok=True)
     if args.stride < 1:
@@ -256,14 +272,14 @@ def main() -> None:
             depth_path.write_text(json.dumps(by_depth, indent=2) + "\n")
     judged_path = out / "value_judged.json"
     judged = json.loads(judged_path.read_text()) if judged_path.exists() else {}
-    if "llm" in values:
+    if {"llm", "llm-probs"} & set(values):
         for label, files in models.items():
             if label not in judged:
                 judged[label] = value_share(*(files or (None, None)), instances)
                 judged_path.write_text(json.dumps(judged, indent=2) + "\n")
     for label, files in models.items():
         for value in values:
-            if value == "heuristic" and label == "base" and not args.base_heuristic:
+            if value != "llm" and label == "base" and not args.base_heuristic:
                 continue
             extra = ["--model-file", str(files[0]), "--prompts", str(files[1])] if files else []
             budgets = args.base_budgets if label == "base" else args.budgets
@@ -271,7 +287,7 @@ def main() -> None:
                 # one file per budget: a bench file refuses another budget list, so a later
                 # run with more --budgets adds files instead of being refused
                 _mcts("bench", "game24", "--set", str(test), "--algos", ",".join(ALGOS),
-                      "--policy", "llm", "--value", value, "--no-grammar", "--budget-kind",
+                      "--policy", "llm", *VALUE_ARGS[value], "--no-grammar", "--budget-kind",
                       KIND[value], "--budgets", str(b), "--workers", "1", "--no-progress",
                       "--out", str(out / f"bench_{label}_{value}_b{b}.jsonl"), *extra)
     write_table(out, args, legal, by_depth, judged)
@@ -290,8 +306,13 @@ def _runs(out: Path, label: str, value: str) -> list[dict]:
 def write_table(out: Path, args, legal: dict, by_depth: dict, judged: dict) -> None:
     budgets = sorted({int(b) for b in f"{args.budgets},{args.base_budgets}".split(",")})
     lines = []
-    for value in ("llm", "heuristic"):
-        lines += [f"### value: {'the model' if value == 'llm' else 'hand-written heuristic'}", "",
+    names = {"llm": "the model (its judgement word)",
+             "llm-probs": "the model (its first token's probabilities)",
+             "heuristic": "hand-written heuristic"}
+    for value in ("llm", "llm-probs", "heuristic"):
+        if not _runs(out, "trained", value) and not _runs(out, "base", value):
+            continue
+        lines += [f"### value: {names[value]}", "",
                   "| model | model calls | " + " | ".join(HEADS[a] for a in ALGOS) + " |",
                   "|---|---|" + "---|" * len(ALGOS)]
         for label in ("base", "trained"):
@@ -331,12 +352,15 @@ def write_table(out: Path, args, legal: dict, by_depth: dict, judged: dict) -> N
         dp.append(f"| {key} | {n['calls']} | {n['lines'] / c:.2f} | {n['legal_lenient']} "
                   f"({100 * n['share_lenient']:.0f}%) | {n['distinct_legal_steps'] / c:.2f} | "
                   f"{n['distinct_solvable_steps'] / c:.2f} | {n['calls_with_a_solvable_step']} |")
-    vj = ["| model | states | judged sure | likely | impossible | no judgement |",
-          "|---|---|---|---|---|---|"]
+    vj = ["| model | states | judged sure | likely | impossible | no judgement | mean "
+          "first-token score (states scored) |", "|---|---|---|---|---|---|---|"]
     for label, cells in judged.items():
         for key, c in cells.items():
-            vj.append(f"| {label} | {key}: {sum(c.values())} | {c['sure']} | {c['likely']} | "
-                      f"{c['impossible']} | {c['none']} |")
+            n = sum(c[w] for w in ("sure", "likely", "impossible", "none"))
+            k = c.get("probs_scored", 0)
+            mean = f"{c['probs_score_sum'] / k:.2f} ({k})" if k else "- (0)"
+            vj.append(f"| {label} | {key}: {n} | {c['sure']} | {c['likely']} | "
+                      f"{c['impossible']} | {c['none']} | {mean} |")
     rep = json.loads((out / "finetune" / "finetune.json").read_text(encoding="utf-8"))
     hist = rep["history"]
     text = "\n".join([

@@ -51,7 +51,8 @@ def make_value(puzzle: Any, name: str, *, client: Any = None, settings: Any = No
         cls = LLMValue if name == "llm" else LLMVerifyValue
         return cls(client, samples=settings.value_samples if settings else 1,
                    sampling=settings.value_sampling if settings else None,
-                   prompts=settings.prompts if settings else None)
+                   prompts=settings.prompts if settings else None,
+                   scoring=settings.value_scoring if settings else "word")
     if name == "heuristic":
         return puzzle.heuristic_value()
     if name == "rollout":

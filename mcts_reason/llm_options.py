@@ -52,6 +52,11 @@ _OPTIONS = [
                  help="Model samples per policy call (proposals)."),
     click.option("--value-samples", type=click.IntRange(1, 64), default=1, show_default=True,
                  help="Model samples per value judgement."),
+    click.option("--value-scoring", "value_scoring", type=click.Choice(["word", "probs"]),
+                 default="word", show_default=True,
+                 help="How a value answer becomes a number: the judgement word it ends with, "
+                      "or (probs) the judgements' probabilities at its first token, asked "
+                      "for as logprobs (the word where the answer does not start with one)."),
     click.option("--temperature", type=FiniteFloat(0, 2), default=0.7, show_default=True,
                  help="Sampling temperature."),
     click.option("--completion-tokens", "completion_tokens", type=click.IntRange(1, 32768),
@@ -174,6 +179,7 @@ def settings_from(kw: dict[str, Any], *, max_cost: float | None = None,
                            sampling=base(stop=("Input:",)), value_sampling=base(),
                            timeout=kw.get("timeout", 60.0), max_retries=kw.get("retries", 3),
                            prices=prices, grammar=kw.get("grammar"), prompts=prompts,
-                           model_file=kw.get("model_file"))
+                           model_file=kw.get("model_file"),
+                           value_scoring=kw.get("value_scoring") or "word")
     caps = {"model_calls": kw["max_model_calls"]} if kw.get("max_model_calls") else {}
     return settings, caps

@@ -28,7 +28,8 @@ needs_train = pytest.mark.skipif(TRAIN is not None, reason=TRAIN or "")
 needs_local = pytest.mark.skipif(LOCAL is not None, reason=LOCAL or "")
 INSTANCES = "4 9 10 13\n1 1 4 6\n2 3 4 12\n"
 STEPS = ["--steps", "4", "--batch-size", "2", "--max-len", "160", "--eval-every", "2",
-         "--checkpoint-every", "2", "--lr", "2e-3", "--threads", "1", "--no-progress"]
+         "--checkpoint-every", "2", "--lr", "2e-3", "--threads", "1", "--no-progress",
+         "--value-balance", "1"]
 
 
 def _mcts(*args: str) -> subprocess.CompletedProcess:
@@ -78,6 +79,17 @@ def test_lora_steps_lower_the_training_loss(tuned):
     assert [h["step"] for h in rep["history"]] == [0, 1, 2, 3, 4]
     assert rep["history"][0]["val_loss"] is not None
     assert json.loads((tuned / "prompts.json").read_text())["propose"]
+    # --value-balance 1: within a depth holding both labels, as many of each
+    for depth, labels in rep["train_labels"]["value"].items():
+        if len(labels) > 1:
+            assert len(set(labels.values())) == 1, (depth, labels)
+    # validation speaks for both tasks: each task's loss, and the overall one between them
+    assert set(rep["val_tasks"]) == {"propose", "value"}
+    for h in rep["history"]:
+        if h.get("val_loss") is not None:
+            parts = h["val_loss_by_task"]
+            assert set(parts) == {"propose", "value"}
+            assert min(parts.values()) - 1e-4 <= h["val_loss"] <= max(parts.values()) + 1e-4
 
 
 def _tensors(path: Path) -> dict:

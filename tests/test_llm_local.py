@@ -64,6 +64,35 @@ def test_mcts_with_smollm2_policy_runs_end_to_end(server):
     assert not u.faults
 
 
+def test_the_real_server_gives_first_token_probabilities_for_the_value(server):
+    """`--value-scoring probs` against llama.cpp: the logprobs come back in OpenAI's layout, are
+    read (text, log-probability <= 0, at most one distribution's mass), and the value is a
+    number in [0, 1] whichever way it was scored."""
+    import math
+
+    import numpy as np
+
+    from mcts_reason.budget import Meter
+    from mcts_reason.llm import LLMValue, Request
+    client = LLMClient(base_url=server.base_url, model=server.model, concurrency=1,
+                       timeout=300.0)
+    msgs = [{"role": "user", "content": "Can 4 and 6 make 24 with + - * /? Answer with one "
+                                        "word: sure, likely or impossible."}]
+    (done,) = client.complete([Request.of(msgs, Sampling(temperature=0.0, max_tokens=4),
+                                          seed=0, top_logprobs=5)])
+    top = done.top_logprobs
+    assert top and len(top) >= 5
+    assert all(isinstance(t, str) and lp <= 0 for t, lp in top)
+    assert sum(math.exp(lp) for t, lp in dict(top).items()) <= 1.0 + 1e-3
+    assert done.text.startswith(max(top, key=lambda x: x[1])[0].strip()[:1] or "")
+    value = LLMValue(client, scoring="probs")
+    meter = Meter(Budget())
+    value.bind(meter)
+    (v,) = value.evaluate(G, [G.parse_instance("1 1 4 6")], rng=np.random.default_rng(0))
+    client.close()
+    assert 0.0 <= v <= 1.0 and meter.usage.model_calls == 1
+
+
 def test_mcts_with_constrained_smollm2_proposals_solves_an_easy_puzzle(server):
     """The issue's end-to-end goal: the real model, its proposals held by the puzzle's grammar to
     the format `a op b = c` over the state's numbers (the model picks the step and writes c, and

@@ -47,6 +47,12 @@ def lr_option(*decls: str, help: str):
                         show_default=True, help=help)
 
 
+def value_balance_option(*decls: str, help: str):
+    """The label balance of the value records (`finetune --value-balance`,
+    `train --finetune-value-balance`): a finite ratio >= 1, or unset for all records."""
+    return click.option(*decls, type=FiniteFloat(min=1), default=None, help=help)
+
+
 def threads_option(*decls: str, help: str):
     """torch CPU threads of the fine-tuning (`finetune --threads`, `train --finetune-threads`)."""
     return click.option(*decls, type=click.IntRange(1, 2), default=1, show_default=True,
@@ -273,9 +279,9 @@ def traces_cmd(puzzle, sources, out, set_spec, budget, seeds, policy_name, value
 @lr_option("--finetune-lr", help="With --policy llm: AdamW learning rate.")
 @threads_option("--finetune-threads",
                 help="With --policy llm: torch CPU threads of the fine-tuning (at most 2).")
-@click.option("--finetune-value-balance", type=click.FloatRange(min=1), default=None,
-              help="With --policy llm: balance the value records' labels within each depth "
-                   "(as `finetune --value-balance`).")
+@value_balance_option("--finetune-value-balance",
+                      help="With --policy llm: balance the value records' labels within each "
+                           "depth (as `finetune --value-balance`).")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bars (default: only when stderr is a terminal).")
 @_one_line_errors

@@ -78,8 +78,10 @@ class Dataset:
     Between records that rank equal by those rules (and for SFT and preference records, which
     have none), the one whose JSON (sorted keys) sorts first wins, so the dataset does not
     depend on the order the trees are read in (a sweep with several workers finishes its
-    searches in any order). `later_wins=True` lets a later record replace an equal one
-    instead (expert iteration: the newest round's search is the better teacher)."""
+    searches in any order; a rollout estimate pooled from three or more trees may differ in
+    its last bits, floating-point sums taken in another order). `later_wins=True` lets a
+    later record replace an equal one instead (expert iteration: the newest round's search
+    is the better teacher)."""
 
     def __init__(self, splitter: Splitter) -> None:
         self.splitter = splitter

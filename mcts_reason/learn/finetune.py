@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import time
 from dataclasses import asdict, dataclass
@@ -122,7 +123,7 @@ def balance_values(records: Sequence[dict], ratio: float | None, seed: int) -> l
     answers by the depth alone."""
     if ratio is None:
         return list(records)
-    if not ratio >= 1:
+    if not (math.isfinite(ratio) and ratio >= 1):
         raise FinetuneError(f"the value balance ratio must be >= 1, got {ratio}")
     groups: dict[str, dict[str, list[int]]] = {}
     for i, rec in enumerate(records):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .cli import _one_line_errors, batch_option, lr_option, threads_option
+from .cli import _one_line_errors, batch_option, lr_option, threads_option, value_balance_option
 
 EXIT_MODEL_ERROR = 3
 
@@ -37,10 +37,10 @@ EXIT_MODEL_ERROR = 3
               help="LoRA scale numerator (scale = alpha / r).")
 @click.option("--max-len", type=click.IntRange(16, 4096), default=320, show_default=True,
               help="Tokens per record (prompt + answer); longer records are left out.")
-@click.option("--value-balance", type=click.FloatRange(min=1), default=None,
-              help="Balance the value records' labels within each tree depth: a label keeps "
-                   "at most this many times the rarest label's records there (seeded sample; "
-                   "default: all records).")
+@value_balance_option("--value-balance",
+                      help="Balance the value records' labels within each tree depth: a label "
+                           "keeps at most this many times the rarest label's records there "
+                           "(seeded sample; default: all records).")
 @click.option("--eval-every", type=click.IntRange(min=1), default=25, show_default=True,
               help="Steps between validation losses.")
 @click.option("--patience", type=click.IntRange(min=1), default=3, show_default=True,

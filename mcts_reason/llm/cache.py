@@ -35,6 +35,8 @@ def request_key(model: str, request: "Request") -> str:
            "sampling": asdict(request.sampling), "index": request.index, "seed": request.seed}
     if request.grammar is not None:     # it changes the answer; absent: the keys of before
         doc["grammar"] = request.grammar
+    if request.top_logprobs:            # the answer then carries them; 0: the keys of before
+        doc["top_logprobs"] = request.top_logprobs
     blob = json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
@@ -64,7 +66,7 @@ class ResponseCache:
         self.misses = 0
 
     def get(self, model: str, request: "Request") -> "Completion | None":
-        from .wire import Completion
+        from .wire import Completion, valid_top_logprobs
 
         key = request_key(model, request)
         with self._lock:
@@ -76,7 +78,8 @@ class ResponseCache:
             d = json.loads(row[0])
             done = Completion(text=str(d["text"]), prompt_tokens=int(d["prompt_tokens"]),
                               completion_tokens=int(d["completion_tokens"]),
-                              finish_reason=d.get("finish_reason"), cached=True)
+                              finish_reason=d.get("finish_reason"), cached=True,
+                              top_logprobs=valid_top_logprobs(d.get("top_logprobs")))
         except (ValueError, KeyError, TypeError, RecursionError):
             self.misses += 1
             return None
@@ -86,9 +89,12 @@ class ResponseCache:
     def put(self, model: str, request: "Request", completion: "Completion") -> bool:
         """Store one completion in its own transaction; False if sqlite refused (disk full,
         locked too long): a cache that cannot be written must not end a search."""
-        body = json.dumps({"text": completion.text, "prompt_tokens": completion.prompt_tokens,
-                           "completion_tokens": completion.completion_tokens,
-                           "finish_reason": completion.finish_reason})   # ASCII: always storable
+        doc = {"text": completion.text, "prompt_tokens": completion.prompt_tokens,
+               "completion_tokens": completion.completion_tokens,
+               "finish_reason": completion.finish_reason}
+        if completion.top_logprobs is not None:
+            doc["top_logprobs"] = [list(t) for t in completion.top_logprobs]
+        body = json.dumps(doc)   # ASCII: always storable
         key = request_key(model, request)
         with self._lock:
             try:

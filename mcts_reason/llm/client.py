@@ -34,7 +34,7 @@ from typing import Any, Callable, Mapping, Sequence
 from ..budget import Meter
 from .openai_transport import base_url_problem
 from .wire import (PER_MESSAGE_TOKENS, TEMPLATE_TOKENS, AttemptFailed, Completion, LLMError,
-                   Request, Sampling)
+                   Request, Sampling, valid_top_logprobs)
 
 __all__ = ["ATTEMPT_FAULTS", "METER_LOCK", "PER_MESSAGE_TOKENS", "TEMPLATE_TOKENS",
            "AttemptFailed", "Completion", "LLMClient", "LLMError", "Price", "Request", "Sampling",
@@ -329,7 +329,9 @@ class LLMClient:
         pt, ct = done.prompt_tokens, done.completion_tokens
         if not (_count(pt) and _count(ct)):   # no usable report: charge the bound
             pt, ct = req.prompt_bound(), req.sampling.max_tokens
-        done = Completion(text[:MAX_TEXT_CHARS], pt, ct, done.finish_reason)
+        done = Completion(text[:MAX_TEXT_CHARS], pt, ct, done.finish_reason,
+                          top_logprobs=(valid_top_logprobs(done.top_logprobs)
+                                        if req.top_logprobs else None))
         if content_fault and meter is not None:
             # well-formed but useless: charged as any answer, and counted, not retried
             with METER_LOCK:

@@ -17,7 +17,7 @@ import time
 from typing import Any
 
 from .redact import redact_url
-from .wire import AttemptFailed, Completion, LLMError, Request
+from .wire import AttemptFailed, Completion, LLMError, Request, valid_top_logprobs
 
 
 def base_url_problem(base_url: str) -> str | None:
@@ -138,6 +138,9 @@ class OpenAITransport:
             kwargs["seed"] = int(req.seed)
         if req.grammar is not None:
             kwargs["extra_body"] = {"grammar": req.grammar}
+        if req.top_logprobs:
+            kwargs["logprobs"] = True
+            kwargs["top_logprobs"] = int(req.top_logprobs)
         try:
             with bh.deadline(seconds):
                 resp = self._sdk.chat.completions.create(**kwargs)
@@ -175,7 +178,8 @@ class OpenAITransport:
             raise AttemptFailed("malformed", reached=True, retry=True) from None
         if not reported:   # no usable usage report: the client charges the bound
             pt = ct = None
-        return Completion(text, pt, ct, getattr(choice, "finish_reason", None))
+        top = _first_top_logprobs(choice) if req.top_logprobs else None
+        return Completion(text, pt, ct, getattr(choice, "finish_reason", None), top_logprobs=top)
 
     def _status_failure(self, e: Any) -> Exception:
         """The failure an HTTP error status stands for."""
@@ -196,3 +200,14 @@ class OpenAITransport:
         if code in (400, 413) and _says_context_length(e):
             return AttemptFailed("context_length", reached=True, retry=False)
         return AttemptFailed(f"http_{code}", reached=True, retry=False)
+
+
+def _first_top_logprobs(choice: Any) -> tuple[tuple[str, float], ...] | None:
+    """The first answer token's alternatives from a choice's `logprobs.content`, or None when
+    the server sent none (or none that parse): the caller falls back to the text."""
+    try:
+        content = choice.logprobs.content
+        first = content[0]
+        return valid_top_logprobs(first.top_logprobs)
+    except (AttributeError, IndexError, TypeError, KeyError):
+        return None

@@ -26,16 +26,29 @@ class Reply:
     delay: float = 0.0                # seconds before answering
     close: bool = False               # drop the connection without an answer
     usage: dict | None = None         # None: computed from the text (1 token per word)
+    # the first answer token's alternatives, [(token, logprob), ...], sent as the choice's
+    # `logprobs.content[0].top_logprobs` (OpenAI's layout); any JSON value is sent as it is
+    top_logprobs: object = None
 
 
-def completion(text: str, usage: dict | None = None, model: str = "scripted") -> dict:
+def completion(text: str, usage: dict | None = None, model: str = "scripted",
+               top_logprobs: object = None) -> dict:
     if usage is None:
         usage = {"prompt_tokens": 50, "completion_tokens": max(1, len(text.split())),
                  "total_tokens": 50 + max(1, len(text.split()))}
+    choice = {"index": 0, "finish_reason": "stop",
+              "message": {"role": "assistant", "content": text}}
+    if top_logprobs is not None:
+        alts = ([{"token": t, "logprob": lp, "bytes": None} for t, lp in top_logprobs]
+                if isinstance(top_logprobs, list) and all(isinstance(x, tuple)
+                                                          for x in top_logprobs)
+                else top_logprobs)
+        first = alts[0] if isinstance(alts, list) and alts and isinstance(alts[0], dict) else {}
+        choice["logprobs"] = {"content": [{"token": first.get("token", ""),
+                                           "logprob": first.get("logprob", 0.0),
+                                           "bytes": None, "top_logprobs": alts}]}
     return {"id": "chatcmpl-test", "object": "chat.completion", "created": 0, "model": model,
-            "choices": [{"index": 0, "finish_reason": "stop",
-                         "message": {"role": "assistant", "content": text}}],
-            "usage": usage}
+            "choices": [choice], "usage": usage}
 
 
 class ScriptedServer:
@@ -74,7 +87,8 @@ class ScriptedServer:
                     body = reply.raw
                 elif reply.status == 200:
                     body = json.dumps(completion(reply.text, reply.usage,
-                                                 data.get("model", "scripted"))).encode()
+                                                 data.get("model", "scripted"),
+                                                 reply.top_logprobs)).encode()
                 else:
                     body = json.dumps({"error": {"message": f"scripted {reply.status}",
                                                  "type": "scripted"}}).encode()

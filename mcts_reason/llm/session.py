@@ -28,7 +28,9 @@ class LLMSettings:
     None: yes for the embedded llama.cpp server, no for a remote one (say True for a remote
     llama.cpp server). `prompts`: a user's prompt file (`--prompts`), or None for the
     puzzle's own prompts. `model_file`: a GGUF file the embedded server serves instead of the
-    bundled one (`--model-file`; only without a base URL).
+    bundled one (`--model-file`; only without a base URL). `value_scoring`: how the model's
+    value answers become numbers (`llm.value.SCORINGS`: the judgement word, or its first
+    token's probabilities; `--value-scoring`).
     """
 
     base_url: str | None = None
@@ -48,6 +50,7 @@ class LLMSettings:
     grammar: bool | None = None
     prompts: PromptFile | None = None
     model_file: str | None = None
+    value_scoring: str = "word"
 
     def __repr__(self) -> str:
         url = redact_url(self.base_url) if self.base_url else None
@@ -75,6 +78,8 @@ def settings_to_dict(settings: LLMSettings) -> dict:
         d["prompts"] = settings.prompts.to_dict()
     if settings.model_file is not None:
         d["model_file"] = settings.model_file
+    if settings.value_scoring != "word":
+        d["value_scoring"] = settings.value_scoring
     return d
 
 
@@ -87,7 +92,8 @@ def settings_from_dict(d: dict) -> LLMSettings:
                        prices=tuple((m, Price(*p)) for m, p in d["prices"].items()),
                        grammar=d.get("grammar"),
                        prompts=PromptFile.from_dict(d["prompts"]) if d.get("prompts") else None,
-                       model_file=d.get("model_file"))
+                       model_file=d.get("model_file"),
+                       value_scoring=d.get("value_scoring", "word"))
 
 
 def real_base_url(stored: str | None) -> str | None:

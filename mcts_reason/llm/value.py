@@ -1,6 +1,7 @@
 """`LLMValue` (the model judges a state) and `LLMVerifyValue` (the model judges the latest step)."""
 from __future__ import annotations
 
+import math
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -11,6 +12,40 @@ from .prompt_file import PromptFile
 from .prompts import JUDGEMENTS, parse_judgement, value_messages, verify_messages
 
 DEFAULT_SCORES = {"sure": 1.0, "likely": 0.5, "impossible": 0.0}
+# How a judgement becomes a number: "word": the judgement word the answer ends with (sampled);
+# "probs": the expected score under the model's probabilities of the answer's first token
+# (the judgement words' share of its top alternatives), falling back to the word when the
+# answer does not most probably begin with a judgement.
+SCORINGS = ("word", "probs")
+TOP_LOGPROBS = 10
+MIN_MASS = 0.5
+
+
+def judgement_mass(top: Sequence[tuple[str, float]] | None) -> dict[str, float]:
+    """Probability mass per judgement among a first token's alternatives: a token (stripped,
+    lower-cased, at least two letters) counts for the judgement it begins or is the beginning
+    of ("sur" -> sure, "Impossible" -> impossible); other tokens count for none."""
+    mass: dict[str, float] = {}
+    for tok, lp in top or ():
+        t = tok.strip().lower()
+        if len(t) < 2:
+            continue
+        for w in JUDGEMENTS:
+            if w.startswith(t) or t.startswith(w):
+                mass[w] = mass.get(w, 0.0) + math.exp(lp)
+                break
+    return mass
+
+
+def expected_score(top: Sequence[tuple[str, float]] | None,
+                   scores: Mapping[str, float]) -> float | None:
+    """The judgement scores weighted by their first-token probabilities, renormalised over
+    the judgements; None when they hold less than MIN_MASS of the probability."""
+    mass = judgement_mass(top)
+    total = sum(mass.values())
+    if total < MIN_MASS:
+        return None
+    return sum(scores[w] * m for w, m in mass.items()) / total
 
 
 class _Judge:
@@ -18,9 +53,12 @@ class _Judge:
 
     def __init__(self, client: LLMClient, *, samples: int = 1, sampling: Sampling | None = None,
                  scores: Mapping[str, float] | None = None, default: float = 0.5,
-                 prompts: PromptFile | None = None) -> None:
+                 prompts: PromptFile | None = None, scoring: str = "word") -> None:
         if samples < 1:
             raise ValueError(f"samples must be >= 1, got {samples}")
+        if scoring not in SCORINGS:
+            raise ValueError(f"unknown value scoring {scoring!r}; choose from {SCORINGS}")
+        self.scoring = scoring
         scores = dict(DEFAULT_SCORES if scores is None else scores)
         if set(scores) != set(JUDGEMENTS) or not all(0.0 <= v <= 1.0 for v in scores.values()):
             raise ValueError(f"scores must map {JUDGEMENTS} to numbers in [0, 1]")
@@ -44,7 +82,9 @@ class _Judge:
             if messages is None:
                 continue
             for j in range(self.samples):
-                requests.append(Request.of(messages, self.sampling, index=j, seed=int(seeds[i, j])))
+                requests.append(Request.of(
+                    messages, self.sampling, index=j, seed=int(seeds[i, j]),
+                    top_logprobs=TOP_LOGPROBS if self.scoring == "probs" else 0))
                 owner.append(i)
         answers = self.client.complete(requests, self._meter)
         meter = self._meter
@@ -55,6 +95,11 @@ class _Judge:
         for i, answer in zip(owner, answers):
             if answer is None:
                 continue
+            if self.scoring == "probs":
+                v = expected_score(answer.top_logprobs, self.scores)
+                if v is not None:
+                    judged[i].append(v)
+                    continue
             word = parse_judgement(answer.text)
             if word is None:
                 unjudged += 1
@@ -70,15 +115,18 @@ class _Judge:
 class LLMValue(_Judge):
     """The value prompt (for Game of 24, ToT's sure/likely/impossible) on each state;
     `samples` judgements averaged; answers naming no judgement count as `faults['unjudged']`
-    and the state gets `default` if no sample judged it. The search's transposition table
-    and the response cache make sure the same state is judged once."""
+    and the state gets `default` if no sample judged it. `scoring="probs"` takes each
+    answer's expected score under its first token's probabilities (`expected_score`) instead
+    of the sampled word, where the answer most probably begins with a judgement. The search's
+    transposition table and the response cache make sure the same state is judged once."""
 
     def evaluate(self, puzzle: Any, states: Sequence[Any], *,
                  rng: np.random.Generator) -> list[float]:
         return self._judge([value_messages(puzzle, s, self.prompts) for s in states], rng)
 
     def __repr__(self) -> str:
-        return f"LLMValue(samples={self.samples}, scores={self.scores}, model={self.client.model!r})"
+        return (f"LLMValue(samples={self.samples}, scores={self.scores}, "
+                f"scoring={self.scoring!r}, model={self.client.model!r})")
 
 
 class LLMVerifyValue(_Judge):

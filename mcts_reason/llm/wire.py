@@ -7,8 +7,9 @@ no retry can fix). Everything about budgets, caches and retries stays in the cli
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 # Upper bound on what a chat template adds around the messages (role markers, a default system
 # prompt): the prompt reservation is len(utf-8 bytes) + these, since a byte-level BPE token never
@@ -62,19 +63,24 @@ class Request:
     """One chat completion: messages as ((role, content), ...), the `index`-th sample.
 
     `grammar`: a GBNF grammar the answer must follow (llama.cpp's `grammar` request field), or
-    None. Only set it for a client whose server honours it (`LLMClient.grammar`)."""
+    None. Only set it for a client whose server honours it (`LLMClient.grammar`).
+    `top_logprobs`: > 0 asks for the log-probabilities of that many alternatives of each
+    answer token (the OpenAI `logprobs`/`top_logprobs` fields); the answer's
+    `Completion.top_logprobs` holds the first token's."""
 
     messages: tuple[tuple[str, str], ...]
     sampling: Sampling = field(default_factory=Sampling)
     index: int = 0
     seed: int | None = None
     grammar: str | None = None
+    top_logprobs: int = 0
 
     @classmethod
     def of(cls, messages: Sequence[Mapping[str, str]], sampling: Sampling, *, index: int = 0,
-           seed: int | None = None, grammar: str | None = None) -> "Request":
+           seed: int | None = None, grammar: str | None = None,
+           top_logprobs: int = 0) -> "Request":
         msgs = tuple((str(m["role"]), str(m["content"])) for m in messages)
-        return cls(msgs, sampling, index, seed, grammar)
+        return cls(msgs, sampling, index, seed, grammar, top_logprobs)
 
     def prompt_bound(self) -> int:
         """An upper bound on the prompt tokens of this request (see TEMPLATE_TOKENS)."""
@@ -93,14 +99,40 @@ class Completion:
 
     From a transport, `prompt_tokens`/`completion_tokens` may be None: the backend reported no
     usable count, and the client charges the request's upper bound instead. What the client
-    returns always has both counts."""
+    returns always has both counts. `top_logprobs`: for a request that asked for them, the
+    first answer token's alternatives as ((token text, log-probability), ...), or None when
+    the server sent none that parse (`valid_top_logprobs`)."""
 
     text: str
     prompt_tokens: int | None
     completion_tokens: int | None
     finish_reason: str | None = None
     cached: bool = False
+    top_logprobs: tuple[tuple[str, float], ...] | None = None
 
     def __repr__(self) -> str:
         return (f"Completion({self.text[:40]!r}, tokens={self.prompt_tokens}+"
                 f"{self.completion_tokens}, cached={self.cached})")
+
+
+def valid_top_logprobs(items: Any) -> tuple[tuple[str, float], ...] | None:
+    """((token, logprob), ...) from a sequence of pairs (or of objects/dicts with `token` and
+    `logprob`), if every one is text with a finite log-probability <= 0; else None. What a
+    server or a cache file holds is never trusted further than this."""
+    if not isinstance(items, (list, tuple)) or not items or len(items) > 64:
+        return None
+    out = []
+    for it in items:
+        if isinstance(it, dict):
+            tok, lp = it.get("token"), it.get("logprob")
+        elif isinstance(it, (list, tuple)) and len(it) == 2:
+            tok, lp = it
+        else:
+            tok, lp = getattr(it, "token", None), getattr(it, "logprob", None)
+        if not isinstance(tok, str) or isinstance(lp, bool) or not isinstance(lp, (int, float)):
+            return None
+        lp = float(lp)
+        if not math.isfinite(lp) or lp > 1e-6:
+            return None
+        out.append((tok[:64], min(lp, 0.0)))
+    return tuple(out)
