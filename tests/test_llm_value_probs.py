@@ -28,12 +28,18 @@ def _lp(p: float) -> float:
 
 
 def test_expected_score_weighs_the_judgements_by_probability():
-    top = [("sure", _lp(0.6)), (" Impossible", _lp(0.2)), ("lik", _lp(0.1)), ("The", _lp(0.05)),
-           ("i", _lp(0.05))]
+    top = [("sure", _lp(0.6)), (" Impossible", _lp(0.2)), ("lik", _lp(0.1)), ("The", _lp(0.04)),
+           ("I", _lp(0.05)), ("", _lp(0.01))]
     mass = judgement_mass(top)
     assert mass == pytest.approx({"sure": 0.6, "impossible": 0.2, "likely": 0.1})
     # renormalised over the judgements: (0.6 * 1 + 0.1 * 0.5 + 0.2 * 0) / 0.9
     assert expected_score(top, SCORES) == pytest.approx(0.65 / 0.9)
+    # a lower-case first letter is the start of its judgement (SmolLM2 writes "sure" as "s",
+    # "ure"; this pair is what the fine-tuned model gave on a two-number state)
+    assert judgement_mass([("imp", -0.42), ("s", -1.11), ("f", -7.57)]) == pytest.approx(
+        {"impossible": math.exp(-0.42), "sure": math.exp(-1.11)})
+    assert expected_score([("imp", -0.42), ("s", -1.11)], SCORES) == pytest.approx(
+        math.exp(-1.11) / (math.exp(-1.11) + math.exp(-0.42)))
     # two alternatives that begin the same word add up
     assert expected_score([("su", _lp(0.3)), ("sure", _lp(0.3)), ("imp", _lp(0.4))],
                           SCORES) == pytest.approx(0.6)

@@ -23,12 +23,14 @@ MIN_MASS = 0.5
 
 def judgement_mass(top: Sequence[tuple[str, float]] | None) -> dict[str, float]:
     """Probability mass per judgement among a first token's alternatives: a token (stripped,
-    lower-cased, at least two letters) counts for the judgement it begins or is the beginning
-    of ("sur" -> sure, "Impossible" -> impossible); other tokens count for none."""
+    lower-cased) counts for the judgement it begins or is the beginning of ("sur" -> sure,
+    "Impossible" -> impossible); other tokens count for none. A one-letter token counts only
+    in lower case (SmolLM2 spells "sure" as "s" + "ure"; "I" is the start of "I think")."""
     mass: dict[str, float] = {}
     for tok, lp in top or ():
-        t = tok.strip().lower()
-        if len(t) < 2:
+        raw = tok.strip()
+        t = raw.lower()
+        if not t or (len(t) == 1 and raw != t):
             continue
         for w in JUDGEMENTS:
             if w.startswith(t) or t.startswith(w):
