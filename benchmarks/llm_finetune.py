@@ -33,7 +33,8 @@ Everything is resumable: rerun the same command. Stages, each skipped when its f
   5. `mcts-reason bench`: greedy, best-of-N, ToT-BFS, DFS and MCTS at --budgets model calls,
      policy and value from the model, no grammar, for the base model (the puzzle's prompts)
      and the trained one (its short prompts); and the ablation with the hand-written heuristic
-     value (policy still from the model). --values picks which of the two (llm, heuristic).
+     value (policy still from the model), and the one with uniform random rollouts as the
+     value (rollout: neither the model nor a heuristic). --values picks which of them.
      One bench file per model, value and budget (OUT/bench_LABEL_VALUE_bN.jsonl), so rerunning
      with more --budgets adds cells.
   6. OUT/results.md: the tables (solve rate, mean model calls, tokens and wall seconds per
@@ -60,11 +61,15 @@ ALGOS = ("greedy", "best-of-n", "bfs", "dfs", "mcts")
 # Budgets in model calls. best-of-N takes no model_calls cap (its chains are cut by a cap they
 # spend), so the cap is the search's own calls: policy + value calls with the model as both,
 # policy calls with the heuristic value -- model calls either way (no retries happened).
-KIND = {"llm": "calls", "llm-probs": "calls", "heuristic": "policy_calls"}
+KIND = {"llm": "calls", "llm-probs": "calls", "heuristic": "policy_calls",
+        "rollout": "policy_calls"}
 # llm-probs: the model as value, scored by its first token's probabilities (--value-scoring probs)
 VALUE_ARGS = {"llm": ["--value", "llm"],
               "llm-probs": ["--value", "llm", "--value-scoring", "probs"],
-              "heuristic": ["--value", "heuristic"]}
+              "heuristic": ["--value", "heuristic"],
+              # neither the model nor a hand-written heuristic: 8 uniform random rollouts per
+              # state, each checked by the puzzle (RolloutValue; no model calls)
+              "rollout": ["--value", "rollout"]}
 HEADS = {"greedy": "greedy", "best-of-n": "best-of-N", "bfs": "ToT-BFS", "dfs": "DFS",
          "mcts": "MCTS"}
 
@@ -217,7 +222,8 @@ def main() -> None:
                     help="candidate lines per propose SFT answer")
     ap.add_argument("--values", default="llm,heuristic",
                     help="bench values: llm (the model's judgement word), llm-probs (its "
-                         "first token's probabilities) and/or heuristic (the ablation)")
+                         "first token's probabilities), heuristic (the ablation) and/or "
+                         "rollout (uniform random rollouts: neither model nor heuristic)")
     ap.add_argument("--budgets", default="10,20", help="model calls per puzzle")
     ap.add_argument("--base-budgets", default="10", help="model calls, base model")
     ap.add_argument("--base-heuristic", action="store_true")
@@ -229,7 +235,8 @@ def main() -> None:
     args = ap.parse_args()
     values = [v for v in args.values.split(",") if v]
     if not values or any(v not in KIND for v in values):
-        sys.exit(f"--values: expected llm, llm-probs and/or heuristic, got {args.values!r}")
+        sys.exit(f"--values: expected llm, llm-probs, heuristic and/or rollout, "
+                 f"got {args.values!r}")
     out = ROOT / args.out
     out.mkdir(parents=True, exist_ok=True)
     if args.stride < 1:
@@ -308,8 +315,9 @@ def write_table(out: Path, args, legal: dict, by_depth: dict, judged: dict) -> N
     lines = []
     names = {"llm": "the model (its judgement word)",
              "llm-probs": "the model (its first token's probabilities)",
-             "heuristic": "hand-written heuristic"}
-    for value in ("llm", "llm-probs", "heuristic"):
+             "heuristic": "hand-written heuristic",
+             "rollout": "random rollouts (8 per state, checked by the puzzle; no model calls)"}
+    for value in ("llm", "llm-probs", "heuristic", "rollout"):
         if not _runs(out, "trained", value) and not _runs(out, "base", value):
             continue
         lines += [f"### value: {names[value]}", "",
