@@ -34,7 +34,11 @@ Everything is resumable: rerun the same command. Stages, each skipped when its f
      policy and value from the model, no grammar, for the base model (the puzzle's prompts)
      and the trained one (its short prompts); and the ablation with the hand-written heuristic
      value (policy still from the model), and the one with uniform random rollouts as the
-     value (rollout: neither the model nor a heuristic). --values picks which of them.
+     value (rollout: neither the model nor a heuristic), and two that bracket what a value
+     adds: constant (no signal) and oracle (the exhaustive solver's word, a ceiling); and
+     llm-rollout, the model's own playouts as its value (no judgement asked; model calls
+     capped, playout steps included).
+     --values picks which of them.
      One bench file per model, value and budget (OUT/bench_LABEL_VALUE_bN.jsonl), so rerunning
      with more --budgets adds cells.
   6. OUT/results.md: the tables (solve rate, mean model calls, tokens and wall seconds per
@@ -62,14 +66,25 @@ ALGOS = ("greedy", "best-of-n", "bfs", "dfs", "mcts")
 # spend), so the cap is the search's own calls: policy + value calls with the model as both,
 # policy calls with the heuristic value -- model calls either way (no retries happened).
 KIND = {"llm": "calls", "llm-probs": "calls", "heuristic": "policy_calls",
-        "rollout": "policy_calls"}
+        "rollout": "policy_calls", "constant": "policy_calls", "oracle": "policy_calls",
+        "llm-rollout": "model_calls"}
+# llm-rollout: the model's own playouts as the value (each playout step a model call, so the cap
+# is on model calls). Greedy and best-of-N never ask a value (their cells are those of every
+# other table; best-of-N also needs a cap its chains spend), so only the three searches run.
+ALGOS_OF = {"llm-rollout": ("bfs", "dfs", "mcts")}
 # llm-probs: the model as value, scored by its first token's probabilities (--value-scoring probs)
 VALUE_ARGS = {"llm": ["--value", "llm"],
               "llm-probs": ["--value", "llm", "--value-scoring", "probs"],
               "heuristic": ["--value", "heuristic"],
               # neither the model nor a hand-written heuristic: 8 uniform random rollouts per
               # state, each checked by the puzzle (RolloutValue; no model calls)
-              "rollout": ["--value", "rollout"]}
+              "rollout": ["--value", "rollout"],
+              # ablations that bracket the value's share: no signal at all (every state 0.5,
+              # the search led by the model's priors alone) and a perfect one (the exhaustive
+              # solver's word on each state: the most any value could give this policy)
+              "constant": ["--value", "constant"],
+              "oracle": ["--value", "oracle"],
+              "llm-rollout": ["--value", "llm-rollout"]}
 HEADS = {"greedy": "greedy", "best-of-n": "best-of-N", "bfs": "ToT-BFS", "dfs": "DFS",
          "mcts": "MCTS"}
 
@@ -222,8 +237,10 @@ def main() -> None:
                     help="candidate lines per propose SFT answer")
     ap.add_argument("--values", default="llm,heuristic",
                     help="bench values: llm (the model's judgement word), llm-probs (its "
-                         "first token's probabilities), heuristic (the ablation) and/or "
-                         "rollout (uniform random rollouts: neither model nor heuristic)")
+                         "first token's probabilities), heuristic (the ablation), rollout (uniform "
+                         "random rollouts: neither model nor heuristic), constant (no value "
+                         "signal), oracle (the exhaustive solver: a ceiling) and/or "
+                         "llm-rollout (the model's own playouts)")
     ap.add_argument("--budgets", default="10,20", help="model calls per puzzle")
     ap.add_argument("--base-budgets", default="10", help="model calls, base model")
     ap.add_argument("--base-heuristic", action="store_true")
@@ -235,8 +252,7 @@ def main() -> None:
     args = ap.parse_args()
     values = [v for v in args.values.split(",") if v]
     if not values or any(v not in KIND for v in values):
-        sys.exit(f"--values: expected llm, llm-probs, heuristic and/or rollout, "
-                 f"got {args.values!r}")
+        sys.exit(f"--values: expected some of {', '.join(KIND)}, got {args.values!r}")
     out = ROOT / args.out
     out.mkdir(parents=True, exist_ok=True)
     if args.stride < 1:
@@ -293,7 +309,8 @@ def main() -> None:
             for b in (int(x) for x in budgets.split(",") if x.strip()):
                 # one file per budget: a bench file refuses another budget list, so a later
                 # run with more --budgets adds files instead of being refused
-                _mcts("bench", "game24", "--set", str(test), "--algos", ",".join(ALGOS),
+                _mcts("bench", "game24", "--set", str(test), "--algos",
+                      ",".join(ALGOS_OF.get(value, ALGOS)),
                       "--policy", "llm", *VALUE_ARGS[value], "--no-grammar", "--budget-kind",
                       KIND[value], "--budgets", str(b), "--workers", "1", "--no-progress",
                       "--out", str(out / f"bench_{label}_{value}_b{b}.jsonl"), *extra)
@@ -316,8 +333,14 @@ def write_table(out: Path, args, legal: dict, by_depth: dict, judged: dict) -> N
     names = {"llm": "the model (its judgement word)",
              "llm-probs": "the model (its first token's probabilities)",
              "heuristic": "hand-written heuristic",
-             "rollout": "random rollouts (8 per state, checked by the puzzle; no model calls)"}
-    for value in ("llm", "llm-probs", "heuristic", "rollout"):
+             "rollout": "random rollouts (8 per state, checked by the puzzle; no model calls)",
+             "constant": "none (every state 0.5: the model's priors alone lead)",
+             "oracle": "the exhaustive solver's word (a ceiling, not a method)",
+             "llm-rollout": "the model's own playouts (its first legal step each time, "
+                            "checked by the puzzle; every step a model call; greedy and "
+                            "best-of-N ask no value: see the other tables)"}
+    for value in ("llm", "llm-probs", "llm-rollout", "heuristic", "rollout", "constant",
+                  "oracle"):
         if not _runs(out, "trained", value) and not _runs(out, "base", value):
             continue
         lines += [f"### value: {names[value]}", "",

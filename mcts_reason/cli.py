@@ -123,8 +123,9 @@ def solve_cmd(puzzle, instance, algo, policy_name, value_name, budget, max_calls
               answer_format, **llm_kw):
     """Solve one INSTANCE of PUZZLE, e.g.  mcts-reason solve game24 "4 9 10 13".
 
-    With --policy llm or --value llm/llm-verify a model is asked: the server at --base-url, or
-    with none the embedded llama.cpp server (the `local` extra), started and stopped here."""
+    With --policy llm or --value llm/llm-verify/llm-rollout a model is asked: the server at
+    --base-url, or with none the embedded llama.cpp server (the `local` extra), started and
+    stopped here."""
     p = _load_puzzle(puzzle)
     try:
         p.parse_instance(instance)

@@ -8,8 +8,9 @@ from .types import ExtraValues
 from .values import ConstantValue, RolloutValue
 
 POLICIES = ("heuristic", "uniform", "llm", "learned:PATH")
-VALUES = ("heuristic", "rollout", "constant", "oracle", "llm", "llm-verify", "learned:PATH")
-LLM_PARTS = ("llm", "llm-verify")
+VALUES = ("heuristic", "rollout", "constant", "oracle", "llm", "llm-verify", "llm-rollout",
+          "learned:PATH")
+LLM_PARTS = ("llm", "llm-verify", "llm-rollout")
 LEARNED = "learned:"
 
 
@@ -43,11 +44,15 @@ def make_policy(puzzle: Any, name: str, *, client: Any = None, settings: Any = N
 
 
 def make_value(puzzle: Any, name: str, *, client: Any = None, settings: Any = None) -> Any:
-    """`client`/`settings` (an LLMClient and LLMSettings) are needed for "llm"/"llm-verify"."""
+    """`client`/`settings` (an LLMClient and LLMSettings) are needed for the model's values
+    (LLM_PARTS); "llm-rollout" plays out with the model's policy (`settings` as for --policy
+    llm), one playout per state."""
     if name in LLM_PARTS:
-        from .llm import LLMValue, LLMVerifyValue
+        from .llm import LLMRolloutValue, LLMValue, LLMVerifyValue
         if client is None:
             raise ValueError(f"the {name} value needs a model client")
+        if name == "llm-rollout":
+            return LLMRolloutValue(make_policy(puzzle, "llm", client=client, settings=settings))
         cls = LLMValue if name == "llm" else LLMVerifyValue
         return cls(client, samples=settings.value_samples if settings else 1,
                    sampling=settings.value_sampling if settings else None,

@@ -130,10 +130,10 @@ def _held_out(puzzle, specs) -> list[str]:
 
 def _parts(puzzle, policy_name: str, value_name: str) -> None:
     """Check --policy/--value now (a learned:PATH is loaded), not after a sweep."""
-    from ..components import make_policy, make_value
+    from ..components import LLM_PARTS, make_policy, make_value
     for name, make, hint in ((policy_name, make_policy, "'--policy'"),
                              (value_name, make_value, "'--value'")):
-        if name in ("llm", "llm-verify"):
+        if name in LLM_PARTS:
             raise _bad(f"{name} is not offered here (learning runs on code policies/values)", hint)
         try:
             make(puzzle, name)

@@ -162,3 +162,53 @@ class LLMVerifyValue(_Judge):
 
     def __repr__(self) -> str:
         return f"LLMVerifyValue(samples={self.samples}, model={self.client.model!r})"
+
+
+class LLMRolloutValue:
+    """The model's own playouts as the value (`--value llm-rollout`): from a state, the policy
+    (the model's propose prompt) is asked for next steps, the first legal one that does not
+    return to a state of this playout is taken, and so on until the puzzle says solved (1.0),
+    or the state is a dead end, no legal step was named, or `max_depth` steps were taken (0.0);
+    the mean over `n` playouts. No judgement is asked for: the model proposes and the puzzle
+    decides, as in the search itself (AlphaGo's rollouts with the model as rollout policy).
+
+    Every step of a playout is one policy call, through the policy's client: cached, retried
+    and charged like any, so a `model_calls` cap counts them (the search's own `value_calls`
+    count states). When the budget refuses a call, `OverBudget` ends the evaluation as for any
+    refused value call."""
+
+    def __init__(self, policy: Any, *, n: int = 1, max_depth: int = 16) -> None:
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"playouts must be a positive integer, got {n!r}")
+        if isinstance(max_depth, bool) or not isinstance(max_depth, int) or max_depth < 1:
+            raise ValueError(f"playout max_depth must be a positive integer, got {max_depth!r}")
+        self.policy, self.n, self.max_depth = policy, n, max_depth
+        self.calls_per_state = n * max_depth * int(getattr(policy, "calls_per_propose", 1) or 1)
+
+    def bind(self, meter: Any) -> None:
+        self.policy.bind(meter)
+
+    def evaluate(self, puzzle: Any, states: Sequence[Any], *,
+                 rng: np.random.Generator) -> list[float]:
+        return [sum(self._playout(puzzle, s, rng) for _ in range(self.n)) / self.n
+                for s in states]
+
+    def _playout(self, puzzle: Any, state: Any, rng: np.random.Generator) -> float:
+        seen = {state}
+        for t in range(self.max_depth + 1):
+            if puzzle.is_solved(state):
+                return 1.0
+            if t == self.max_depth or puzzle.is_dead_end(state):
+                return 0.0
+            for step, _prior in self.policy.propose(puzzle, state, k=None, rng=rng):
+                nxt = puzzle.apply(state, step)
+                if nxt not in seen:
+                    break
+            else:
+                return 0.0       # nothing legal and new was named
+            state = nxt
+            seen.add(state)
+        return 0.0
+
+    def __repr__(self) -> str:
+        return f"LLMRolloutValue(n={self.n}, max_depth={self.max_depth}, policy={self.policy!r})"

@@ -1,0 +1,127 @@
+"""`--value llm-rollout`: the model's own playouts as the value, against a scripted server on
+127.0.0.1. The scripted "model" proposes by an independent brute-force reference
+(tests/game24_oracle.py), so a playout's outcome is known in advance: it solves exactly the
+states the reference calls solvable, one charged call per step it takes."""
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from game24_oracle import solvable
+from mcts_reason.llm.scripted import Reply, ScriptedServer
+from test_llm_search import client_for, oracle_script
+
+from mcts_reason import Budget, solve
+from mcts_reason.budget import Meter
+from mcts_reason.cli import cli
+from mcts_reason.records import read_records
+from mcts_reason.llm import LLMPolicy, LLMRolloutValue
+from mcts_reason_puzzles.game24 import Game24
+
+G = Game24()
+
+
+def _states() -> list[tuple[object, bool]]:
+    """Three- and two-number states (the puzzle's own), solvable and not, by the reference."""
+    out = []
+    for inst in ("4 9 10 13", "1 1 4 6", "1 1 1 1", "3 3 8 8"):
+        start = G.parse_instance(inst)
+        for step in G.legal_steps(start)[::5]:
+            three = G.apply(start, step)
+            for state in [three] + [G.apply(three, st) for st in G.legal_steps(three)[::7]]:
+                out.append((state, solvable(tuple(sorted(Fraction(x) for x in state)))))
+    return out
+
+
+def test_playouts_solve_exactly_the_solvable_states_and_charge_each_step():
+    cases = _states()
+    assert {truth for _, truth in cases} == {True, False}
+    with ScriptedServer(oracle_script()) as srv:
+        value = LLMRolloutValue(LLMPolicy(client_for(srv, concurrency=1)))
+        for state, truth in cases:
+            meter = Meter(Budget())
+            value.bind(meter)
+            [v] = value.evaluate(G, [state], rng=np.random.default_rng(0))
+            assert v == (1.0 if truth else 0.0), state
+            calls = meter.usage.model_calls
+            if truth:   # one call a step down to the 24, none once solved
+                assert calls == len(state) - 1, state
+            else:       # ends at a dead end at the latest one step before the last number
+                assert 0 <= calls <= len(state) - 1, state
+            assert meter.usage.invalid_proposals == 2 * calls   # the script's two junk lines
+
+
+def test_a_model_naming_no_legal_step_scores_zero_and_is_counted():
+    with ScriptedServer(lambda body, n: Reply("I would add them\n99 + 1 = 100")) as srv:
+        value = LLMRolloutValue(LLMPolicy(client_for(srv, concurrency=1)), n=2)
+        meter = Meter(Budget())
+        value.bind(meter)
+        start = G.parse_instance("1 4 6 8")
+        three = G.apply(start, G.legal_steps(start)[0])
+        states = [three, G.apply(three, G.legal_steps(three)[0])]
+        assert value.evaluate(G, states, rng=np.random.default_rng(0)) == [0.0, 0.0]
+        # two playouts per state, each ended by its first answer
+        assert meter.usage.model_calls == 4 and meter.usage.invalid_proposals == 8
+
+
+def test_max_depth_ends_a_playout_before_it_solves():
+    with ScriptedServer(oracle_script()) as srv:
+        value = LLMRolloutValue(LLMPolicy(client_for(srv, concurrency=1)), max_depth=1)
+        meter = Meter(Budget())
+        value.bind(meter)
+        # 4 * 6 = 24 (left: 1 1 24): solvable in two steps; one step allowed: 0.0 after
+        # exactly one call
+        start = G.parse_instance("1 1 4 6")
+        three = G.apply(start, G.parse_step(start, "4 * 6 = 24"))
+        assert value.evaluate(G, [three], rng=np.random.default_rng(0)) == [0.0]
+        assert meter.usage.model_calls == 1
+    for bad in ({"n": 0}, {"max_depth": 0}, {"n": True}, {"max_depth": 2.5}):
+        with pytest.raises(ValueError):
+            LLMRolloutValue(None, **bad)
+
+
+def test_mcts_with_model_playouts_solves_within_a_hard_model_call_cap():
+    with ScriptedServer(oracle_script()) as srv:
+        client = client_for(srv, concurrency=1)
+        for inst in ("4 9 10 13", "1 1 4 6", "3 3 8 8"):
+            policy = LLMPolicy(client)
+            r = solve(G, inst, policy=policy, value=LLMRolloutValue(LLMPolicy(client)),
+                      budget=Budget(model_calls=30), seed=1)
+            assert r.solved and G.verify(inst, r.answer)
+            assert 0 < r.usage.model_calls <= 30 and r.usage.value_calls > 0
+        # a cap smaller than one expansion and one playout: stopped by the cap, never over it
+        for cap in (1, 2, 3):
+            r = solve(G, "4 9 10 13", policy=LLMPolicy(client),
+                      value=LLMRolloutValue(LLMPolicy(client)),
+                      budget=Budget(model_calls=cap), seed=1)
+            assert r.usage.model_calls <= cap
+            assert r.solved or r.stop_reason.startswith("budget")
+
+
+def test_cli_solve_and_bench_with_the_rollout_value(tmp_path):
+    sets = tmp_path / "set.txt"
+    sets.write_text("1 1 4 6\n4 9 10 13\n")
+    with ScriptedServer(oracle_script()) as srv:
+        base = ["--policy", "llm", "--value", "llm-rollout", "--base-url", srv.base_url,
+                "--model", "oracle", "--cache", str(tmp_path / "c.sqlite")]
+        res = CliRunner().invoke(cli, ["solve", "game24", "4 9 10 13", *base,
+                                       "--max-model-calls", "30", "--json"])
+        assert res.exit_code == 0, res.output
+        out = json.loads(res.output)
+        assert out["solved"] and G.verify("4 9 10 13", out["answer"])
+        u = out["usage"]
+        # the playouts' calls are model calls beyond the search's own policy calls
+        assert u["value_calls"] > 0 and u["policy_calls"] < u["model_calls"] <= 30
+        res = CliRunner().invoke(cli, ["bench", "game24", "--set", str(sets), "--algos",
+                                       "mcts,bfs", "--budget-kind", "model_calls", "--budgets",
+                                       "12", "--no-progress", "--workers", "1", "--out",
+                                       str(tmp_path / "b.jsonl"), *base])
+        assert res.exit_code == 0, res.output
+        records = read_records(tmp_path / "b.jsonl").records
+        assert len(records) == 4
+        assert all(r["usage"]["model_calls"] <= 12 and r["config"]["value"] == "llm-rollout"
+                   for r in records)
+        assert all(not r["solved"] or G.verify(r["instance"], r["answer"]) for r in records)
