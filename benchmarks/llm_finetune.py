@@ -35,7 +35,7 @@ Everything is resumable: rerun the same command. Stages, each skipped when its f
      and the trained one (its short prompts); and the ablation with the hand-written heuristic
      value (policy still from the model), and the one with uniform random rollouts as the
      value (rollout: neither the model nor a heuristic), and two that bracket what a value
-     adds: constant (no signal) and oracle (the exhaustive solver's word, a ceiling); and
+     adds: constant (no signal) and oracle (the exhaustive solver's 0/1 word); and
      llm-rollout, the model's own playouts as its value (no judgement asked; model calls
      capped, playout steps included).
      --values picks which of them.
@@ -80,8 +80,9 @@ VALUE_ARGS = {"llm": ["--value", "llm"],
               # state, each checked by the puzzle (RolloutValue; no model calls)
               "rollout": ["--value", "rollout"],
               # ablations that bracket the value's share: no signal at all (every state 0.5,
-              # the search led by the model's priors alone) and a perfect one (the exhaustive
-              # solver's word on each state: the most any value could give this policy)
+              # the search led by the model's priors alone) and a right one (the exhaustive
+              # solver's 1 or 0 on each state; it declares nothing exact, so unlike the
+              # heuristic it marks no state won or lost and prunes nothing)
               "constant": ["--value", "constant"],
               "oracle": ["--value", "oracle"],
               "llm-rollout": ["--value", "llm-rollout"]}
@@ -239,7 +240,7 @@ def main() -> None:
                     help="bench values: llm (the model's judgement word), llm-probs (its "
                          "first token's probabilities), heuristic (the ablation), rollout (uniform "
                          "random rollouts: neither model nor heuristic), constant (no value "
-                         "signal), oracle (the exhaustive solver: a ceiling) and/or "
+                         "signal), oracle (the exhaustive solver's 0/1 word) and/or "
                          "llm-rollout (the model's own playouts)")
     ap.add_argument("--budgets", default="10,20", help="model calls per puzzle")
     ap.add_argument("--base-budgets", default="10", help="model calls, base model")
@@ -335,7 +336,8 @@ def write_table(out: Path, args, legal: dict, by_depth: dict, judged: dict) -> N
              "heuristic": "hand-written heuristic",
              "rollout": "random rollouts (8 per state, checked by the puzzle; no model calls)",
              "constant": "none (every state 0.5: the model's priors alone lead)",
-             "oracle": "the exhaustive solver's word (a ceiling, not a method)",
+             "oracle": "the exhaustive solver's 0/1 word (not a method; not declared exact, so "
+                       "it marks no state won or lost)",
              "llm-rollout": "the model's own playouts (its first legal step each time, "
                             "checked by the puzzle; every step a model call; greedy and "
                             "best-of-N ask no value: see the other tables)"}
