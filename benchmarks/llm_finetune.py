@@ -333,19 +333,18 @@ def write_table(out: Path, args, legal: dict, by_depth: dict, judged: dict) -> N
     lines = []
     names = {"llm": "the model (its judgement word)",
              "llm-probs": "the model (its first token's probabilities)",
+             "llm-rollout": "the model's own playouts (its first legal step each time, "
+                            "checked by the puzzle; every step a model call; greedy and "
+                            "best-of-N ask no value: see the other tables)",
              "heuristic": "hand-written heuristic",
              "rollout": "random rollouts (8 per state, checked by the puzzle; no model calls)",
              "constant": "none (every state 0.5: the model's priors alone lead)",
              "oracle": "the exhaustive solver's 0/1 word (not a method; not declared exact, so "
-                       "it marks no state won or lost)",
-             "llm-rollout": "the model's own playouts (its first legal step each time, "
-                            "checked by the puzzle; every step a model call; greedy and "
-                            "best-of-N ask no value: see the other tables)"}
-    for value in ("llm", "llm-probs", "llm-rollout", "heuristic", "rollout", "constant",
-                  "oracle"):
+                       "it marks no state won or lost)"}
+    for value, name in names.items():
         if not _runs(out, "trained", value) and not _runs(out, "base", value):
             continue
-        lines += [f"### value: {names[value]}", "",
+        lines += [f"### value: {name}", "",
                   "| model | model calls | " + " | ".join(HEADS[a] for a in ALGOS) + " |",
                   "|---|---|" + "---|" * len(ALGOS)]
         for label in ("base", "trained"):

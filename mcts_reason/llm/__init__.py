@@ -17,6 +17,6 @@ from .policy import LLMPolicy
 from .value import LLMRolloutValue, LLMValue, LLMVerifyValue
 from .wire import AttemptFailed
 
-__all__ = ["AttemptFailed", "Completion", "LLMClient", "LLMError", "LLMPolicy", "LLMRolloutValue", "LLMValue",
-           "LLMVerifyValue", "OpenAITransport", "Price", "Request", "ResponseCache", "Sampling",
-           "default_cache_path"]
+__all__ = ["AttemptFailed", "Completion", "LLMClient", "LLMError", "LLMPolicy", "LLMRolloutValue",
+           "LLMValue", "LLMVerifyValue", "OpenAITransport", "Price", "Request", "ResponseCache",
+           "Sampling", "default_cache_path"]

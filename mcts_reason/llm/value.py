@@ -7,6 +7,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..budget import OverBudget
+from ..search.expand import check_positive
 from .client import METER_LOCK, LLMClient, Request, Sampling
 from .prompt_file import PromptFile
 from .prompts import JUDGEMENTS, parse_judgement, value_messages, verify_messages
@@ -178,10 +179,8 @@ class LLMRolloutValue:
     refused value call."""
 
     def __init__(self, policy: Any, *, n: int = 1, max_depth: int = 16) -> None:
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"playouts must be a positive integer, got {n!r}")
-        if isinstance(max_depth, bool) or not isinstance(max_depth, int) or max_depth < 1:
-            raise ValueError(f"playout max_depth must be a positive integer, got {max_depth!r}")
+        check_positive("playouts n", n, allow_none=False)
+        check_positive("playout max_depth", max_depth, allow_none=False)
         self.policy, self.n, self.max_depth = policy, n, max_depth
         self.calls_per_state = n * max_depth * int(getattr(policy, "calls_per_propose", 1) or 1)
 
@@ -195,20 +194,17 @@ class LLMRolloutValue:
 
     def _playout(self, puzzle: Any, state: Any, rng: np.random.Generator) -> float:
         seen = {state}
-        for t in range(self.max_depth + 1):
-            if puzzle.is_solved(state):
-                return 1.0
-            if t == self.max_depth or puzzle.is_dead_end(state):
-                return 0.0
-            for step, _prior in self.policy.propose(puzzle, state, k=None, rng=rng):
-                nxt = puzzle.apply(state, step)
-                if nxt not in seen:
-                    break
-            else:
-                return 0.0       # nothing legal and new was named
+        for _ in range(self.max_depth):
+            if puzzle.is_solved(state) or puzzle.is_dead_end(state):
+                break
+            steps = self.policy.propose(puzzle, state, k=None, rng=rng)
+            nxt = next((n for n in (puzzle.apply(state, st) for st, _prior in steps)
+                        if n not in seen), None)
+            if nxt is None:
+                break            # nothing legal and new was named
             state = nxt
             seen.add(state)
-        return 0.0
+        return 1.0 if puzzle.is_solved(state) else 0.0
 
     def __repr__(self) -> str:
         return f"LLMRolloutValue(n={self.n}, max_depth={self.max_depth}, policy={self.policy!r})"
