@@ -36,8 +36,9 @@ Everything is resumable: rerun the same command. Stages, each skipped when its f
      value (policy still from the model), and the one with uniform random rollouts as the
      value (rollout: neither the model nor a heuristic), and two that bracket what a value
      adds: constant (no signal) and oracle (the exhaustive solver's 0/1 word); and
-     llm-rollout, the model's own playouts as its value (no judgement asked; model calls
-     capped, playout steps included).
+     llm-rollout, the model's own playouts as its value (steps drawn by its priors; no
+     judgement asked; a playout that solves hands the search its answer; model calls capped,
+     playout steps included).
      --values picks which of them.
      One bench file per model, value and budget (OUT/bench_LABEL_VALUE_bN.jsonl), so rerunning
      with more --budgets adds cells.
@@ -333,9 +334,10 @@ def write_table(out: Path, args, legal: dict, by_depth: dict, judged: dict) -> N
     lines = []
     names = {"llm": "the model (its judgement word)",
              "llm-probs": "the model (its first token's probabilities)",
-             "llm-rollout": "the model's own playouts (its first legal step each time, "
-                            "checked by the puzzle; every step a model call; greedy and "
-                            "best-of-N ask no value: see the other tables)",
+             "llm-rollout": "the model's own playouts (each step drawn by its priors, "
+                            "checked by the puzzle; a solving playout's steps are the answer; "
+                            "every step a model call; greedy and best-of-N ask no value: see "
+                            "the other tables)",
              "heuristic": "hand-written heuristic",
              "rollout": "random rollouts (8 per state, checked by the puzzle; no model calls)",
              "constant": "none (every state 0.5: the model's priors alone lead)",

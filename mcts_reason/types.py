@@ -28,6 +28,7 @@ Optional capabilities, by who carries them:
   policy   exhaustive (required), patience, calls_per_propose, MeterBound.bind
   value    deterministic, calls_per_state, PathValue.wants_path/evaluate_paths, MeterBound.bind,
            ExactValue.exact                (values known for certain: MCTS marks those lost)
+           SolutionValue.solution_from     (the steps of a playout that solved the state it scored)
 
 A model *backend* is a `Transport` (below): one attempt at one request. `llm.LLMClient` does
 the accounting around it (budgets, cache, retries, fault counts), whatever the backend.
@@ -162,6 +163,24 @@ class ExactValue(Protocol):
     """
 
     def exact(self, puzzle: Puzzle, state: State) -> float | None: ...
+
+
+@runtime_checkable
+class SolutionValue(Protocol):
+    """A value function that may solve a state while scoring it (a playout that reached the
+    goal): `solution_from(state)` returns the steps it took from `state` to a solved state, or
+    None, and forgets them (a second call returns None).
+
+    The search asks for each state just after `evaluate` has scored it, whether or not the
+    budget then refused the rest of the batch, and grafts the steps into its tree
+    (`search.expand.graft`): the puzzle applies each one, the whole chain from the initial state
+    goes through `Context.verified_answer`, and every new node counts against the nodes cap. A
+    chain that does not verify is counted in `Usage.rejected_answers` and dropped, so a wrong
+    claim costs the search nothing but that count. Read as an attribute
+    (`getattr(value, "solution_from", None)`); without it the search never asks.
+    """
+
+    def solution_from(self, state: State) -> Sequence[Step] | None: ...
 
 
 @runtime_checkable

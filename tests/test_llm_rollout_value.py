@@ -18,6 +18,7 @@ from mcts_reason import Budget, solve
 from mcts_reason.budget import Meter
 from mcts_reason.cli import cli
 from mcts_reason.records import read_records
+from mcts_reason.tree import WIN
 from mcts_reason.llm import LLMPolicy, LLMRolloutValue
 from mcts_reason_puzzles.game24 import Game24
 
@@ -40,7 +41,7 @@ def test_playouts_solve_exactly_the_solvable_states_and_charge_each_step():
     cases = _states()
     assert {truth for _, truth in cases} == {True, False}
     with ScriptedServer(oracle_script()) as srv:
-        value = LLMRolloutValue(LLMPolicy(client_for(srv, concurrency=1)))
+        value = LLMRolloutValue(LLMPolicy(client_for(srv, concurrency=1)), pick="first")
         for state, truth in cases:
             meter = Meter(Budget())
             value.bind(meter)
@@ -78,7 +79,7 @@ def test_max_depth_ends_a_playout_before_it_solves():
         three = G.apply(start, G.parse_step(start, "4 * 6 = 24"))
         assert value.evaluate(G, [three], rng=np.random.default_rng(0)) == [0.0]
         assert meter.usage.model_calls == 1
-    for bad in ({"n": 0}, {"max_depth": 0}, {"n": True}, {"max_depth": 2.5}):
+    for bad in ({"n": 0}, {"max_depth": 0}, {"n": True}, {"max_depth": 2.5}, {"pick": "best"}):
         with pytest.raises(ValueError):
             LLMRolloutValue(None, **bad)
 
@@ -125,3 +126,99 @@ def test_cli_solve_and_bench_with_the_rollout_value(tmp_path):
         assert all(r["usage"]["model_calls"] <= 12 and r["config"]["value"] == "llm-rollout"
                    for r in records)
         assert all(not r["solved"] or G.verify(r["instance"], r["answer"]) for r in records)
+
+
+def _two_numbers() -> object:
+    """4 6, reached from 1 1 4 6 by the puzzle's own steps."""
+    state = G.parse_instance("1 1 4 6")
+    for text in ("1 * 1 = 1", "1 * 4 = 4"):
+        state = G.apply(state, G.parse_step(state, text))
+    assert sorted(Fraction(x) for x in state) == [4, 6]
+    return state
+
+
+def test_prior_pick_draws_by_the_priors_and_first_pick_never_leaves_the_first_line():
+    # The model names a wrong step first and the 24 second: priors 1 and 1/2 (LLMPolicy's
+    # rank scores), so the 24 has a third of the mass. One call a playout, one step each.
+    state = _two_numbers()
+    reply = lambda body, n: Reply("4 + 6 = 10 (left: 10)\n4 * 6 = 24 (left: 24)")  # noqa: E731
+    with ScriptedServer(reply) as srv:
+        client = client_for(srv, concurrency=1)
+        value = LLMRolloutValue(LLMPolicy(client), n=300)
+        meter = Meter(Budget())
+        value.bind(meter)
+        [v] = value.evaluate(G, [state], rng=np.random.default_rng(3))
+        assert 0.25 < v < 0.42 and meter.usage.model_calls == 300   # 1/3 +/- 3 sd
+        steps = value.solution_from(state)
+        assert steps is not None and G.is_solved(G.apply(state, steps[0]))
+        assert value.solution_from(state) is None      # handed over once
+        # the same seed, the same playouts
+        again = LLMRolloutValue(LLMPolicy(client), n=300)
+        again.bind(Meter(Budget()))
+        assert again.evaluate(G, [state], rng=np.random.default_rng(3)) == [v]
+        first = LLMRolloutValue(LLMPolicy(client), n=60, pick="first")
+        first.bind(Meter(Budget()))
+        assert first.evaluate(G, [state], rng=np.random.default_rng(3)) == [0.0]
+        assert first.solution_from(state) is None
+
+
+def _tree_has_chain(root, steps) -> bool:
+    """Whether the tree holds the answer's steps as a path from the root, every node won."""
+    node = root
+    for step in steps:
+        nxt = [ch for ch in node.children if ch.step == step]
+        if not nxt or nxt[0].status != WIN:
+            return False
+        node = nxt[0]
+    return G.is_solved(node.state)
+
+
+@pytest.mark.parametrize("algo,options", [("mcts", {}), ("mcts", {"concurrency": 4}),
+                                          ("mcts", {"expand_after": 1}),
+                                          ("bfs", {}), ("dfs", {}), ("beam", {})])
+def test_a_solving_playout_ends_the_search_with_its_steps_in_the_tree(algo, options):
+    # One good step per answer (and the junk lines): every playout from a solvable state
+    # solves it, so the search stops on the first state it scores, after one policy call.
+    with ScriptedServer(oracle_script(per_sample=1)) as srv:
+        client = client_for(srv, concurrency=1)
+        for inst in ("4 9 10 13", "1 1 4 6", "3 3 8 8"):
+            r = solve(G, inst, algo=algo, policy=LLMPolicy(client),
+                      value=LLMRolloutValue(LLMPolicy(client)), budget=Budget(model_calls=60),
+                      seed=2, **options)
+            assert r.solved and G.verify(inst, r.answer), (algo, inst)
+            assert r.usage.policy_calls == 1, (algo, inst, r.usage)
+            if algo == "mcts":   # the root's expansion, then the root's playout: three steps
+                assert r.usage.model_calls == 4 and r.usage.simulations == 1
+            start, steps = G.parse_instance(inst), []
+            state = start
+            for text in r.steps:
+                steps.append(G.parse_step(state, text))
+                state = G.apply(state, steps[-1])
+            assert _tree_has_chain(r.root, steps), (algo, inst)
+
+
+class _Claims:
+    """A value that claims every state it scores is solved by two legal steps that do not
+    solve it: a wrong claim must cost the search nothing but the rejected answers."""
+
+    def __init__(self) -> None:
+        self.asked = 0
+
+    def evaluate(self, puzzle, states, *, rng):
+        return [0.5 for _ in states]
+
+    def solution_from(self, state):
+        self.asked += 1
+        if len(state) < 3:
+            return [G.legal_steps(state)[0]] if len(state) == 2 else None
+        first = G.legal_steps(state)[0]
+        return [first, G.legal_steps(G.apply(state, first))[0]]
+
+
+@pytest.mark.parametrize("algo", ["mcts", "bfs", "dfs", "beam"])
+def test_a_false_claim_of_a_solution_never_wins(algo):
+    value = _Claims()
+    r = solve(G, "1 1 1 1", algo=algo, value=value, budget=Budget(nodes=200), seed=0)
+    assert not r.solved and r.answer is None
+    assert value.asked > 0 and r.usage.rejected_answers > 0
+    assert r.usage.nodes <= 200

@@ -165,26 +165,41 @@ class LLMVerifyValue(_Judge):
         return f"LLMVerifyValue(samples={self.samples}, model={self.client.model!r})"
 
 
+PICKS = ("prior", "first")
+
+
 class LLMRolloutValue:
     """The model's own playouts as the value (`--value llm-rollout`): from a state, the policy
-    (the model's propose prompt) is asked for next steps, the first legal one that does not
-    return to a state of this playout is taken, and so on until the puzzle says solved (1.0),
-    or the state is a dead end, no legal step was named, or `max_depth` steps were taken (0.0);
-    the mean over `n` playouts. No judgement is asked for: the model proposes and the puzzle
+    (the model's propose prompt) is asked for next steps and one legal step that does not return
+    to a state of this playout is taken, and so on until the puzzle says solved (1.0), or the
+    state is a dead end, no legal new step was named, or `max_depth` steps were taken (0.0); the
+    mean over `n` playouts. No judgement is asked for: the model proposes and the puzzle
     decides, as in the search itself (AlphaGo's rollouts with the model as rollout policy).
+
+    `pick="prior"` draws the step from the policy's priors (with the search's generator: same
+    seed, same playouts); `pick="first"` takes the first legal new step named, which makes every
+    playout from a state the same at temperature 0 (the behaviour before issue 16's playouts).
+    A playout that solves the state keeps its steps, and the search takes them
+    (`solution_from`, `types.SolutionValue`): a solving playout ends the search with that
+    answer, verified by the puzzle, instead of only scoring the state 1.0.
 
     Every step of a playout is one policy call, through the policy's client: cached, retried
     and charged like any, so a `model_calls` cap counts them (the search's own `value_calls`
     count states). When the budget refuses a call, `OverBudget` ends the evaluation as for any
-    refused value call."""
+    refused value call; a solution found before the refusal is still kept."""
 
-    def __init__(self, policy: Any, *, n: int = 1, max_depth: int = 16) -> None:
+    def __init__(self, policy: Any, *, n: int = 1, max_depth: int = 16,
+                 pick: str = "prior") -> None:
         check_positive("playouts n", n, allow_none=False)
         check_positive("playout max_depth", max_depth, allow_none=False)
-        self.policy, self.n, self.max_depth = policy, n, max_depth
+        if pick not in PICKS:
+            raise ValueError(f"unknown playout pick {pick!r}; choose from {PICKS}")
+        self.policy, self.n, self.max_depth, self.pick = policy, n, max_depth, pick
         self.calls_per_state = n * max_depth * int(getattr(policy, "calls_per_propose", 1) or 1)
+        self._solutions: dict[Any, list[Any]] = {}
 
     def bind(self, meter: Any) -> None:
+        self._solutions = {}        # a new search: nothing it has not found itself
         self.policy.bind(meter)
 
     def evaluate(self, puzzle: Any, states: Sequence[Any], *,
@@ -192,19 +207,37 @@ class LLMRolloutValue:
         return [sum(self._playout(puzzle, s, rng) for _ in range(self.n)) / self.n
                 for s in states]
 
-    def _playout(self, puzzle: Any, state: Any, rng: np.random.Generator) -> float:
-        seen = {state}
+    def solution_from(self, state: Any) -> list[Any] | None:
+        """The steps of a playout that solved `state` since the search last asked, or None."""
+        return self._solutions.pop(state, None)
+
+    def _playout(self, puzzle: Any, start: Any, rng: np.random.Generator) -> float:
+        state, seen, steps = start, {start}, []
         for _ in range(self.max_depth):
             if puzzle.is_solved(state) or puzzle.is_dead_end(state):
                 break
-            steps = self.policy.propose(puzzle, state, k=None, rng=rng)
-            nxt = next((n for n in (puzzle.apply(state, st) for st, _prior in steps)
-                        if n not in seen), None)
-            if nxt is None:
+            options: dict[Any, list] = {}       # next state -> [step, summed prior]
+            for item in self.policy.propose(puzzle, state, k=None, rng=rng):
+                nxt = puzzle.apply(state, item[0])
+                if nxt not in seen:
+                    options.setdefault(nxt, [item[0], 0.0])[1] += max(0.0, float(item[1]))
+            if not options:
                 break            # nothing legal and new was named
-            state = nxt
+            nexts = list(options)
+            i = 0
+            if self.pick == "prior" and len(nexts) > 1:
+                p = np.array([options[n][1] for n in nexts])
+                i = int(rng.choice(len(nexts), p=p / p.sum())) if p.sum() > 0 \
+                    else int(rng.integers(len(nexts)))
+            state = nexts[i]
+            steps.append(options[state][0])
             seen.add(state)
-        return 1.0 if puzzle.is_solved(state) else 0.0
+        if not puzzle.is_solved(state):
+            return 0.0
+        if steps:
+            self._solutions.setdefault(start, steps)
+        return 1.0
 
     def __repr__(self) -> str:
-        return f"LLMRolloutValue(n={self.n}, max_depth={self.max_depth}, policy={self.policy!r})"
+        return (f"LLMRolloutValue(n={self.n}, max_depth={self.max_depth}, pick={self.pick!r}, "
+                f"policy={self.policy!r})")

@@ -118,6 +118,10 @@ class Context:
         # (read as an attribute: an isinstance check on the Protocol costs more than a search)
         exact = getattr(value, "exact", None)
         self.exact = exact if callable(exact) else None
+        # `solution_from(state) -> steps | None` when the value function may solve the states
+        # it scores (types.SolutionValue): the search grafts those steps (search.expand.graft).
+        found = getattr(value, "solution_from", None)
+        self.solution_from = found if callable(found) else None
         self._nodes = 0
         self._verdicts: dict[tuple, str | None] = {}   # step chain -> verified answer or None
         for part in (policy, value):

@@ -28,7 +28,8 @@ from ..budget import Budget
 from ..tree import LOSS, WIN
 from ..types import Policy, Puzzle, ValueFunction
 from .common import Context, SearchResult
-from .expand import check_positive, expand, new_root, solved, trivial, value_samples
+from .expand import (check_positive, expand, first_found, new_root, solved, trivial,
+                     value_samples)
 
 
 def search(puzzle: Puzzle, instance: str, *, policy: Policy,
@@ -80,6 +81,9 @@ def search(puzzle: Puzzle, instance: str, *, policy: Policy,
             return ctx.result(None, stop_reason=ctx.stop("nodes"), root=root)
         live = [ch for ch in kids if ch.status != LOSS and ch.state not in seen]
         values = ctx.evaluate([ch.state for ch in live], samples=samples) if live else []
+        end = first_found(ctx, live)
+        if end is not None:
+            return solved(ctx, end, root)
         if values is None:
             return ctx.result(None, stop_reason=ctx.stop("value_calls"), root=root)
         keep = []

@@ -60,6 +60,50 @@ def child(ctx: Context, node: Node, step: Any, nxt: Any, prior: float) -> Node |
     return ch
 
 
+def graft(ctx: Context, node: Node) -> Node | None:
+    """The solved end of the steps by which the value function solved `node`'s state while
+    scoring it (`types.SolutionValue`), added to the tree below `node`; None when it did not,
+    or the chain does not verify, or the nodes cap has no room for it.
+
+    The value function's steps are trusted no more than a model's: the puzzle applies each one
+    (a step it cannot apply ends the graft), the chain from the initial state must pass
+    `Context.verified_answer`, and each new node is charged as any (`child`). A grafted node
+    has prior 0: the policy never proposed it."""
+    if ctx.solution_from is None:
+        return None
+    steps = ctx.solution_from(node.state)
+    if not steps:
+        return None
+    chain, state = [], node.state
+    try:
+        for step in steps:
+            state = ctx.puzzle.apply(state, step)
+            chain.append((step, state))
+    except (ValueError, TypeError, KeyError, IndexError, ZeroDivisionError):
+        ctx.meter.usage.rejected_answers += 1
+        return None
+    if ctx.verified_answer([n.step for n in node.path()[1:]] + [st for st, _ in chain]) is None:
+        return None
+    end: Node | None = node
+    for step, nxt in chain:
+        end = child(ctx, end, step, nxt, 0.0)
+        if end is None:
+            return None
+    return end if end.status == WIN else None
+
+
+def first_found(ctx: Context, nodes: list[Node]) -> Node | None:
+    """The solved end that `graft` makes below the first of `nodes` that the value function
+    solved while scoring it, or None."""
+    if ctx.solution_from is None:
+        return None
+    for node in nodes:
+        end = graft(ctx, node)
+        if end is not None:
+            return end
+    return None
+
+
 def value_samples(value: Any, n_evaluate: int | None) -> int:
     """How many times each new state is scored (each a charged value call).
 
@@ -137,6 +181,9 @@ def layered(ctx: Context, root: Node, *, width: int, n_generate: int | None, sam
             candidates = list(first.values())
         values = ctx.evaluate([ch.state for _, ch in candidates], samples=samples) \
             if candidates else []
+        end = first_found(ctx, [ch for _, ch in candidates])
+        if end is not None:
+            return solved(ctx, end, root)
         if values is None:
             return ctx.result(None, stop_reason=ctx.stop("value_calls"), root=root)
         best: dict[Any, tuple[float, Node]] = {}

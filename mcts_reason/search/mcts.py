@@ -7,7 +7,9 @@ revisiting a proven loss. A value function that knows some values exactly (`type
 has the children it knows to be unsolvable marked lost when they are created, as dead ends are,
 and a child it knows to be solvable taken at once: the node and its ancestors point to it
 (`Node.sure`) and selection follows those pointers down before it scores any child, so the
-search expands along the known solution instead of exploring beside it.
+search expands along the known solution instead of exploring beside it. A value function that
+solved the leaf it scored (a model playout that reached the goal, `types.SolutionValue`) ends
+the search: its steps are grafted into the tree and verified like any answer.
 Policies that sample steps (exhaustive=False) get progressive widening:
 a node may hold at most ceil(pw_c * N ** pw_alpha) children, and is re-asked for more as N grows.
 
@@ -22,6 +24,7 @@ import math
 from ..tree import LOSS, UNKNOWN, WIN, Node
 from ..types import Proposal
 from .common import Context, SearchResult
+from .expand import graft
 from .selection import SELECTION, puct_child, uct_child
 
 __all__ = ["MCTS", "SELECTION", "puct_child", "uct_child"]
@@ -138,6 +141,18 @@ class MCTS:
             i = parent.kids.index(node)
             node = parent
 
+    def found(self, leaf: Node) -> bool:
+        """Whether the value function solved `leaf`'s state while scoring it
+        (`types.SolutionValue`): then its steps are in the tree (`expand.graft`), their end is
+        the search's win and the path to it is marked won."""
+        end = graft(self.ctx, leaf)
+        if end is None:
+            return False
+        self.win = end
+        for n in end.path():
+            n.status = WIN
+        return True
+
     def _propagate_loss(self, node: Node | None) -> None:
         while node is not None and node.status == UNKNOWN and node.expanded and node.saturated \
                 and node.children_lost():
@@ -177,6 +192,8 @@ class MCTS:
                 continue
             if leaf.value is None:
                 values = ctx.evaluate([leaf.state])
+                if ctx.solution_from is not None and self.found(leaf):
+                    break
                 if values is None:
                     stop = meter.exhausted() or "value_calls"
                     break

@@ -116,6 +116,8 @@ class ParallelMCTS(MCTS):
         """Values for the leaves that lack one; the stop reason if the budget refused."""
         todo = [leaf for leaf in leaves if leaf.value is None]
         values = self.ctx.evaluate([leaf.state for leaf in todo]) if todo else []
+        if self.ctx.solution_from is not None and any(self.found(leaf) for leaf in todo):
+            return None     # solved: `run` stops on `self.win`
         if values is None:
             return self.ctx.meter.exhausted() or "value_calls"
         for leaf, v in zip(todo, values):
