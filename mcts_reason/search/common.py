@@ -205,6 +205,8 @@ class Context:
         `samples` > 1 asks the value function that many times per new state (one charged value
         call each) and stores the mean, as Tree-of-Thoughts does with a sampling LLM judge.
         """
+        if samples == 1 and len(states) == 1:
+            return self._evaluate_one(states[0])
         missing = list(dict.fromkeys(s for s in states if s not in self.values))
         hits = len(states) - len(missing)
         if missing:
@@ -223,6 +225,24 @@ class Context:
                 self.values[s] = sum(vs) / samples
         self.meter.usage.value_cache_hits += hits
         return [self.values[s] for s in states]
+
+    def _evaluate_one(self, state: State) -> list[float] | None:
+        """`evaluate([state])` with one sample (MCTS's leaf: the hot path), the same charges,
+        table and value, with one table lookup instead of three."""
+        v = self.values.get(state)
+        if v is not None:
+            self.meter.usage.value_cache_hits += 1
+            return [v]
+        if not self.meter.can("value_calls"):
+            return None
+        self.meter.spend("value_calls")
+        try:
+            raw = self.raw_values([state], self.rng)
+        except OverBudget as e:
+            self.meter.refused = e.kind
+            return None
+        v = self.values[state] = min(1.0, max(0.0, float(raw[0])))
+        return [v]
 
     def stop(self, default: str) -> str:
         """`budget: <the cap that stopped us>` for a refused operation."""

@@ -36,11 +36,12 @@ def puct_child(node: Node, c: float, fpu: float) -> Node | None:
     return None if best is None else node.child(best)
 
 
-def uct_child(node: Node, c: float, fpu: float) -> Node | None:
+def uct_child(node: Node, c: float, fpu: float, _sqrt: Callable[[float], float] = math.sqrt
+              ) -> Node | None:
     """UCB1 applied to trees (Kocsis & Szepesvari): the child maximising
     Q + c * sqrt(ln N_parent / N_child). Unvisited children come first, in prior order (then
     creation order); lost children are never chosen. None if every child is lost. A child not
-    built yet (`Node.kids`) is unvisited."""
+    built yet (`Node.kids`) is unvisited. (`_sqrt`: math.sqrt bound once, the hot path.)"""
     log_n = math.log(max(1, node.visits + node.virtual_loss))     # the parent's term, once
     listed = node.listed
     best, best_score = None, -math.inf
@@ -53,7 +54,7 @@ def uct_child(node: Node, c: float, fpu: float) -> Node | None:
                     best, best_score = i, s
         elif ch.status != LOSS:
             n = ch.visits + ch.virtual_loss
-            s = 1e9 + ch.prior if n == 0 else ch.value_sum / n + c * math.sqrt(log_n / n)
+            s = 1e9 + ch.prior if n == 0 else ch.value_sum / n + c * _sqrt(log_n / n)
             if s > best_score:
                 best, best_score = i, s
     return None if best is None else node.child(best)
