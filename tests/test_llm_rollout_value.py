@@ -222,3 +222,20 @@ def test_a_false_claim_of_a_solution_never_wins(algo):
     assert not r.solved and r.answer is None
     assert value.asked > 0 and r.usage.rejected_answers > 0
     assert r.usage.nodes <= 200
+
+
+def test_parallel_mcts_without_speculation_stops_on_a_solving_playout_too():
+    # speculate=False values the leaves after their expansions: the other place parallel MCTS
+    # scores states (`ParallelMCTS._evaluate`)
+    from mcts_reason.search.common import Context
+    from mcts_reason.search.parallel import ParallelMCTS
+    with ScriptedServer(oracle_script(per_sample=1)) as srv:
+        client = client_for(srv, concurrency=4)
+        ctx = Context(G, "4 9 10 13", policy=LLMPolicy(client),
+                      value=LLMRolloutValue(LLMPolicy(client)), budget=Budget(model_calls=60),
+                      rng=np.random.default_rng(2), algo="mcts")
+        r = ParallelMCTS(ctx, concurrency=4, speculate=False, c=1.5, selection="puct",
+                         pw_c=2.0, pw_alpha=0.5, samples=None).run()
+        assert r.solved and G.verify("4 9 10 13", r.answer)
+        assert r.usage.policy_calls == 1 and r.usage.model_calls == 4
+        assert r.stop_reason == "solved"
