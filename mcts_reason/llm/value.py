@@ -227,7 +227,8 @@ class LLMRolloutValue:
             i = 0
             if self.pick == "prior" and len(nexts) > 1:
                 p = np.array([options[n][1] for n in nexts])
-                i = int(rng.choice(len(nexts), p=p / p.sum())) if p.sum() > 0 \
+                total = p.sum()
+                i = int(rng.choice(len(nexts), p=p / total)) if total > 0 \
                     else int(rng.integers(len(nexts)))
             state = nexts[i]
             steps.append(options[state][0])

@@ -210,19 +210,11 @@ class Context:
         missing = list(dict.fromkeys(s for s in states if s not in self.values))
         hits = len(states) - len(missing)
         if missing:
-            n = len(missing) * samples
-            if not self.meter.can("value_calls", n):
-                return None
-            self.meter.spend("value_calls", n)
-            asked = [s for s in missing for _ in range(samples)]
-            try:
-                raw = self.raw_values(asked, self.rng)
-            except OverBudget as e:
-                self.meter.refused = e.kind
+            raw = self._charged_values([s for s in missing for _ in range(samples)])
+            if raw is None:
                 return None
             for i, s in enumerate(missing):
-                vs = [min(1.0, max(0.0, float(v))) for v in raw[i * samples:(i + 1) * samples]]
-                self.values[s] = sum(vs) / samples
+                self.values[s] = sum(raw[i * samples:(i + 1) * samples]) / samples
         self.meter.usage.value_cache_hits += hits
         return [self.values[s] for s in states]
 
@@ -233,16 +225,25 @@ class Context:
         if v is not None:
             self.meter.usage.value_cache_hits += 1
             return [v]
-        if not self.meter.can("value_calls"):
+        raw = self._charged_values([state])
+        if raw is None:
             return None
-        self.meter.spend("value_calls")
+        v = self.values[state] = raw[0]
+        return [v]
+
+    def _charged_values(self, asked: list[State]) -> list[float] | None:
+        """The value function on `asked` (a state once per sample), one charged value call
+        each, every value clamped to [0, 1]; None (nothing charged, or the refusal noted) when
+        the budget refuses."""
+        if not self.meter.can("value_calls", len(asked)):
+            return None
+        self.meter.spend("value_calls", len(asked))
         try:
-            raw = self.raw_values([state], self.rng)
+            raw = self.raw_values(asked, self.rng)
         except OverBudget as e:
             self.meter.refused = e.kind
             return None
-        v = self.values[state] = min(1.0, max(0.0, float(raw[0])))
-        return [v]
+        return [min(1.0, max(0.0, float(v))) for v in raw]
 
     def stop(self, default: str) -> str:
         """`budget: <the cap that stopped us>` for a refused operation."""
