@@ -13,7 +13,7 @@ import click
 
 from .bench import (BUDGET_KINDS, EXECUTORS, INTEGER_KINDS, ExecutorUnavailable, Interrupted,
                     SweepConfig, run_sweep)
-from .cliutil import MAX_SEED, FiniteFloat, brief
+from .cliutil import MAX_SEED, FiniteFloat, brief, search_tuning_options
 from .components import LLM_PARTS, POLICIES, VALUES, make_policy, make_value
 from .llm.client import LLMError
 from .llm_options import (EXIT_MODEL_ERROR, llm_options, model_health, parallel_options,
@@ -22,7 +22,7 @@ from .records import NotResultsFile, WriteFailed, check_regular
 from .registry import load
 from .report import (MEASURES, default_plot_path, load as load_records, markdown_table, plot,
                      plot_target_problem, summarize)
-from .search import ALGORITHMS, SPECS
+from .search import ALGORITHMS, tuning_options
 from .sets import read_set
 
 EXIT_INTERRUPTED = 130
@@ -141,11 +141,12 @@ def _ctrl_c_exits_130(command):
               show_default=True, help="Compute measure on the plot's x axis.")
 @click.option("--progress/--no-progress", default=None,
               help="Show a progress bar (default: only when stderr is a terminal).")
+@search_tuning_options
 @llm_options
 @_ctrl_c_exits_130
 def bench_cmd(puzzle, set_spec, algos, budgets, budget_kind, seeds, workers, executor,
               ray_address, out, policy_name, value_name, c_puct, pw_c, trees, tree_format,
-              plot_path, measure, progress, **llm_kw):
+              plot_path, measure, progress, expand_after, n_evaluate, **llm_kw):
     """Run a puzzle set through algorithms x budgets x seeds; one JSONL record per run.
 
     e.g.  mcts-reason bench game24 --set hard100 --algos mcts --budgets 8,16,32 --seeds 3
@@ -202,8 +203,12 @@ def bench_cmd(puzzle, set_spec, algos, budgets, budget_kind, seeds, workers, exe
     except (ValueError, OSError) as e:
         raise click.BadParameter(brief(str(e)), param_hint="'--set'") from None
     parallel = parallel_options(llm_kw, settings.concurrency if uses_model else 1)
-    algo_options = {a: SPECS[a].pick(c=c_puct, pw_c=pw_c, **parallel)
-                    for a in algo_list}
+    try:
+        algo_options = tuning_options(algo_list, c=c_puct, pw_c=pw_c,
+                                      expand_after=expand_after or None,
+                                      n_evaluate=n_evaluate, **parallel)
+    except ValueError as e:
+        raise click.UsageError(str(e)) from None
     algo_options = {a: o for a, o in algo_options.items() if o}
     with contextlib.ExitStack() as stack:
         runtime, server = {}, None

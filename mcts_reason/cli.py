@@ -8,12 +8,12 @@ import sys
 import click
 
 from . import __version__, solve as run_search
-from .cliutil import MAX_SEED, FiniteFloat, brief
+from .cliutil import MAX_SEED, FiniteFloat, brief, search_tuning_options
 from .components import LLM_PARTS, POLICIES, VALUES, make_policy, make_value
 from .llm_options import (EXIT_MODEL_ERROR, llm_options, model_health, parallel_options,
                           settings_from)
 from .registry import answer_formats, available, instance_rules, load
-from .search import ALGORITHMS, SPECS, make_budget
+from .search import ALGORITHMS, make_budget, tuning_options
 
 EXIT_NO_SOLUTION = 1
 
@@ -117,10 +117,11 @@ def puzzles_cmd() -> None:
                    "(blocksworld: 'pddl' = '(unstack red blue)' or 'text' = PlanBench's "
                    "'unstack the red block from on top of the blue block', one action per "
                    "line); the report goes to stderr. With --json: adds 'formatted_answer'.")
+@search_tuning_options
 @llm_options
 def solve_cmd(puzzle, instance, algo, policy_name, value_name, budget, max_calls, max_tokens,
               max_cost, max_seconds, max_nodes, seed, c_puct, pw_c, as_json, tree_path,
-              answer_format, **llm_kw):
+              answer_format, expand_after, n_evaluate, **llm_kw):
     """Solve one INSTANCE of PUZZLE, e.g.  mcts-reason solve game24 "4 9 10 13".
 
     With --policy llm or --value llm/llm-verify/llm-rollout a model is asked: the server at
@@ -148,6 +149,12 @@ def solve_cmd(puzzle, instance, algo, policy_name, value_name, budget, max_calls
             value = make_value(p, value_name)
         except ValueError as e:
             raise click.BadParameter(str(e), param_hint="'--value'") from None
+    try:
+        options = tuning_options([algo], c=c_puct, pw_c=pw_c, expand_after=expand_after or None,
+                                 n_evaluate=n_evaluate,
+                                 **parallel_options(llm_kw, settings.concurrency))[algo]
+    except ValueError as e:
+        raise click.UsageError(str(e)) from None
     if tree_path is not None:
         _check_tree_path(tree_path)
     budget_ = make_budget("simple", algo, budget, calls=max_calls, tokens=max_tokens,
@@ -164,8 +171,6 @@ def solve_cmd(puzzle, instance, algo, policy_name, value_name, budget, max_calls
             if value_name in LLM_PARTS:
                 value = make_value(p, value_name, client=client, settings=settings)
             policy = make_policy(p, policy_name, client=client, settings=settings)
-            options = SPECS[algo].pick(c=c_puct, pw_c=pw_c,
-                                       **parallel_options(llm_kw, settings.concurrency))
             result = run_search(p, instance, algo=algo, policy=policy, value=value,
                                 budget=budget_, seed=seed, **options)
         except LLMError as e:

@@ -105,3 +105,85 @@ def test_nodes_cap_never_fakes_a_proof(algo):
     if algo != "greedy":
         full = ALGORITHMS[algo](toy, "x", budget=Budget(nodes=4), **kw, **extra)
         assert full.solved and full.answer == "win"
+
+
+# --- the same options from the command line (solve and bench) ---------------------------------
+
+def _cli(*args):
+    from click.testing import CliRunner
+
+    from mcts_reason.cli import cli
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_solve_expand_after_gives_the_api_search(g24):
+    """--expand-after reaches the search: the CLI's run is the API's run with the option (same
+    seed, same usage), not the default one, and its answer checks out independently."""
+    import json
+
+    from mcts_reason import solve
+    from mcts_reason.values import RolloutValue
+    for inst in ("1 1 4 6", "3 3 8 8"):
+        r = _cli("solve", "game24", inst, "--value", "rollout", "--budget", "200",
+                 "--expand-after", "1", "--json")
+        assert r.exit_code == 0, r.output
+        got = json.loads(r.output)
+        lazy, eager = (solve(g24, inst, value=RolloutValue(), budget=Budget(simulations=200),
+                             expand_after=e) for e in (1, 0))
+        assert got["usage"]["simulations"] == lazy.usage.simulations
+        assert got["usage"]["policy_calls"] == lazy.usage.policy_calls
+        assert got["steps"] == list(lazy.steps)
+        assert (lazy.usage.simulations, lazy.usage.policy_calls) != \
+               (eager.usage.simulations, eager.usage.policy_calls)
+        assert got["solved"] and independent_value(inst, got["answer"])
+
+
+def test_solve_n_evaluate_sets_the_samples_of_a_stochastic_value():
+    """bfs with playouts: each new state is valued n_evaluate times (the value calls scale with
+    it); the search is otherwise the same (same expansions and nodes)."""
+    import json
+    runs = {}
+    for n in (1, 3):
+        r = _cli("solve", "game24", "4 9 10 13", "--algo", "bfs", "--value", "rollout",
+                 "--n-evaluate", str(n), "--json")
+        assert r.exit_code == 0, r.output
+        runs[n] = json.loads(r.output)["usage"]
+    assert runs[1]["expansions"] == runs[3]["expansions"]
+    assert runs[1]["nodes"] == runs[3]["nodes"]
+    assert runs[3]["value_calls"] == 3 * runs[1]["value_calls"] > 0
+
+
+@pytest.mark.parametrize("args, named", [
+    (["--algo", "bfs", "--expand-after", "1"], "--expand-after applies to mcts, mcts-uct only"),
+    (["--n-evaluate", "2"], "--n-evaluate applies to bfs, dfs, beam only"),
+    (["--expand-after", "1", "--concurrency", "4", "--policy", "llm", "--base-url",
+      "http://127.0.0.1:9/v1", "--model", "m"], "--expand-after needs the sequential search"),
+])
+def test_solve_refuses_an_option_the_algorithm_does_not_take(args, named):
+    r = _cli("solve", "game24", "4 9 10 13", *args)
+    assert r.exit_code == 2
+    assert named in r.output and "Traceback" not in r.output
+
+
+def test_bench_keeps_the_options_in_its_config_and_refuses_to_mix(tmp_path):
+    """bench passes each algorithm its share (mcts expand_after, bfs n_evaluate), writes them in
+    every record's config, and a rerun without them is refused instead of mixing sweeps."""
+    import json
+    s = tmp_path / "set.txt"
+    s.write_text("4 9 10 13\n1 1 4 6\n")
+    out = tmp_path / "r.jsonl"
+    base = ["bench", "game24", "--set", str(s), "--algos", "mcts,bfs", "--budgets", "30",
+            "--value", "rollout", "--workers", "1", "--out", str(out)]
+    r = _cli(*base, "--expand-after", "1", "--n-evaluate", "1")
+    assert r.exit_code == 0, r.output
+    recs = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(recs) == 4
+    assert recs[0]["config"]["algo_options"] == {"bfs": {"n_evaluate": 1},
+                                                "mcts": {"c": 1.5, "expand_after": 1}}
+    bfs = [x for x in recs if x["algo"] == "bfs"]
+    assert all(x["usage"]["value_calls"] <= x["usage"]["nodes"] for x in bfs)  # one per state
+    r = _cli(*base)
+    assert r.exit_code == 2 and "different sweep configuration" in r.output
+    assert len(out.read_text().splitlines()) == 4
+    r = _cli(*base[:5], "bfs", *base[6:], "--expand-after", "1")
+    assert r.exit_code == 2 and "--expand-after applies to" in r.output
