@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from typing import Any, Iterator
+from weakref import ref as _ref
 
 UNKNOWN, WIN, LOSS = 0, 1, -1
 _STATUS_NAME = {UNKNOWN: "unknown", WIN: "win", LOSS: "loss"}
@@ -22,7 +23,13 @@ class Node:
     Attributes:
       state: the puzzle state (immutable, hashable).
       step: the step from the parent that produced `state` (None at the root).
-      parent: the parent Node, or None.
+      parent: the parent Node, or None. Held weakly: a tree is kept alive by its root (e.g.
+        `SearchResult.root`), and a node on its own does not keep its ancestors alive (its
+        `parent` reads None once they are gone). So a tree has no reference cycles and is
+        freed the moment it is dropped, without the cyclic garbage collector, which otherwise
+        took 18% of the time of MCTS proving Game of 24 puzzles unsolvable
+        (benchmarks/README.md). Pickling and copying a tree keep every link below the node
+        copied.
       children: list of child Nodes, in creation order (every child: reading it builds the
         ones MCTS has listed but not yet built, see `kids`).
       prior: the policy's prior for `step`, normalised over the parent's children.
@@ -45,15 +52,15 @@ class Node:
         such a child itself), which selection takes first; None when there is none.
     """
 
-    __slots__ = ("state", "step", "parent", "kids", "listed", "prior", "visits", "value_sum",
+    __slots__ = ("state", "step", "_up", "kids", "listed", "prior", "visits", "value_sum",
                  "value", "status", "expanded", "saturated", "depth", "order", "virtual_loss",
-                 "stale", "sure")
+                 "stale", "sure", "__weakref__")
 
     def __init__(self, state: Any, step: Any = None, parent: "Node | None" = None,
                  prior: float = 1.0, order: int = 0) -> None:
         self.state = state
         self.step = step
-        self.parent = parent
+        self._up = None if parent is None else _ref(parent)
         self.kids: list[Node | None] = []
         self.listed: Listing | None = None
         self.prior = prior
@@ -68,6 +75,30 @@ class Node:
         self.virtual_loss = 0
         self.stale = 0
         self.sure: int | None = None
+
+    @property
+    def parent(self) -> "Node | None":
+        """The parent Node (None at the root, or once the ancestors are gone)."""
+        up = self._up
+        return None if up is None else up()
+
+    @parent.setter
+    def parent(self, node: "Node | None") -> None:
+        self._up = None if node is None else _ref(node)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # a weak reference cannot be pickled: each node's state leaves its parent out, and the
+        # parent's __setstate__, which pickle and copy run after its children's, links them back
+        return {k: getattr(self, k) for k in _STATE}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for k, v in state.items():
+            setattr(self, k, v)
+        self._up = None
+        up = _ref(self)
+        for kid in self.kids:
+            if kid is not None:
+                kid._up = up
 
     @property
     def children(self) -> list["Node"]:
@@ -132,6 +163,9 @@ class Node:
     def __repr__(self) -> str:
         return (f"Node(depth={self.depth}, N={self.visits}, Q={self.q:.3f}, P={self.prior:.3f}, "
                 f"status={_STATUS_NAME[self.status]}, children={len(self.kids)})")
+
+
+_STATE = tuple(k for k in Node.__slots__ if k not in ("_up", "__weakref__"))
 
 
 def principal_path(root: Node) -> list[Node]:
