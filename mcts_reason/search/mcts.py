@@ -51,6 +51,7 @@ class MCTS:
             raise ValueError(f"expand_after must be a non-negative integer, got {expand_after!r}")
         self.expand_after = expand_after
         self._pending: set[int] = set()   # ids of nodes in parallel MCTS's current batch
+        self.descent: list[Node] = []     # the last `select`'s nodes, root to leaf
         self.root = ctx.new_node(ctx.initial)
         self.root.status = ctx.status_of(ctx.initial, exact=True)
         self.win: Node | None = self.root if self.root.status == WIN else None
@@ -62,17 +63,21 @@ class MCTS:
 
         The one descent of both searches: parallel MCTS puts the nodes of its round's batch in
         `_pending` and lays virtual losses on their paths, read here by the rule and by
-        `_wants_widening`; sequentially both are empty."""
+        `_wants_widening`; sequentially both are empty. The nodes of the descent, root to
+        leaf, are left in `self.descent` for the backup."""
         node = self.root
+        self.descent = descent = [node]
+        widens = not self.ctx.exhaustive      # an exhaustive policy lists every child at once
         while True:
             if not node.expanded:
                 return node
-            if self._wants_widening(node) and id(node) not in self._pending:
+            if widens and self._wants_widening(node) and id(node) not in self._pending:
                 return node
             if node.sure is not None:
                 sure = node.child(node.sure)
                 if sure.status != LOSS and id(sure) not in self._pending:
                     node = sure
+                    descent.append(node)
                     continue
                 if sure.status == LOSS:     # the claim was wrong: back to the rule here
                     node.sure = None
@@ -80,6 +85,7 @@ class MCTS:
             if best is None:        # every child lost (pending ones may still prove it)
                 return node
             node = best
+            descent.append(node)
 
     def _wants_widening(self, node: Node) -> bool:
         """Whether a sampled node may hold more children: ceil(pw_c * N ** pw_alpha), with N
@@ -162,11 +168,11 @@ class MCTS:
             node = node.parent
 
     @staticmethod
-    def backup(node: Node, value: float) -> None:
-        while node is not None:
+    def backup(path: list[Node], value: float) -> None:
+        """Add one visit of `value` to each node of `path` (root to leaf)."""
+        for node in path:
             node.visits += 1
             node.value_sum += value
-            node = node.parent
 
     # -- the loop ------------------------------------------------------------------------------
     def run(self) -> SearchResult:
@@ -188,7 +194,7 @@ class MCTS:
             if self.win is not None:
                 break
             if leaf.status == LOSS:
-                self.backup(leaf, 0.0)
+                self.backup(self.descent, 0.0)
                 continue
             if leaf.value is None:
                 values = ctx.evaluate([leaf.state])
@@ -198,7 +204,7 @@ class MCTS:
                     stop = meter.exhausted() or "value_calls"
                     break
                 leaf.value = values[0]
-            self.backup(leaf, leaf.value)
+            self.backup(self.descent, leaf.value)
         return self.finish(stop)
 
     def finish(self, stop: str | None) -> SearchResult:

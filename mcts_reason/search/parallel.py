@@ -174,9 +174,9 @@ class ParallelMCTS(MCTS):
                 for leaf in expanded:
                     self._clear(leaf)
                     if leaf.status == LOSS:
-                        self.backup(leaf, 0.0)
+                        self.backup(leaf.path(), 0.0)
                     elif leaf.value is not None:
-                        self.backup(leaf, leaf.value)
+                        self.backup(leaf.path(), leaf.value)
                 if stop:
                     break
         return self.finish(stop)

@@ -36,13 +36,17 @@ def puct_child(node: Node, c: float, fpu: float) -> Node | None:
     return None if best is None else node.child(best)
 
 
-def uct_child(node: Node, c: float, fpu: float, _sqrt: Callable[[float], float] = math.sqrt
-              ) -> Node | None:
+def uct_child(node: Node, c: float, fpu: float) -> Node | None:
     """UCB1 applied to trees (Kocsis & Szepesvari): the child maximising
     Q + c * sqrt(ln N_parent / N_child). Unvisited children come first, in prior order (then
     creation order); lost children are never chosen. None if every child is lost. A child not
-    built yet (`Node.kids`) is unvisited. (`_sqrt`: math.sqrt bound once, the hot path.)"""
-    log_n = math.log(max(1, node.visits + node.virtual_loss))     # the parent's term, once
+    built yet (`Node.kids`) is unvisited. (The hot path: the exploration term is computed as
+    c * sqrt(ln N_parent) times a table of 1 / sqrt(N_child).)"""
+    total = max(1, node.visits + node.virtual_loss)
+    if total >= len(_INV_SQRT):       # a child's visits never exceed its parent's
+        _grow_inv_sqrt(2 * total)
+    k = c * math.sqrt(math.log(total))     # the parent's term, once
+    inv_sqrt = _INV_SQRT
     listed = node.listed
     best, best_score = None, -math.inf
     for i, ch in enumerate(node.kids):
@@ -54,10 +58,17 @@ def uct_child(node: Node, c: float, fpu: float, _sqrt: Callable[[float], float] 
                     best, best_score = i, s
         elif ch.status != LOSS:
             n = ch.visits + ch.virtual_loss
-            s = 1e9 + ch.prior if n == 0 else ch.value_sum / n + c * _sqrt(log_n / n)
+            s = 1e9 + ch.prior if n == 0 else ch.value_sum / n + k * inv_sqrt[n]
             if s > best_score:
                 best, best_score = i, s
     return None if best is None else node.child(best)
+
+
+_INV_SQRT: list[float] = [0.0]     # 1 / sqrt(n) at n, grown on demand
+
+
+def _grow_inv_sqrt(size: int) -> None:
+    _INV_SQRT.extend(1.0 / math.sqrt(n) for n in range(len(_INV_SQRT), size))
 
 
 # A selection rule: (node, c, fpu) -> the child to descend to.
