@@ -89,8 +89,10 @@ class MCTS:
 
     def _wants_widening(self, node: Node) -> bool:
         """Whether a sampled node may hold more children: ceil(pw_c * N ** pw_alpha), with N
-        the visits plus 1 and the in-flight visits (virtual loss), or it has no live child."""
-        if self.ctx.exhaustive or node.saturated:
+        the visits plus 1 and the in-flight visits (virtual loss), or it has no live child.
+        (Only asked for a sampling policy: `select` skips it for an exhaustive one, which lists
+        every child at once.)"""
+        if node.saturated:
             return False
         live = sum(ch.status != LOSS for ch in node.children)
         allowed = math.ceil(self.pw_c * (node.visits + node.virtual_loss + 1) ** self.pw_alpha)
