@@ -50,11 +50,13 @@ class Node:
       listed: the `Listing` behind the unbuilt kids (None when every child is built).
       sure: the index of a child known to be solvable (MCTS: its exact value is 1.0, or it has
         such a child itself), which selection takes first; None when there is none.
+      unvisited: UCT's queue of the children that may still be unvisited (`selection.uct_child`),
+        made when it first needs it; None until then, and again whenever children are added.
     """
 
     __slots__ = ("state", "step", "_up", "kids", "listed", "prior", "visits", "value_sum",
                  "value", "status", "expanded", "saturated", "depth", "order", "virtual_loss",
-                 "stale", "sure", "__weakref__")
+                 "stale", "sure", "unvisited", "__weakref__")
 
     def __init__(self, state: Any, step: Any = None, parent: "Node | None" = None,
                  prior: float = 1.0, order: int = 0) -> None:
@@ -75,6 +77,7 @@ class Node:
         self.virtual_loss = 0
         self.stale = 0
         self.sure: int | None = None
+        self.unvisited: list[int] | None = None
 
     @property
     def parent(self) -> "Node | None":
@@ -111,7 +114,7 @@ class Node:
 
     @children.setter
     def children(self, nodes: list["Node"]) -> None:
-        self.kids, self.listed = nodes, None
+        self.kids, self.listed, self.unvisited = nodes, None, None
 
     def list_children(self, proposals: list, statuses: list[int], order: int) -> None:
         """Add children without building them: the j-th new one is `proposals[j]` = (step,
@@ -120,6 +123,7 @@ class Node:
         start = len(self.children)
         self.listed = Listing(proposals, statuses, order, start)
         self.kids.extend([None] * len(proposals))
+        self.unvisited = None
 
     def child(self, i: int) -> "Node":
         """The i-th child, built now if it was only listed."""

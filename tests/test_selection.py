@@ -127,3 +127,77 @@ def test_lost_children_are_never_chosen_and_all_lost_is_none():
 
 def test_the_table_names_both_rules():
     assert SELECTION == {"puct": puct_child, "uct": uct_child}
+
+
+# -- the sequential fast path against the rule, as a search changes a node --------------------
+from hypothesis import given, settings, strategies as st   # noqa: E402
+
+
+def _reference_uct(node, c):
+    """UCT straight from its definition, reading unbuilt children from the listing (building
+    nothing): unvisited live children by (1e9 + P, earlier first), else the best
+    Q + c * sqrt(ln N / n), earlier first among equals. Returns the child's index or None."""
+    rows = []   # (index, prior, status, n, value_sum) per child
+    for i, ch in enumerate(node.kids):
+        if ch is None:
+            j = i - node.listed.start
+            rows.append((i, node.listed.proposals[j][1], node.listed.statuses[j], 0, 0.0))
+        else:
+            rows.append((i, ch.prior, ch.status, ch.visits + ch.virtual_loss, ch.value_sum))
+    live = [r for r in rows if r[2] != LOSS]
+    if not live:
+        return None
+    fresh = [r for r in live if r[3] == 0]
+    if fresh:
+        return max(fresh, key=lambda r: (1e9 + r[1], -r[0]))[0]
+    total = max(1, node.visits + node.virtual_loss)
+    return max(live, key=lambda r: (r[4] / r[3] + c * math.sqrt(math.log(total) / r[3]),
+                                    -r[0]))[0]
+
+
+def _chosen(node, c):
+    got = uct_child(node, c, 0.0)
+    return None if got is None else next(i for i, ch in enumerate(node.kids) if ch is got)
+
+
+@settings(max_examples=200, deadline=None)
+@given(priors=st.lists(st.sampled_from([0.1, 0.2, 0.2, 0.5, 1e-9, 2e-9]), min_size=1,
+                       max_size=12),
+       moves=st.lists(st.tuples(st.sampled_from(["pick", "lose", "widen", "vl"]),
+                                st.integers(0, 11), st.floats(0, 1)), max_size=40),
+       c=st.sampled_from([0.0, 0.5, 2.0]))
+def test_uct_matches_its_definition_while_a_search_changes_the_node(priors, moves, c):
+    """Children listed unbuilt (as MCTS lists them), then a run of changes a search makes:
+    visit the chosen child with some value, mark a child lost, list more children, or a
+    round of virtual loss; the rule must choose what the definition says after each one."""
+    parent = Node("p")
+    parent.visits = 1
+    order = [1]
+
+    def listing(ps):
+        props = [(f"s{order[0] + j}", p, f"x{order[0] + j}") for j, p in enumerate(ps)]
+        parent.list_children(props, [0] * len(ps), order[0])
+        order[0] += len(ps)
+
+    listing(priors)
+    for kind, i, v in moves:
+        want = _reference_uct(parent, c)
+        got = _chosen(parent, c)
+        assert got == want
+        if kind == "pick" and got is not None:
+            ch = parent.child(got)
+            ch.visits += 1
+            ch.value_sum += v
+            parent.visits += 1
+        elif kind == "lose":   # a built child proven lost (a listed one keeps its status)
+            parent.child(i % len(parent.kids)).status = LOSS
+        elif kind == "widen" and len(parent.kids) < 30:
+            listing([v or 0.3, 0.2])
+        elif kind == "vl" and got is not None:   # a parallel round: in flight, then back
+            ch = parent.child(got)
+            ch.virtual_loss += 1
+            parent.virtual_loss += 1
+            assert _chosen(parent, c) == _reference_uct(parent, c)
+            ch.virtual_loss -= 1
+            parent.virtual_loss -= 1
+    assert _chosen(parent, c) == _reference_uct(parent, c)
